@@ -1,0 +1,123 @@
+//! `App`: the state every handler and command shares (config, primary pool, tenant
+//! registry), and the bootstrap that makes a data directory ready on first use.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::db::migrations::{self, MigrationSet, SchemaState};
+use crate::db::pool::{self, Pool, PoolOptions};
+use crate::tenant::provision::{self, COMPANIES_DIR};
+use crate::tenant::{RegistryOptions, TenantRegistry};
+
+/// Shared application state. Cheap to clone (`Arc`).
+pub type AppState = Arc<App>;
+
+pub struct App {
+    pub data_dir: PathBuf,
+    pub primary: Pool,
+    pub registry: Arc<TenantRegistry>,
+}
+
+impl App {
+    /// Opens (creating if needed) the data directory and primary database, applies the
+    /// primary migrations, and cleans what an interrupted provisioning left. Blocking.
+    pub fn open(data_dir: &Path, registry: RegistryOptions) -> anyhow::Result<App> {
+        create_private_dir(data_dir)?;
+        let data_dir = data_dir
+            .canonicalize()
+            .with_context(|| format!("resolving data directory {}", data_dir.display()))?;
+        create_private_dir(&data_dir.join(COMPANIES_DIR))?;
+        let maintenance = pool::maintenance_pool();
+        let primary_path = data_dir.join("primary.db");
+        let primary = pool::open_pool(
+            &primary_path,
+            PoolOptions::PRIMARY,
+            maintenance.clone(),
+            true,
+        )?;
+        {
+            let mut conn = primary.get().context("opening primary.db")?;
+            match migrations::schema_state(&conn, MigrationSet::Primary)? {
+                SchemaState::Newer { found, latest } => bail!(
+                    "primary.db schema is at version {found}, newer than this binary supports \
+                     ({latest}); upgrade silo"
+                ),
+                SchemaState::Behind { .. } => {
+                    migrations::migrate(&mut conn, MigrationSet::Primary)
+                        .context("migrating primary.db")?;
+                }
+                SchemaState::Current => {}
+            }
+        }
+        let removed = provision::cleanup_leftovers(&primary, &data_dir, Duration::from_secs(600))?;
+        if removed > 0 {
+            tracing::info!(removed, "removed leftovers of interrupted provisioning");
+        }
+        let registry = Arc::new(TenantRegistry::new(
+            data_dir.clone(),
+            primary.clone(),
+            maintenance,
+            registry,
+        ));
+        Ok(App {
+            data_dir,
+            primary,
+            registry,
+        })
+    }
+}
+
+/// Creates a directory readable by its owner only (it holds every company's data).
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
+impl App {
+    /// Creates the first super admin when the installation has none. Returns the generated
+    /// password when none was given, for the caller to print once.
+    pub fn ensure_super_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        use crate::auth::password;
+        use crate::primary::users::{self, NewUser};
+        let conn = self.primary.get()?;
+        if users::count_with_role(&conn, "super_admin")? > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_none().then(password::generate);
+        let secret = password
+            .or(generated.as_deref())
+            .expect("one of them is set");
+        password::check_strength(secret).map_err(|e| anyhow::anyhow!("SILO_ADMIN_PASSWORD {e}"))?;
+        let hashed = password::hash(secret).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+        let uuid = uuid::Uuid::new_v4().to_string();
+        users::insert(
+            &conn,
+            &NewUser {
+                uuid: &uuid,
+                email,
+                username: email,
+                hashed_password: &hashed,
+                full_name: Some("Super Admin"),
+                company_id: None,
+                role: "super_admin",
+            },
+        )
+        .context("creating the first super admin")?;
+        tracing::info!(%email, "created the first super admin");
+        Ok(generated)
+    }
+}

@@ -1,0 +1,50 @@
+//! The `silo` command line: one binary, one module per subcommand, each with its options
+//! and a `run()`.
+
+pub mod company;
+pub mod serve;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::DataOpts;
+
+/// Silo: a database-per-tenant SaaS engine on SQLite.
+///
+/// One primary database holds users, companies, roles and permissions; every company has its
+/// own SQLite file (and vector index) under DATA_DIR/companies/<slug>/.
+#[derive(Parser, Debug)]
+#[command(name = "silo", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub data: DataOpts,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the HTTP API. On an empty data directory this first creates the primary
+    /// database, the default roles and permissions, and the first super admin.
+    Serve(serve::ServeArgs),
+    /// Create, list and delete companies (each gets its own database).
+    #[command(subcommand)]
+    Company(company::CompanyCommand),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand to completion.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => serve::run(&self.data, args),
+            Command::Company(cmd) => company::run(&self.data, cmd),
+        }
+    }
+}
+
+/// A multi-threaded tokio runtime for subcommands that need one.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

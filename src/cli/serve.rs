@@ -1,0 +1,72 @@
+//! `silo serve`: bootstrap the data directory if needed, then serve the API.
+
+use anyhow::Context;
+
+use crate::app::App;
+use crate::config::{DataOpts, ServerOpts};
+use crate::tenant::RegistryOptions;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub server: ServerOpts,
+}
+
+pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
+    let opts = args.server;
+    raise_fd_limit();
+    let registry = RegistryOptions {
+        max_open: opts.max_open_companies as usize,
+        on_schema_behind: opts.on_schema_behind,
+        ..RegistryOptions::default()
+    };
+    let app = App::open(&data.data_dir, registry)?;
+    if let Some(password) =
+        app.ensure_super_admin(&opts.admin_email, opts.admin_password.as_deref())?
+    {
+        // Printed once, to the terminal only (never to the logs).
+        println!(
+            "Created the first super admin.\n  email:    {}\n  password: {password}\n\
+             Store it now: it is not shown again.",
+            opts.admin_email
+        );
+    }
+    let state = std::sync::Arc::new(app);
+    super::runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("binding {}", opts.listen))?;
+        tracing::info!(addr = %listener.local_addr()?, data_dir = %state.data_dir.display(), "serving");
+        axum::serve(listener, crate::http::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Raises the soft open-file limit to the hard one: every open company holds up to three
+/// descriptors per connection (database, -wal, -shm).
+pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit are called with a valid, initialised struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

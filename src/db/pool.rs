@@ -1,0 +1,98 @@
+//! Connection pools: every SQLite connection Silo opens is made here, with the same PRAGMAs.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use super::DbError;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;
+
+/// How long a request waits for a pooled connection before giving up. Short, because an
+/// exhausted pool means overload, and an init failure would otherwise stall for 30 s.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sizing and cache settings of one pool.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// Page cache per connection in KiB. Company pools keep it small: a thousand open
+    /// companies times a few connections add up.
+    pub cache_kib: u32,
+    /// Memory-mapped I/O per connection in bytes (reads skip a copy through the page cache).
+    pub mmap_bytes: u64,
+}
+
+impl PoolOptions {
+    pub const PRIMARY: PoolOptions = PoolOptions {
+        max_size: 8,
+        cache_kib: 8 * 1024,
+        mmap_bytes: 256 << 20,
+    };
+    pub const COMPANY: PoolOptions = PoolOptions {
+        max_size: 4,
+        cache_kib: 1024,
+        mmap_bytes: 64 << 20,
+    };
+}
+
+/// The PRAGMAs every connection gets. `synchronous` and `foreign_keys` are per connection,
+/// so they cannot be set once per file.
+fn init_sql(opts: PoolOptions) -> String {
+    format!(
+        "PRAGMA busy_timeout = 5000;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{};
+         PRAGMA mmap_size = {};",
+        opts.cache_kib, opts.mmap_bytes
+    )
+}
+
+/// Builds a lazily filled pool over `path` (the file must already exist unless `create`).
+///
+/// `maintenance` is the one thread pool shared by all pools for r2d2's reaper, instead of
+/// three threads per pool, which would be thousands of threads with a thousand companies.
+pub fn open_pool(
+    path: &Path,
+    opts: PoolOptions,
+    maintenance: Arc<ScheduledThreadPool>,
+    create: bool,
+) -> Result<Pool, DbError> {
+    use rusqlite::OpenFlags;
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let sql = init_sql(opts);
+    let manager = SqliteConnectionManager::file(path)
+        .with_flags(flags)
+        .with_init(move |c| c.execute_batch(&sql));
+    let pool = r2d2::Pool::builder()
+        .max_size(opts.max_size)
+        // Connections are opened on demand; an idle company holds at most what it last used.
+        .min_idle(Some(0))
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .connection_timeout(CHECKOUT_TIMEOUT)
+        .thread_pool(maintenance)
+        .build_unchecked(manager);
+    Ok(pool)
+}
+
+/// The shared r2d2 maintenance pool (one thread is plenty: it only reaps idle connections).
+pub fn maintenance_pool() -> Arc<ScheduledThreadPool> {
+    Arc::new(
+        ScheduledThreadPool::builder()
+            .num_threads(1)
+            .thread_name_pattern("silo-r2d2-{}")
+            .build(),
+    )
+}

@@ -1,0 +1,43 @@
+//! Liveness and readiness probes.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// The process is up and answering.
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// The primary database answers and the data directory is writable.
+async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
+    let app2 = app.clone();
+    let checked = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let conn = app2.primary.get()?;
+        conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        let probe = app2.data_dir.join(".readyz");
+        std::fs::write(&probe, b"ok")?;
+        std::fs::remove_file(&probe)?;
+        Ok(())
+    })
+    .await?;
+    if let Err(err) = checked {
+        tracing::warn!(error = %err, "not ready");
+        return Err(ApiError::Unavailable(
+            "not ready: the primary database is unreachable".into(),
+        ));
+    }
+    Ok(Json(
+        json!({"status": "ready", "open_companies": app.registry.open_count()}),
+    ))
+}

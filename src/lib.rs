@@ -1,0 +1,13 @@
+//! Silo: a database-per-tenant SaaS engine on SQLite.
+//!
+//! See ARCHITECTURE.md for the bird's-eye view, the module map and the invariants.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod primary;
+pub mod tenant;

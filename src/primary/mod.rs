@@ -1,0 +1,5 @@
+//! Repositories of the primary database (the control plane): free functions over
+//! `&Connection`, one module per table group.
+
+pub mod companies;
+pub mod users;

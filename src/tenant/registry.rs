@@ -1,0 +1,359 @@
+//! The tenant registry: company id → open [`TenantDb`].
+//!
+//! Companies are opened lazily, from their row in primary.db only, on first use. Opening is
+//! single-flight: concurrent first requests share one open. The number of open companies is
+//! capped; past the cap the least recently used *idle* companies are closed. A company is in
+//! use while anyone holds its `Arc<TenantDb>` (a request's `TenantCtx` does), and an in-use
+//! company is never evicted: the cap is exceeded rather than pulling a database from under a
+//! request. Pool teardown (which may checkpoint the WAL) happens on the blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use r2d2_sqlite::SqliteConnectionManager;
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use super::TenantError;
+use super::names::resolve_inside;
+use crate::db::migrations::{self, MigrationSet, SchemaState};
+use crate::db::pool::{self, Conn, Pool, PoolOptions};
+use crate::primary::companies::{self, Company};
+
+/// What to do when a company's schema is behind this binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnSchemaBehind {
+    /// Apply the pending migrations on open (grouped, in one transaction).
+    Migrate,
+    /// Answer 503 until an operator runs `silo migrate-all-companies`.
+    Refuse,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RegistryOptions {
+    /// The most companies kept open at once.
+    pub max_open: usize,
+    pub on_schema_behind: OnSchemaBehind,
+    pub pool: PoolOptions,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            max_open: 1000,
+            on_schema_behind: OnSchemaBehind::Migrate,
+            pool: PoolOptions::COMPANY,
+        }
+    }
+}
+
+/// One open company: its row, its connection pool and where its files live.
+pub struct TenantDb {
+    company: Company,
+    pool: Pool,
+    dir: PathBuf,
+    schema_version: i64,
+}
+
+impl TenantDb {
+    pub fn company(&self) -> &Company {
+        &self.company
+    }
+
+    /// The company's directory (database, vector index, uploads).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn schema_version(&self) -> i64 {
+        self.schema_version
+    }
+
+    /// A pooled connection. Crate-private: outside code reaches company data only through
+    /// the task-local context (`tenant::context`).
+    pub(crate) fn conn(&self) -> Result<Conn, TenantError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// A pooled connection if one is free right now, without waiting.
+    pub(crate) fn try_conn(&self) -> Option<Conn> {
+        self.pool.try_get()
+    }
+}
+
+impl std::fmt::Debug for TenantDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantDb")
+            .field("company", &self.company.slug)
+            .finish()
+    }
+}
+
+struct Slot {
+    db: tokio::sync::OnceCell<Arc<TenantDb>>,
+    last_used: AtomicU64,
+}
+
+/// Counters for /metrics and benchmarks.
+#[derive(Default, Debug)]
+pub struct RegistryStats {
+    pub opens: AtomicU64,
+    pub evictions: AtomicU64,
+}
+
+pub struct TenantRegistry {
+    data_dir: PathBuf,
+    primary: Pool,
+    options: RegistryOptions,
+    maintenance: Arc<ScheduledThreadPool>,
+    slots: DashMap<i64, Arc<Slot>>,
+    /// Companies closed for maintenance (migration, restore, deletion) and why.
+    closed: DashMap<i64, String>,
+    clock: AtomicU64,
+    evicting: AtomicBool,
+    pub stats: RegistryStats,
+}
+
+impl TenantRegistry {
+    pub fn new(
+        data_dir: PathBuf,
+        primary: Pool,
+        maintenance: Arc<ScheduledThreadPool>,
+        options: RegistryOptions,
+    ) -> Self {
+        TenantRegistry {
+            data_dir,
+            primary,
+            options,
+            maintenance,
+            slots: DashMap::new(),
+            closed: DashMap::new(),
+            clock: AtomicU64::new(0),
+            evicting: AtomicBool::new(false),
+            stats: RegistryStats::default(),
+        }
+    }
+
+    /// The open company `id`, opening it if needed.
+    pub async fn get(&self, id: i64) -> Result<Arc<TenantDb>, TenantError> {
+        if let Some(reason) = self.closed.get(&id) {
+            return Err(TenantError::Unavailable(reason.clone()));
+        }
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        // Hot path: the shard read lock is held while cloning, so eviction (which removes
+        // under the write lock and only when no one else holds the Arc) cannot interleave.
+        let slot = match self.slots.get(&id) {
+            Some(slot) => {
+                slot.last_used.store(tick, Ordering::Relaxed);
+                if let Some(db) = slot.db.get() {
+                    return Ok(db.clone());
+                }
+                slot.clone()
+            }
+            None => self
+                .slots
+                .entry(id)
+                .or_insert_with(|| {
+                    Arc::new(Slot {
+                        db: tokio::sync::OnceCell::new(),
+                        last_used: tick.into(),
+                    })
+                })
+                .clone(),
+        };
+        let opened = slot
+            .db
+            .get_or_try_init(|| async {
+                let (data_dir, primary) = (self.data_dir.clone(), self.primary.clone());
+                let (options, maintenance) = (self.options, self.maintenance.clone());
+                let db = tokio::task::spawn_blocking(move || {
+                    open_company(&data_dir, &primary, id, options, maintenance)
+                })
+                .await??;
+                self.stats.opens.fetch_add(1, Ordering::Relaxed);
+                Ok::<_, TenantError>(Arc::new(db))
+            })
+            .await;
+        let db = match opened {
+            Ok(db) => db.clone(),
+            Err(err) => {
+                // Forget the empty slot so the next request tries again from scratch.
+                self.slots
+                    .remove_if(&id, |_, s| Arc::ptr_eq(s, &slot) && s.db.get().is_none());
+                return Err(err);
+            }
+        };
+        if self.slots.len() > self.options.max_open {
+            let evicted = self.evict_idle();
+            if !evicted.is_empty() {
+                // Closing connections may checkpoint the WAL: not on an async thread.
+                tokio::task::spawn_blocking(move || drop(evicted));
+            }
+        }
+        Ok(db)
+    }
+
+    /// Removes least-recently-used idle companies until the registry is back under its cap
+    /// (with a little slack, so a cycling workload does not scan on every open). Returns the
+    /// evicted handles for the caller to drop off the async threads.
+    fn evict_idle(&self) -> Vec<Arc<TenantDb>> {
+        if self.evicting.swap(true, Ordering::Acquire) {
+            return Vec::new(); // Someone else is already evicting.
+        }
+        let cap = self.options.max_open;
+        let excess = self.slots.len().saturating_sub(cap);
+        let mut evicted = Vec::new();
+        if excess > 0 {
+            let want = excess + cap / 64;
+            let mut idle: Vec<(u64, i64)> = self
+                .slots
+                .iter()
+                .filter(|e| e.db.get().is_some_and(|db| Arc::strong_count(db) == 1))
+                .map(|e| (e.last_used.load(Ordering::Relaxed), *e.key()))
+                .collect();
+            if idle.len() > want {
+                idle.select_nth_unstable(want);
+                idle.truncate(want);
+            }
+            for (_, id) in idle {
+                let removed = self.slots.remove_if(&id, |_, s| {
+                    s.db.get().is_some_and(|db| Arc::strong_count(db) == 1)
+                });
+                if let Some((_, slot)) = removed {
+                    if let Some(db) = slot.db.get() {
+                        evicted.push(db.clone());
+                    }
+                    self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.evicting.store(false, Ordering::Release);
+        evicted
+    }
+
+    /// Number of companies currently open.
+    pub fn open_count(&self) -> usize {
+        self.slots.iter().filter(|s| s.db.get().is_some()).count()
+    }
+
+    pub fn is_open(&self, id: i64) -> bool {
+        self.slots.get(&id).is_some_and(|s| s.db.get().is_some())
+    }
+
+    /// Closes company `id` for maintenance: new requests get 503 with `reason` until the
+    /// guard is dropped; waits up to `wait` for requests in flight to finish.
+    pub async fn close(
+        self: &Arc<Self>,
+        id: i64,
+        reason: &str,
+        wait: Duration,
+    ) -> Result<ClosedGuard, TenantError> {
+        use dashmap::mapref::entry::Entry;
+        match self.closed.entry(id) {
+            Entry::Occupied(e) => return Err(TenantError::Unavailable(e.get().clone())),
+            Entry::Vacant(e) => {
+                e.insert(reason.to_string());
+            }
+        }
+        let guard = ClosedGuard {
+            registry: self.clone(),
+            id,
+        };
+        let removed = self
+            .slots
+            .remove(&id)
+            .and_then(|(_, slot)| slot.db.get().cloned());
+        if let Some(db) = removed {
+            let deadline = Instant::now() + wait;
+            while Arc::strong_count(&db) > 1 {
+                if Instant::now() >= deadline {
+                    return Err(TenantError::Unavailable(format!(
+                        "company is busy: requests still running after {} s",
+                        wait.as_secs()
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::task::spawn_blocking(move || drop(db)).await?;
+        }
+        Ok(guard)
+    }
+
+    /// Marks every open company closed (for shutdown) and drops idle ones.
+    pub fn clear_idle(&self) -> usize {
+        let before = self.slots.len();
+        self.slots
+            .retain(|_, s| s.db.get().is_some_and(|db| Arc::strong_count(db) > 1));
+        before - self.slots.len()
+    }
+}
+
+/// Keeps a company closed while held; reopens it (lazily, on the next request) when dropped.
+pub struct ClosedGuard {
+    registry: Arc<TenantRegistry>,
+    id: i64,
+}
+
+impl Drop for ClosedGuard {
+    fn drop(&mut self) {
+        self.registry.closed.remove(&self.id);
+    }
+}
+
+/// Opens company `id` from its row in primary.db: resolves and checks its path, builds its
+/// pool, and checks the schema version (migrating or refusing as configured).
+fn open_company(
+    data_dir: &Path,
+    primary: &Pool,
+    id: i64,
+    options: RegistryOptions,
+    maintenance: Arc<ScheduledThreadPool>,
+) -> Result<TenantDb, TenantError> {
+    let company = companies::get(&*primary.get()?, id)?;
+    let company = company.ok_or(TenantError::NotFound)?;
+    if !company.is_active {
+        return Err(TenantError::Inactive);
+    }
+    let path = resolve_inside(data_dir, &company.db_path).map_err(TenantError::Path)?;
+    if !path.is_file() {
+        return Err(TenantError::Unavailable(format!(
+            "the database file of company {} is missing",
+            company.slug
+        )));
+    }
+    // Check the file with a direct connection first: a pool whose init fails retries until
+    // its checkout timeout, and a corrupt or newer file must fail fast.
+    let manager = SqliteConnectionManager::file(&path);
+    let mut conn = r2d2::ManageConnection::connect(&manager)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let schema_version = match migrations::schema_state(&conn, MigrationSet::Company)? {
+        SchemaState::Current => MigrationSet::Company.latest(),
+        SchemaState::Newer { found, latest } => {
+            return Err(TenantError::SchemaNewer { found, latest });
+        }
+        SchemaState::Behind { found, latest } => match options.on_schema_behind {
+            OnSchemaBehind::Migrate => {
+                tracing::info!(company = %company.slug, found, latest, "migrating company on open");
+                conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
+                migrations::migrate(&mut conn, MigrationSet::Company)?
+            }
+            OnSchemaBehind::Refuse => {
+                return Err(TenantError::Unavailable(format!(
+                    "company database schema is at version {found}, this binary needs {latest}; \
+                     run `silo migrate-all-companies`"
+                )));
+            }
+        },
+    };
+    drop(conn);
+    let pool = pool::open_pool(&path, options.pool, maintenance, false)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(TenantDb {
+        company,
+        pool,
+        dir,
+        schema_version,
+    })
+}
