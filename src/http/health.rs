@@ -61,5 +61,11 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
         stats.opens.load(Relaxed),
         stats.evictions.load(Relaxed),
     );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
 }

@@ -443,6 +443,19 @@ async fn health_and_readiness_answer_and_unknown_routes_are_json_404() {
         .await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body["status"], "ready");
+    let req = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(test.router.clone(), req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(text.contains("silo_open_companies 0\n"), "{text}");
     let missing = test
         .call(axum::http::Method::GET, "/nope", None, None)
         .await;
