@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
+use crate::auth::accounts::{COMPANY_ROLES, check_role, parse_email, parse_full_name};
 use crate::auth::password;
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
@@ -74,35 +75,6 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
-/// Lower-cases and checks an email address.
-pub fn parse_email(raw: &str) -> ApiResult<String> {
-    let email = raw.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && matches!(email.split_once('@'), Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if !valid {
-        return Err(ApiError::invalid("email", "must be an email address"));
-    }
-    Ok(email)
-}
-
-pub fn parse_full_name(raw: Option<&str>) -> ApiResult<Option<String>> {
-    let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
-        return Ok(None);
-    };
-    if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "full_name",
-            "must be at most 200 printable characters",
-        ));
-    }
-    Ok(Some(name.to_string()))
-}
-
-/// Roles a company user may have (super_admin belongs to no company).
-pub const COMPANY_ROLES: [&str; 3] = ["admin", "analyst", "viewer"];
-
 /// Creates a user in `company_id` (None only for super admins) after checking the input.
 pub async fn create_user(
     app: &AppState,
@@ -111,30 +83,9 @@ pub async fn create_user(
 ) -> ApiResult<User> {
     let email = parse_email(&body.email)?;
     let full_name = parse_full_name(body.full_name.as_deref())?;
+    check_role(&body.role, company_id.is_some())?;
     password::check_strength(&body.password).map_err(|m| ApiError::invalid("password", m))?;
     let role = body.role;
-    match (role.as_str(), company_id) {
-        ("super_admin", None) => {}
-        ("super_admin", Some(_)) => {
-            return Err(ApiError::invalid(
-                "role",
-                "super_admin users belong to no company",
-            ));
-        }
-        (r, Some(_)) if COMPANY_ROLES.contains(&r) => {}
-        (r, None) if COMPANY_ROLES.contains(&r) => {
-            return Err(ApiError::invalid(
-                "company_id",
-                "is required for company roles",
-            ));
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "role",
-                "must be one of admin, analyst, viewer, super_admin",
-            ));
-        }
-    }
     let secret = body.password;
     let hashed = app
         .hash_work(move || password::hash(&secret))

@@ -413,6 +413,33 @@ fn the_cli_refuses_traversal_names_and_creates_lists_and_deletes() {
     let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(created["slug"], "acme-inc");
     assert!(dir.path().join("companies/acme-inc/company.db").is_file());
+    let user = [
+        "user",
+        "create",
+        "--email",
+        "Boss@Acme.test",
+        "--password",
+        "long-enough-1",
+    ];
+    let out = silo(&[&user[..], &["--role", "admin", "--company", "acme-inc"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin boss@acme.test"));
+    let again = silo(&[&user[..], &["--role", "admin", "--company", "acme-inc"]].concat());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let orphan = silo(&[&user[..], &["--role", "viewer"]].concat());
+    assert!(String::from_utf8_lossy(&orphan.stderr).contains("company_id"));
+    let su = silo(
+        &[
+            &user[..],
+            &["--role", "super_admin", "--company", "acme-inc"],
+        ]
+        .concat(),
+    );
+    assert!(!su.status.success());
     let out = silo(&["company", "list", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
