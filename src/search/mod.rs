@@ -1,0 +1,1 @@
+//! Search over a company's chunks: vector (HNSW), keyword (FTS5 BM25) and hybrid.

@@ -1,0 +1,522 @@
+//! The in-memory index of one company: the HNSW graph, the set of chunk ids it holds and
+//! the tombstones of deleted chunks (hnsw_rs cannot delete; they are filtered at search
+//! time and dropped by compaction, which rebuilds the graph from SQLite).
+//!
+//! Concurrency: searches take a read lock; writers (add, tombstone, compact, dump) are
+//! serialised by one mutex and take the write lock only to swap bookkeeping or the graph,
+//! so a search never waits for a graph build or a dump.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use hnsw_rs::prelude::Hnsw;
+use rusqlite::Connection;
+
+use super::distance::{DistUnitCosine, normalize};
+use super::manifest::{FORMAT_VERSION, Manifest};
+use super::{IndexError, dump, store};
+
+pub(crate) type Graph = Hnsw<'static, f32, DistUnitCosine>;
+
+/// hnsw_rs caps layers at 16; more than enough for millions of points.
+const MAX_LAYER: usize = 16;
+/// Rows decoded per batch while rebuilding from SQLite.
+const REBUILD_BATCH: usize = 4096;
+
+/// Graph and maintenance parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexParams {
+    /// Neighbours kept per node (hnsw_rs's `max_nb_connection`; above 256 it exits the
+    /// process, so it is clamped).
+    pub max_nb_connection: usize,
+    pub ef_construction: usize,
+    /// Compact when tombstones exceed this share of the graph…
+    pub compact_ratio: f64,
+    /// …and there are at least this many (small graphs are cheap to filter anyway).
+    pub compact_min: usize,
+}
+
+impl Default for IndexParams {
+    fn default() -> Self {
+        IndexParams {
+            max_nb_connection: 16,
+            ef_construction: 200,
+            compact_ratio: 0.2,
+            compact_min: 32,
+        }
+    }
+}
+
+/// Where an opened index came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpenSource {
+    /// Loaded from the dump named by the manifest.
+    Loaded,
+    /// Rebuilt from SQLite, and why.
+    Rebuilt(String),
+}
+
+/// What [`VectorIndex::open_or_rebuild`] did, for logs and tests.
+#[derive(Clone, Debug)]
+pub struct OpenReport {
+    pub source: OpenSource,
+    /// Chunks found in SQLite but not in the dump, inserted on open.
+    pub caught_up: usize,
+    /// Chunks in the graph but gone from SQLite, tombstoned on open.
+    pub tombstoned: usize,
+    /// Stored embeddings of the wrong length (another embedder's), not indexed.
+    pub skipped: usize,
+    pub elapsed: Duration,
+}
+
+struct Inner {
+    graph: Graph,
+    /// Every chunk id in the graph, tombstoned ones included.
+    ids: HashSet<i64>,
+    tombstones: HashSet<i64>,
+    max_chunk_id: i64,
+}
+
+/// One company's vector index. Share it as `Arc<VectorIndex>`; all methods take `&self`.
+pub struct VectorIndex {
+    dir: PathBuf,
+    embedder_id: String,
+    dims: usize,
+    params: IndexParams,
+    inner: RwLock<Inner>,
+    writer: Mutex<()>,
+    /// Bumped by every change; a dump records the generation it wrote.
+    generation: AtomicU64,
+    dumped: AtomicU64,
+    report: OpenReport,
+}
+
+impl VectorIndex {
+    /// Opens the index in `dir` (`companies/<id>/vectors`) with default parameters.
+    /// See [`VectorIndex::open_or_rebuild_with`].
+    pub fn open_or_rebuild(
+        dir: &Path,
+        conn: &Connection,
+        embedder_id: &str,
+        dims: usize,
+    ) -> Result<VectorIndex, IndexError> {
+        Self::open_or_rebuild_with(dir, conn, embedder_id, dims, IndexParams::default())
+    }
+
+    /// Loads the dump if its manifest matches `embedder_id` and `dims` and its files check
+    /// out, else rebuilds from `document_chunks.embedding`; then reconciles with SQLite
+    /// (inserts chunks missing from the graph, tombstones chunks gone from SQLite) and
+    /// compacts if tombstones pile up. Blocking: run it on the blocking pool. Never writes
+    /// files; a rebuilt or caught-up index is dirty until [`VectorIndex::dump_if_dirty`].
+    pub fn open_or_rebuild_with(
+        dir: &Path,
+        conn: &Connection,
+        embedder_id: &str,
+        dims: usize,
+        params: IndexParams,
+    ) -> Result<VectorIndex, IndexError> {
+        let started = Instant::now();
+        let params = IndexParams {
+            max_nb_connection: params.max_nb_connection.clamp(2, 256),
+            ..params
+        };
+        let (graph, source) = match try_load(dir, embedder_id, dims) {
+            Ok(graph) => (Some(graph), OpenSource::Loaded),
+            Err(reason) => (None, OpenSource::Rebuilt(reason)),
+        };
+        let (graph, skipped) = match graph {
+            Some(g) => (g, 0),
+            None => build_from_sqlite(conn, dims, &params)?,
+        };
+        let ids = graph_ids(&graph);
+        let max_chunk_id = ids.iter().copied().max().unwrap_or(0);
+        let index = VectorIndex {
+            dir: dir.to_path_buf(),
+            embedder_id: embedder_id.to_string(),
+            dims,
+            params,
+            inner: RwLock::new(Inner {
+                graph,
+                ids,
+                tombstones: HashSet::new(),
+                max_chunk_id,
+            }),
+            writer: Mutex::new(()),
+            generation: AtomicU64::new(0),
+            dumped: AtomicU64::new(0),
+            report: OpenReport {
+                source,
+                caught_up: 0,
+                tombstoned: 0,
+                skipped,
+                elapsed: Duration::ZERO,
+            },
+        };
+        let mut index = index;
+        let (caught_up, tombstoned) = index.reconcile(conn)?;
+        index.compact_if_needed(conn)?;
+        if matches!(index.report.source, OpenSource::Rebuilt(_)) {
+            index.generation.fetch_add(1, Ordering::Relaxed);
+        }
+        index.report.caught_up = caught_up;
+        index.report.tombstoned = tombstoned;
+        index.report.elapsed = started.elapsed();
+        Ok(index)
+    }
+
+    /// Brings the graph in line with SQLite: inserts embedded chunks it lacks, tombstones
+    /// chunks SQLite no longer has. Cheap when nothing changed (one scan of chunk ids).
+    fn reconcile(&self, conn: &Connection) -> Result<(usize, usize), IndexError> {
+        let live = store::embedded_chunk_ids(conn)?;
+        let (missing, gone) = {
+            let inner = self.inner.read().expect("index lock");
+            let live_set: HashSet<i64> = live.iter().copied().collect();
+            let missing: Vec<i64> = live
+                .iter()
+                .copied()
+                .filter(|id| !inner.ids.contains(id))
+                .collect();
+            let gone: Vec<i64> = inner
+                .ids
+                .iter()
+                .copied()
+                .filter(|id| !live_set.contains(id) && !inner.tombstones.contains(id))
+                .collect();
+            (missing, gone)
+        };
+        let mut added = 0;
+        for ids in missing.chunks(REBUILD_BATCH) {
+            let items = store::embeddings_of(conn, ids, self.dims)?;
+            added += items.len();
+            self.add(&items)?;
+        }
+        self.tombstone(&gone);
+        Ok((added, gone.len()))
+    }
+
+    /// Adds embedded chunks (after their rows are committed). Vectors are normalised here;
+    /// ids already in the graph are skipped, so a retried add is harmless. Blocking.
+    pub fn add(&self, items: &[(i64, Vec<f32>)]) -> Result<(), IndexError> {
+        let _writer = self.writer.lock().expect("index writer");
+        let mut fresh: Vec<(Vec<f32>, usize)> = Vec::with_capacity(items.len());
+        {
+            let inner = self.inner.read().expect("index lock");
+            let mut seen = HashSet::new();
+            for (id, v) in items {
+                if v.len() != self.dims {
+                    return Err(IndexError::Dimensions {
+                        expected: self.dims,
+                        found: v.len(),
+                    });
+                }
+                if inner.ids.contains(id) || !seen.insert(*id) {
+                    continue;
+                }
+                let mut v = v.clone();
+                if *id <= 0 || !normalize(&mut v) {
+                    return Err(IndexError::InvalidVector(*id));
+                }
+                fresh.push((v, *id as usize));
+            }
+            if fresh.is_empty() {
+                return Ok(());
+            }
+            // hnsw_rs inserts through &self; searches go on meanwhile.
+            insert_batch(&inner.graph, &fresh);
+        }
+        let mut inner = self.inner.write().expect("index lock");
+        for (_, id) in &fresh {
+            let id = *id as i64;
+            inner.ids.insert(id);
+            inner.max_chunk_id = inner.max_chunk_id.max(id);
+        }
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Marks chunks as deleted: they are never returned again. Call it with the ids from
+    /// [`store::chunk_ids_of_document`] when a document is deleted (before or after the
+    /// rows go; ids not in the graph are ignored).
+    pub fn tombstone(&self, chunk_ids: &[i64]) {
+        let mut inner = self.inner.write().expect("index lock");
+        let mut changed = false;
+        for id in chunk_ids {
+            if inner.ids.contains(id) {
+                changed |= inner.tombstones.insert(*id);
+            }
+        }
+        if changed {
+            self.generation.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Tombstones every chunk of `document_id` (internal id). Call before deleting the
+    /// document's rows, which cascade to its chunks.
+    pub fn remove_document(
+        &self,
+        conn: &Connection,
+        document_id: i64,
+    ) -> Result<usize, IndexError> {
+        let ids = store::chunk_ids_of_document(conn, document_id)?;
+        self.tombstone(&ids);
+        Ok(ids.len())
+    }
+
+    /// True when tombstones exceed the compaction threshold.
+    pub fn needs_compaction(&self) -> bool {
+        let inner = self.inner.read().expect("index lock");
+        let t = inner.tombstones.len();
+        t >= self.params.compact_min
+            && t as f64 > self.params.compact_ratio * inner.ids.len().max(1) as f64
+    }
+
+    /// Rebuilds the graph from SQLite if [`needs_compaction`](Self::needs_compaction).
+    /// Blocking and slow for big companies: run it from the background task.
+    pub fn compact_if_needed(&self, conn: &Connection) -> Result<bool, IndexError> {
+        if !self.needs_compaction() {
+            return Ok(false);
+        }
+        self.compact(conn)?;
+        Ok(true)
+    }
+
+    /// Rebuilds the graph from SQLite without the tombstoned chunks; searches keep using
+    /// the old graph until the new one is swapped in.
+    pub fn compact(&self, conn: &Connection) -> Result<(), IndexError> {
+        let _writer = self.writer.lock().expect("index writer");
+        let (graph, _skipped) = build_from_sqlite(conn, self.dims, &self.params)?;
+        let ids = graph_ids(&graph);
+        let mut inner = self.inner.write().expect("index lock");
+        inner.max_chunk_id = ids.iter().copied().max().unwrap_or(0);
+        inner.graph = graph;
+        inner.ids = ids;
+        inner.tombstones.clear();
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The `k` nearest live chunks to `query` as `(chunk id, cosine similarity)`, best
+    /// first. `ef` is the search breadth (≥ k; higher is slower and more exact). `filter`,
+    /// when given, must accept a chunk id for it to be returned. Blocking (CPU-bound).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&dyn Fn(i64) -> bool>,
+    ) -> Result<Vec<(i64, f32)>, IndexError> {
+        if query.len() != self.dims {
+            return Err(IndexError::Dimensions {
+                expected: self.dims,
+                found: query.len(),
+            });
+        }
+        let mut q = query.to_vec();
+        if k == 0 || !normalize(&mut q) {
+            return Ok(Vec::new());
+        }
+        let inner = self.inner.read().expect("index lock");
+        let accept = |id: i64| !inner.tombstones.contains(&id) && filter.is_none_or(|f| f(id));
+        let to_hits = |found: Vec<hnsw_rs::prelude::Neighbour>| -> Vec<(i64, f32)> {
+            found
+                .into_iter()
+                .map(|n| (n.d_id as i64, 1.0 - n.distance))
+                .filter(|(id, _)| accept(*id))
+                .take(k)
+                .collect()
+        };
+        if filter.is_none() && inner.tombstones.is_empty() {
+            return Ok(to_hits(inner.graph.search(&q, k, ef.max(k))));
+        }
+        // Over-fetch and drop rejected ids: cheap when few are rejected (tombstones stay
+        // under the compaction ratio). Only when that comes up short, fall back to
+        // hnsw_rs's filtered search, which is exact about the filter but much slower.
+        let live = inner.ids.len() - inner.tombstones.len();
+        let wide = (k * 2 + 16).min(inner.ids.len().max(1));
+        let hits = to_hits(inner.graph.search(&q, wide, ef.max(wide)));
+        if hits.len() >= k.min(live) {
+            return Ok(hits);
+        }
+        let keep = |id: &usize| accept(*id as i64);
+        Ok(to_hits(inner.graph.search_filter(
+            &q,
+            k,
+            ef.max(k),
+            Some(&keep),
+        )))
+    }
+
+    /// Dumps the index if it changed since the last dump (atomically; see `dump`).
+    /// Returns whether it wrote. Meant for a periodic background task, never the request
+    /// path; searches continue while it runs, writers wait.
+    pub fn dump_if_dirty(&self) -> Result<bool, IndexError> {
+        let _writer = self.writer.lock().expect("index writer");
+        let generation = self.generation.load(Ordering::Relaxed);
+        if generation == self.dumped.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let inner = self.inner.read().expect("index lock");
+        dump::write(
+            &self.dir,
+            &inner.graph,
+            dump::DumpMeta {
+                embedder_id: &self.embedder_id,
+                dimensions: self.dims,
+                count: inner.ids.len(),
+                max_chunk_id: inner.max_chunk_id,
+                tombstones: inner.tombstones.len(),
+            },
+        )?;
+        self.dumped.store(generation, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// True when there are changes not yet dumped.
+    pub fn is_dirty(&self) -> bool {
+        self.generation.load(Ordering::Relaxed) != self.dumped.load(Ordering::Relaxed)
+    }
+
+    /// Live (searchable) chunks.
+    pub fn len(&self) -> usize {
+        let inner = self.inner.read().expect("index lock");
+        inner.ids.len() - inner.tombstones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn tombstone_count(&self) -> usize {
+        self.inner.read().expect("index lock").tombstones.len()
+    }
+
+    /// Highest chunk id in the graph (0 when empty).
+    pub fn max_chunk_id(&self) -> i64 {
+        self.inner.read().expect("index lock").max_chunk_id
+    }
+
+    pub fn embedder_id(&self) -> &str {
+        &self.embedder_id
+    }
+
+    pub fn dimensions(&self) -> usize {
+        self.dims
+    }
+
+    /// Bytes on disk of the dump in `dir` (0 without one), without loading it: the
+    /// `index_bytes` of the admin statistics.
+    pub fn disk_bytes(dir: &Path) -> u64 {
+        match Manifest::read(dir) {
+            Ok(Some(m)) => dump::files_bytes(&m),
+            _ => 0,
+        }
+    }
+
+    /// How the index was opened.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// Approximate resident size, for the registry's memory budget. Per point: the vector,
+    /// hnsw_rs's point and neighbour bookkeeping (each neighbour is an `Arc` to a small
+    /// allocation, ~2·M of them on layer 0) and our id sets; calibrated against RSS in
+    /// examples/bench_hnsw.rs.
+    pub fn approx_bytes(&self) -> usize {
+        let inner = self.inner.read().expect("index lock");
+        let per_point = self.dims * 4 + 160 + self.params.max_nb_connection * 2 * 48 + 48;
+        inner.ids.len() * per_point + inner.tombstones.len() * 16
+    }
+}
+
+/// Why the dump in `dir` cannot be used, or the loaded graph.
+fn try_load(dir: &Path, embedder_id: &str, dims: usize) -> Result<Graph, String> {
+    let m = match Manifest::read(dir) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err("no manifest".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if m.format_version != FORMAT_VERSION {
+        return Err(format!(
+            "dump format {} is not {FORMAT_VERSION}",
+            m.format_version
+        ));
+    }
+    if m.embedder_id != embedder_id || m.dimensions != dims {
+        return Err(format!(
+            "dump is for embedder {} ({} dims), not {embedder_id} ({dims} dims)",
+            m.embedder_id, m.dimensions
+        ));
+    }
+    if m.count == 0 {
+        return Err("empty dump".into());
+    }
+    let graph = dump::load(dir, &m).map_err(|e| e.to_string())?;
+    if graph.get_point_indexation().get_data_dimension() != dims {
+        return Err("dump vectors have other dimensions".into());
+    }
+    Ok(graph)
+}
+
+/// The chunk ids in a graph. hnsw_rs's point iterator panics on an empty graph.
+fn graph_ids(graph: &Graph) -> HashSet<i64> {
+    let mut ids = HashSet::with_capacity(graph.get_nb_point());
+    if graph.get_nb_point() > 0 {
+        for point in graph.get_point_indexation() {
+            ids.insert(point.get_origin_id() as i64);
+        }
+    }
+    ids
+}
+
+fn new_graph(params: &IndexParams, capacity: usize) -> Graph {
+    Hnsw::new(
+        params.max_nb_connection,
+        capacity.max(1024),
+        MAX_LAYER,
+        params.ef_construction,
+        DistUnitCosine,
+    )
+}
+
+/// Inserts a batch, in parallel when it is big enough to pay for the thread hand-off.
+fn insert_batch(graph: &Graph, items: &[(Vec<f32>, usize)]) {
+    if items.len() >= 64 {
+        let refs: Vec<(&Vec<f32>, usize)> = items.iter().map(|(v, id)| (v, *id)).collect();
+        graph.parallel_insert(&refs);
+    } else {
+        for (v, id) in items {
+            graph.insert((v.as_slice(), *id));
+        }
+    }
+}
+
+/// A fresh graph of every embedded chunk in SQLite; returns it and the count of rows
+/// skipped for having the wrong length.
+fn build_from_sqlite(
+    conn: &Connection,
+    dims: usize,
+    params: &IndexParams,
+) -> Result<(Graph, usize), IndexError> {
+    let count: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM document_chunks WHERE embedding IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    let graph = new_graph(params, count as usize);
+    let mut invalid = 0;
+    let skipped = store::for_each_embedding_batch(conn, dims, REBUILD_BATCH, |batch| {
+        let items: Vec<(Vec<f32>, usize)> = batch
+            .into_iter()
+            .filter_map(|(id, mut v)| {
+                let ok = id > 0 && normalize(&mut v);
+                invalid += usize::from(!ok);
+                ok.then_some((v, id as usize))
+            })
+            .collect();
+        insert_batch(&graph, &items);
+    })?;
+    Ok((graph, skipped + invalid))
+}

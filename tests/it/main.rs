@@ -1,0 +1,1 @@
+mod search_index;
