@@ -12,10 +12,9 @@ use std::path::Path;
 
 use hnsw_rs::prelude::{AnnT, HnswIo};
 
-use super::IndexError;
 use super::distance::DistUnitCosine;
-use super::index::Graph;
 use super::manifest::{self, DumpFile, FORMAT_VERSION, Manifest};
+use super::{Graph, IndexError};
 
 const BASENAME: &str = "index";
 

@@ -10,8 +10,9 @@
 //! - [`distance`]: the fast cosine distance on unit vectors the graph is built with.
 //! - [`manifest`]: the commit point of a dump and the checksums of its files.
 //! - [`store`]: reading and writing embeddings in SQLite.
-//! - `index` / `dump`: the in-memory index and its atomic dumps.
+//! - `index`, `build`, `dump`: the in-memory index, building graphs, atomic dumps.
 
+mod build;
 pub mod distance;
 mod dump;
 mod index;
@@ -19,6 +20,10 @@ pub mod manifest;
 pub mod store;
 
 pub use index::{IndexParams, OpenReport, OpenSource, VectorIndex};
+
+/// The graph type: f32 vectors, cosine distance on unit vectors, `'static` because a
+/// reloaded graph borrows its (leaked) loader.
+pub(crate) type Graph = hnsw_rs::prelude::Hnsw<'static, f32, distance::DistUnitCosine>;
 
 /// Errors of the vector index.
 #[derive(Debug, thiserror::Error)]
