@@ -351,12 +351,7 @@ fn add_is_idempotent_and_checks_vectors() {
     let mut c = company();
     let index = c.open();
     assert!(index.is_empty());
-    assert!(
-        index
-            .search(&[0.1; DIMS], 5, 50, None)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(index.search(&[0.1; DIMS], 5, 50, None).unwrap().is_empty());
     let doc = c.add_document(3);
     let items = store::embeddings_of(
         &c.conn,
