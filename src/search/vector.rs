@@ -28,6 +28,18 @@ pub fn vector_search(
     ef: usize,
     allowed: Option<&HashSet<i64>>,
 ) -> Result<Vec<(i64, f32)>, SearchError> {
+    search_with_exact_max(conn, index, query, k, ef, allowed, EXACT_MAX_CHUNKS)
+}
+
+fn search_with_exact_max(
+    conn: &Connection,
+    index: &VectorIndex,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    allowed: Option<&HashSet<i64>>,
+    exact_max: i64,
+) -> Result<Vec<(i64, f32)>, SearchError> {
     let Some(docs) = allowed else {
         return Ok(index.search(query, k, ef, None)?);
     };
@@ -41,7 +53,7 @@ pub fn vector_search(
         [&docs_json],
         |r| r.get(0),
     )?;
-    if allowed_chunks <= EXACT_MAX_CHUNKS {
+    if allowed_chunks <= exact_max {
         return exact_search(conn, index.dimensions(), query, k, &docs_json);
     }
     let mut fetch = k * 4;
@@ -113,4 +125,51 @@ fn chunks_of(conn: &Connection, docs_json: &str) -> rusqlite::Result<HashSet<i64
         "SELECT id FROM document_chunks WHERE document_id IN (SELECT value FROM json_each(?1))",
     )?;
     stmt.query_map([docs_json], |r| r.get(0))?.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrations::{MigrationSet, migrate};
+
+    /// The graph path (over-fetch, widen, filtered fallback) and the exact path agree on
+    /// which chunks a filtered search returns.
+    #[test]
+    fn graph_path_and_exact_path_agree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(tmp.path().join("c.db")).unwrap();
+        migrate(&mut conn, MigrationSet::Company).unwrap();
+        let dims = 16;
+        for d in 0..20i64 {
+            conn.execute(
+                "INSERT INTO documents (id, uuid, filename, file_path, uploaded_by)
+                 VALUES (?1, ?1, ?1, ?1, 'u')",
+                [d + 1],
+            )
+            .unwrap();
+            for i in 0..15i64 {
+                let v: Vec<f32> = (0..dims)
+                    .map(|j| ((d * 31 + i * 7 + j as i64) as f32 * 0.37).sin())
+                    .collect();
+                conn.execute(
+                    "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, embedding)
+                     VALUES (?1, ?2, 'x', ?3, ?4)",
+                    rusqlite::params![format!("{d}-{i}"), d + 1, i, store::encode_embedding(&v)],
+                )
+                .unwrap();
+            }
+        }
+        let index = VectorIndex::open_or_rebuild(&tmp.path().join("v"), &conn, "t", dims).unwrap();
+        let q: Vec<f32> = (0..dims).map(|j| (j as f32 * 0.9).cos()).collect();
+        // A wide filter (graph path with over-fetch) and a narrow one (widening, then the
+        // filtered fallback), each checked against exact scoring.
+        for docs in [(1..=15).collect::<HashSet<i64>>(), [3].into()] {
+            let exact =
+                search_with_exact_max(&conn, &index, &q, 10, 300, Some(&docs), i64::MAX).unwrap();
+            let graph = search_with_exact_max(&conn, &index, &q, 10, 300, Some(&docs), 0).unwrap();
+            let ids = |v: &[(i64, f32)]| v.iter().map(|h| h.0).collect::<Vec<_>>();
+            assert_eq!(ids(&graph), ids(&exact));
+            assert_eq!(graph.len(), 10);
+        }
+    }
 }
