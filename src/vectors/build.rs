@@ -17,8 +17,13 @@ const MAX_LAYER: usize = 16;
 /// Rows decoded per batch while rebuilding from SQLite.
 pub(super) const REBUILD_BATCH: usize = 4096;
 
-/// Why the dump in `dir` cannot be used, or the loaded graph.
-pub(super) fn try_load(dir: &Path, embedder_id: &str, dims: usize) -> Result<Graph, String> {
+/// The graph of the dump in `dir` (`None` for a valid dump of an empty index), or why it
+/// cannot be used.
+pub(super) fn try_load(
+    dir: &Path,
+    embedder_id: &str,
+    dims: usize,
+) -> Result<Option<Graph>, String> {
     let m = match Manifest::read(dir) {
         Ok(Some(m)) => m,
         Ok(None) => return Err("no manifest".into()),
@@ -37,13 +42,13 @@ pub(super) fn try_load(dir: &Path, embedder_id: &str, dims: usize) -> Result<Gra
         ));
     }
     if m.count == 0 {
-        return Err("empty dump".into());
+        return Ok(None);
     }
     let graph = dump::load(dir, &m).map_err(|e| e.to_string())?;
     if graph.get_point_indexation().get_data_dimension() != dims {
         return Err("dump vectors have other dimensions".into());
     }
-    Ok(graph)
+    Ok(Some(graph))
 }
 
 /// The chunk ids in a graph. hnsw_rs's point iterator panics on an empty graph.
@@ -57,7 +62,7 @@ pub(super) fn graph_ids(graph: &Graph) -> HashSet<i64> {
     ids
 }
 
-fn new_graph(params: &IndexParams, capacity: usize) -> Graph {
+pub(super) fn new_graph(params: &IndexParams, capacity: usize) -> Graph {
     Hnsw::new(
         params.max_nb_connection,
         capacity.max(1024),

@@ -101,9 +101,6 @@ pub(super) fn remove_stale(vectors_dir: &Path, keep: &str) {
 /// Loads the dump the manifest names, after checking its files. The caller has already
 /// checked the embedder id, dimensions and format version.
 pub(super) fn load(vectors_dir: &Path, m: &Manifest) -> Result<Graph, IndexError> {
-    if m.count == 0 {
-        return Err(IndexError::Corrupt("empty dump".into()));
-    }
     m.verify_files(vectors_dir)?;
     // The loaded graph borrows its HnswIo. Leaking the (small, no mmap) loader gives a
     // 'static graph; it costs a few hundred bytes per company load, far cheaper than

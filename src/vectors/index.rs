@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::build::{REBUILD_BATCH, build_from_sqlite, graph_ids, insert_batch, try_load};
+use super::build::{
+    REBUILD_BATCH, build_from_sqlite, graph_ids, insert_batch, new_graph, try_load,
+};
 use super::distance::normalize;
 use super::manifest::Manifest;
 use super::{Graph, IndexError, dump, store};
@@ -62,6 +64,11 @@ pub struct OpenReport {
     pub tombstoned: usize,
     /// Stored embeddings of the wrong length (another embedder's), not indexed.
     pub skipped: usize,
+    /// The embedder the previous dump was built with, when it was another one. The stored
+    /// vectors are then most likely that embedder's too (the schema does not record it per
+    /// chunk), so the company needs a reindex (re-embedding every chunk): vectors of equal
+    /// width are indexed but compare meaninglessly with the new embedder's queries.
+    pub previous_embedder: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -117,7 +124,9 @@ impl VectorIndex {
             ..params
         };
         let (graph, source) = match try_load(dir, embedder_id, dims) {
-            Ok(graph) => (Some(graph), OpenSource::Loaded),
+            Ok(Some(graph)) => (Some(graph), OpenSource::Loaded),
+            // A valid dump of an empty index: nothing to load, nothing to rebuild.
+            Ok(None) => (Some(new_graph(&params, 0)), OpenSource::Loaded),
             Err(reason) => (None, OpenSource::Rebuilt(reason)),
         };
         let (graph, skipped) = match graph {
@@ -145,6 +154,11 @@ impl VectorIndex {
                 caught_up: 0,
                 tombstoned: 0,
                 skipped,
+                previous_embedder: Manifest::read(dir)
+                    .ok()
+                    .flatten()
+                    .map(|m| m.embedder_id)
+                    .filter(|id| id != embedder_id),
                 elapsed: Duration::ZERO,
             },
         };
@@ -233,16 +247,16 @@ impl VectorIndex {
     /// Marks chunks as deleted: they are never returned again. Call it with the ids from
     /// [`store::chunk_ids_of_document`] when a document is deleted (before or after the
     /// rows go; ids not in the graph are ignored).
+    ///
+    /// Tombstones do not make the index dirty: they are not stored in the dump but derived
+    /// again from SQLite on every open, so rewriting a large dump for a deletion would be
+    /// wasted I/O. Compaction, which changes the graph, does make it dirty.
     pub fn tombstone(&self, chunk_ids: &[i64]) {
         let mut inner = self.inner.write().expect("index lock");
-        let mut changed = false;
         for id in chunk_ids {
             if inner.ids.contains(id) {
-                changed |= inner.tombstones.insert(*id);
+                inner.tombstones.insert(*id);
             }
-        }
-        if changed {
-            self.generation.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -367,6 +381,15 @@ impl VectorIndex {
         Ok(true)
     }
 
+    /// One pass of background maintenance: compacts if tombstones pile up, then dumps if
+    /// anything changed. Returns `(compacted, dumped)`. Blocking; run it periodically per
+    /// open company on the blocking pool (and once before an idle company is evicted).
+    pub fn maintain(&self, conn: &Connection) -> Result<(bool, bool), IndexError> {
+        let compacted = self.compact_if_needed(conn)?;
+        let dumped = self.dump_if_dirty()?;
+        Ok((compacted, dumped))
+    }
+
     /// True when there are changes not yet dumped.
     pub fn is_dirty(&self) -> bool {
         self.generation.load(Ordering::Relaxed) != self.dumped.load(Ordering::Relaxed)
@@ -413,13 +436,13 @@ impl VectorIndex {
         &self.report
     }
 
-    /// Approximate resident size, for the registry's memory budget. Per point: the vector,
-    /// hnsw_rs's point and neighbour bookkeeping (each neighbour is an `Arc` to a small
-    /// allocation, ~2·M of them on layer 0) and our id sets; calibrated against RSS in
-    /// examples/bench_hnsw.rs.
+    /// Approximate resident size, for the registry's memory budget: per point the vector,
+    /// hnsw_rs's bookkeeping (points and neighbour links are `Arc`s to small allocations)
+    /// and our id sets. Fitted to RSS measured by examples/bench_hnsw.rs at 100k × 384:
+    /// 4.15 kB a point with M = 16, 4.56 kB with M = 32.
     pub fn approx_bytes(&self) -> usize {
         let inner = self.inner.read().expect("index lock");
-        let per_point = self.dims * 4 + 160 + self.params.max_nb_connection * 2 * 48 + 48;
+        let per_point = self.dims * 4 + 2000 + 32 * self.params.max_nb_connection;
         inner.ids.len() * per_point + inner.tombstones.len() * 16
     }
 }

@@ -28,7 +28,8 @@ pub struct Manifest {
     pub count: usize,
     /// Highest chunk rowid in the graph (0 when empty).
     pub max_chunk_id: i64,
-    /// Points in the graph whose chunk no longer exists.
+    /// Points in the graph whose chunk no longer existed at dump time (informational:
+    /// tombstones are derived again from SQLite on open).
     pub tombstones: usize,
     /// Directory (inside `vectors/`) holding the hnsw_rs files.
     pub dump_dir: String,

@@ -25,6 +25,9 @@ pub use index::{IndexParams, OpenReport, OpenSource, VectorIndex};
 /// reloaded graph borrows its (leaked) loader.
 pub(crate) type Graph = hnsw_rs::prelude::Hnsw<'static, f32, distance::DistUnitCosine>;
 
+/// Name of the index directory inside a company's directory (`companies/<id>/vectors`).
+pub const VECTORS_DIR: &str = "vectors";
+
 /// Errors of the vector index.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

@@ -337,6 +337,10 @@ fn embedder_or_dimension_mismatch_rebuilds() {
         OpenSource::Rebuilt(reason) => assert!(reason.contains("embedder"), "{reason}"),
         s => panic!("expected a rebuild, got {s:?}"),
     }
+    assert_eq!(
+        other.open_report().previous_embedder.as_deref(),
+        Some(EMBEDDER)
+    );
     // Stored vectors of another length cannot be indexed: none are, and it is reported.
     let wider = open_with(&c.vectors, &c.conn, EMBEDDER, DIMS * 2);
     assert!(matches!(wider.open_report().source, OpenSource::Rebuilt(_)));
@@ -368,8 +372,19 @@ fn add_is_idempotent_and_checks_vectors() {
     let hit = index.search(&items[1].1, 1, 50, None).unwrap();
     assert_eq!(hit[0].0, items[1].0);
     assert!((hit[0].1 - 1.0).abs() < 1e-4);
-    // An empty index dumps and reloads as empty.
     assert!(index.dump_if_dirty().unwrap());
+}
+
+#[test]
+fn an_empty_company_dumps_once_and_then_stays_clean() {
+    let c = company();
+    let index = c.open();
+    assert!(index.is_dirty(), "a fresh index has never been written");
+    assert_eq!(index.maintain(&c.conn).unwrap(), (false, true));
+    let again = c.open();
+    assert_eq!(again.open_report().source, OpenSource::Loaded);
+    assert!(!again.is_dirty());
+    assert_eq!(again.maintain(&c.conn).unwrap(), (false, false));
 }
 
 mod end_to_end {
