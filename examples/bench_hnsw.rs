@@ -1,7 +1,7 @@
 //! Benchmark of the per-company vector index on realistic data.
 //!
 //! `cargo run --release --example bench_hnsw [-- --n 100000 --dims 384 --clusters 200
-//! --queries 1000 --m 16 --efc 200]`
+//! --queries 1000 --m 24 --efc 200]` (M and ef_construction default to Silo's own)
 //!
 //! The vectors are a mixture of gaussian clusters of varying size and spread, normalised —
 //! like sentence embeddings, where documents on one topic crowd together — not uniform
@@ -33,8 +33,8 @@ fn args() -> Args {
         dims: 384,
         clusters: 200,
         queries: 1000,
-        m: 16,
-        efc: 200,
+        m: 0,
+        efc: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -180,10 +180,20 @@ fn main() {
     );
     let queries: Vec<Vec<f32>> = (0..a.queries).map(|_| mix.sample(&mut rng)).collect();
 
+    // 0 = Silo's defaults.
+    let defaults = IndexParams::default();
     let params = IndexParams {
-        max_nb_connection: a.m,
-        ef_construction: a.efc,
-        ..IndexParams::default()
+        max_nb_connection: if a.m == 0 {
+            defaults.max_nb_connection
+        } else {
+            a.m
+        },
+        ef_construction: if a.efc == 0 {
+            defaults.ef_construction
+        } else {
+            a.efc
+        },
+        ..defaults
     };
     let dir = tmp.path().join("vectors");
     let rss0 = rss_bytes();
@@ -193,8 +203,8 @@ fn main() {
     let rss1 = rss_bytes();
     println!(
         "build from SQLite (M={}, ef_construction={}, {} threads): {:.1} s",
-        a.m,
-        a.efc,
+        params.max_nb_connection,
+        params.ef_construction,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         build
     );

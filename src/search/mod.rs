@@ -24,8 +24,9 @@ use crate::vectors::{IndexError, VectorIndex};
 
 /// Largest `k` a search may ask for (invariant 5: bounded work per request).
 pub const MAX_K: usize = 100;
-/// Graph search breadth used by [`search`]; recall@10 ≥ 0.95 in examples/bench_hnsw.rs.
-pub const DEFAULT_EF: usize = 64;
+/// Graph search breadth used by [`rank`] (at least the list depth asked for): with the
+/// default M = 24, recall@10 0.967 at ~2,400 queries/s per core in examples/bench_hnsw.rs.
+pub const DEFAULT_EF: usize = 32;
 /// Each list fused in hybrid mode is this many times longer than `k`, so a chunk ranked a
 /// little lower by one method can still be lifted by the other.
 const HYBRID_DEPTH: usize = 4;

@@ -36,8 +36,11 @@ pub struct IndexParams {
 
 impl Default for IndexParams {
     fn default() -> Self {
+        // M = 24: on 100k clustered 384-d vectors it reaches recall@10 0.967 at ef = 32
+        // with ~2,400 queries/s on one core, where M = 16 needs ef = 64 for 0.957 at
+        // ~2,200/s (README-search.md). It costs ~5 % more memory and a slower build.
         IndexParams {
-            max_nb_connection: 16,
+            max_nb_connection: 24,
             ef_construction: 200,
             compact_ratio: 0.2,
             compact_min: 32,
@@ -135,7 +138,7 @@ impl VectorIndex {
         };
         let ids = graph_ids(&graph);
         let max_chunk_id = ids.iter().copied().max().unwrap_or(0);
-        let index = VectorIndex {
+        let mut index = VectorIndex {
             dir: dir.to_path_buf(),
             embedder_id: embedder_id.to_string(),
             dims,
@@ -162,7 +165,6 @@ impl VectorIndex {
                 elapsed: Duration::ZERO,
             },
         };
-        let mut index = index;
         let (caught_up, tombstoned) = index.reconcile(conn)?;
         index.compact_if_needed(conn)?;
         if matches!(index.report.source, OpenSource::Rebuilt(_)) {
@@ -171,6 +173,18 @@ impl VectorIndex {
         index.report.caught_up = caught_up;
         index.report.tombstoned = tombstoned;
         index.report.elapsed = started.elapsed();
+        let r = &index.report;
+        tracing::info!(
+            source = ?r.source, points = index.len(), caught_up, tombstoned, skipped = r.skipped,
+            ms = r.elapsed.as_millis() as u64, "vector index opened"
+        );
+        if let Some(previous) = &r.previous_embedder {
+            tracing::warn!(
+                previous,
+                current = embedder_id,
+                "embedder changed: reindex the company"
+            );
+        }
         Ok(index)
     }
 
