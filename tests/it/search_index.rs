@@ -592,3 +592,49 @@ mod end_to_end {
         }
     }
 }
+
+#[test]
+fn searches_run_while_adding_compacting_and_dumping() {
+    let mut c = company();
+    let first = c.add_document(60);
+    c.add_document(60);
+    let index = c.open();
+    let late = c.add_document(80); // committed after the index was opened
+    let items = store::embeddings_of(
+        &c.conn,
+        &store::chunk_ids_of_document(&c.conn, late).unwrap(),
+        DIMS,
+    )
+    .unwrap();
+    index.remove_document(&c.conn, first).unwrap();
+    c.conn
+        .execute("DELETE FROM documents WHERE id = ?1", [first])
+        .unwrap();
+    let queries = c.queries(8);
+    let db_path = c.conn.path().unwrap().to_string();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..30 {
+                    for q in &queries {
+                        let hits = index.search(q, 10, 64, None).unwrap();
+                        assert_eq!(hits.len(), 10);
+                    }
+                }
+            });
+        }
+        s.spawn(|| {
+            let conn = Connection::open(&db_path).unwrap();
+            index.add(&items[..40]).unwrap();
+            index.dump_if_dirty().unwrap();
+            index.compact(&conn).unwrap();
+            index.add(&items[40..]).unwrap();
+            index.dump_if_dirty().unwrap();
+        });
+    });
+    assert_eq!((index.len(), index.tombstone_count()), (140, 0));
+    assert_complete(&c, &index, &queries);
+    let reopened = c.open();
+    assert_eq!(reopened.open_report().source, OpenSource::Loaded);
+    assert_eq!(reopened.open_report().caught_up, 0);
+}
