@@ -68,8 +68,9 @@ pub struct SearchRequest<'a> {
 /// Ranks chunk ids for `req`, best first, with the mode's score: cosine similarity
 /// (vector), `-bm25` (keyword) or the RRF sum (hybrid). `k` is clamped to 1..=[`MAX_K`].
 ///
-/// Hybrid without a usable index (none loaded, or built by another embedder) degrades to
-/// keyword search; vector mode then fails with [`SearchError::NoIndex`].
+/// Hybrid without a usable index (none loaded, or built by another embedder) or with the
+/// embedder unavailable degrades to keyword search; vector mode then fails with
+/// [`SearchError::NoIndex`] or [`SearchError::Embed`].
 pub fn rank(
     conn: &Connection,
     index: Option<&VectorIndex>,
@@ -108,7 +109,15 @@ pub fn rank(
                 tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
                 return Ok(words.into_iter().take(k).collect());
             }
-            let vectors = vector_ranked(depth)?;
+            let vectors = match vector_ranked(depth) {
+                Ok(v) => v,
+                // An HTTP embedder that is down should not take keyword search with it.
+                Err(SearchError::Embed(EmbedError::Unavailable(why))) => {
+                    tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
+                    return Ok(words.into_iter().take(k).collect());
+                }
+                Err(e) => return Err(e),
+            };
             let lists = [ids(&vectors), ids(&words)];
             Ok(fusion::rrf(&lists, fusion::RRF_K)
                 .into_iter()

@@ -638,3 +638,41 @@ fn searches_run_while_adding_compacting_and_dumping() {
     assert_eq!(reopened.open_report().source, OpenSource::Loaded);
     assert_eq!(reopened.open_report().caught_up, 0);
 }
+
+#[test]
+fn hybrid_survives_an_unavailable_embedder() {
+    use silo::embed::{EmbedError, Embedder};
+    use silo::search::{SearchError, SearchMode, SearchRequest, rank};
+
+    struct Down;
+    impl Embedder for Down {
+        fn id(&self) -> &str {
+            EMBEDDER
+        }
+        fn dimensions(&self) -> usize {
+            DIMS
+        }
+        fn embed(&self, _: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            Err(EmbedError::Unavailable("service down".into()))
+        }
+    }
+    let mut c = company();
+    c.add_document(3); // every chunk's content is "text"
+    let index = c.open();
+    let req = |mode| SearchRequest {
+        query: "text",
+        k: 5,
+        mode,
+        allowed: None,
+    };
+    assert_eq!(
+        rank(&c.conn, Some(&index), &Down, req(SearchMode::Hybrid))
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(matches!(
+        rank(&c.conn, Some(&index), &Down, req(SearchMode::Vector)),
+        Err(SearchError::Embed(_))
+    ));
+}
