@@ -28,8 +28,8 @@ fn main() {
         support, and the finance team expects margins to improve further next quarter if \
         the exchange rate stays where it is now. Risks include delayed payments from two \
         large customers and the pending renewal of the main data-centre lease in Dublin.";
-    let queries = vec![sentence; 8];
-    let chunks = vec![paragraph; 8];
+    let queries = [sentence; 8];
+    let chunks = [paragraph; 8];
     time("lexical, query", &LexicalEmbedder, &queries[..1], 1000);
     time("lexical, ~900-char chunk", &LexicalEmbedder, &chunks, 200);
     #[cfg(feature = "local-model")]
