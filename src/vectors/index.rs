@@ -75,11 +75,11 @@ pub struct OpenReport {
     pub elapsed: Duration,
 }
 
-struct Inner {
-    graph: Graph,
+pub(super) struct Inner {
+    pub(super) graph: Graph,
     /// Every chunk id in the graph, tombstoned ones included.
-    ids: HashSet<i64>,
-    tombstones: HashSet<i64>,
+    pub(super) ids: HashSet<i64>,
+    pub(super) tombstones: HashSet<i64>,
     max_chunk_id: i64,
 }
 
@@ -87,9 +87,9 @@ struct Inner {
 pub struct VectorIndex {
     dir: PathBuf,
     embedder_id: String,
-    dims: usize,
+    pub(super) dims: usize,
     params: IndexParams,
-    inner: RwLock<Inner>,
+    pub(super) inner: RwLock<Inner>,
     writer: Mutex<()>,
     /// Bumped by every change; a dump records the generation it wrote.
     generation: AtomicU64,
@@ -317,57 +317,6 @@ impl VectorIndex {
         inner.tombstones.clear();
         self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(())
-    }
-
-    /// The `k` nearest live chunks to `query` as `(chunk id, cosine similarity)`, best
-    /// first. `ef` is the search breadth (≥ k; higher is slower and more exact). `filter`,
-    /// when given, must accept a chunk id for it to be returned. Blocking (CPU-bound).
-    pub fn search(
-        &self,
-        query: &[f32],
-        k: usize,
-        ef: usize,
-        filter: Option<&dyn Fn(i64) -> bool>,
-    ) -> Result<Vec<(i64, f32)>, IndexError> {
-        if query.len() != self.dims {
-            return Err(IndexError::Dimensions {
-                expected: self.dims,
-                found: query.len(),
-            });
-        }
-        let mut q = query.to_vec();
-        if k == 0 || !normalize(&mut q) {
-            return Ok(Vec::new());
-        }
-        let inner = self.inner.read().expect("index lock");
-        let accept = |id: i64| !inner.tombstones.contains(&id) && filter.is_none_or(|f| f(id));
-        let to_hits = |found: Vec<hnsw_rs::prelude::Neighbour>| -> Vec<(i64, f32)> {
-            found
-                .into_iter()
-                .map(|n| (n.d_id as i64, 1.0 - n.distance))
-                .filter(|(id, _)| accept(*id))
-                .take(k)
-                .collect()
-        };
-        if filter.is_none() && inner.tombstones.is_empty() {
-            return Ok(to_hits(inner.graph.search(&q, k, ef.max(k))));
-        }
-        // Over-fetch and drop rejected ids: cheap when few are rejected (tombstones stay
-        // under the compaction ratio). Only when that comes up short, fall back to
-        // hnsw_rs's filtered search, which is exact about the filter but much slower.
-        let live = inner.ids.len() - inner.tombstones.len();
-        let wide = (k * 2 + 16).min(inner.ids.len().max(1));
-        let hits = to_hits(inner.graph.search(&q, wide, ef.max(wide)));
-        if hits.len() >= k.min(live) {
-            return Ok(hits);
-        }
-        let keep = |id: &usize| accept(*id as i64);
-        Ok(to_hits(inner.graph.search_filter(
-            &q,
-            k,
-            ef.max(k),
-            Some(&keep),
-        )))
     }
 
     /// Dumps the index if it changed since the last dump (atomically; see `dump`).

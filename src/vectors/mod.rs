@@ -10,13 +10,15 @@
 //! - [`distance`]: the fast cosine distance on unit vectors the graph is built with.
 //! - [`manifest`]: the commit point of a dump and the checksums of its files.
 //! - [`store`]: reading and writing embeddings in SQLite.
-//! - `index`, `build`, `dump`: the in-memory index, building graphs, atomic dumps.
+//! - `index`, `search`, `build`, `dump`: the in-memory index, searching it, building
+//!   graphs, atomic dumps.
 
 mod build;
 pub mod distance;
 mod dump;
 mod index;
 pub mod manifest;
+mod search;
 pub mod store;
 
 pub use index::{IndexParams, OpenReport, OpenSource, VectorIndex};
