@@ -11,4 +11,6 @@ pub mod embed;
 pub mod error;
 pub mod http;
 pub mod primary;
+pub mod search;
 pub mod tenant;
+pub mod vectors;
