@@ -9,5 +9,6 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod ops;
 pub mod primary;
 pub mod tenant;
