@@ -103,6 +103,10 @@ fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
 
 fn copy_pages(src: &Connection, partial: &Path) -> Result<(), BackupError> {
     let mut out = Connection::open(partial)?;
+    // No journal and no syncs on the copy: it is a scratch file until we fsync and rename
+    // it ourselves, so SQLite's own crash protection would only add ~7 fsyncs per copy.
+    out.execute_batch("PRAGMA synchronous = OFF;")?;
+    out.query_row("PRAGMA journal_mode = OFF", [], |_| Ok(()))?;
     {
         let backup = Backup::new(src, &mut out)?;
         // -1: all pages in one step, under one read transaction (a consistent snapshot).
@@ -121,9 +125,23 @@ fn copy_pages(src: &Connection, partial: &Path) -> Result<(), BackupError> {
             }
         }
     }
-    // The copied header says WAL when the source is; a backup is better as one file.
-    out.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
     out.close().map_err(|(_, e)| e)?;
+    mark_rollback_journal(partial).map_err(io(format!("writing {}", partial.display())))
+}
+
+/// The copied header says WAL when the source is in WAL mode; a backup is better as one
+/// self-contained file that opens read-only. Bytes 18 and 19 of the header (file format
+/// write/read version: 1 legacy, 2 WAL) are what `PRAGMA journal_mode = DELETE` rewrites;
+/// writing them directly spares creating and deleting a -wal and -shm per copy, which is
+/// most of the filesystem work when thousands of small companies are backed up.
+fn mark_rollback_journal(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let mut header = [0u8; 2];
+    file.read_exact_at(&mut header, 18)?;
+    if header == [2, 2] {
+        file.write_all_at(&[1, 1], 18)?;
+    }
     Ok(())
 }
 

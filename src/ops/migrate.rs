@@ -280,6 +280,11 @@ fn run(
     report: &mut CompanyReport,
 ) -> Result<(), String> {
     let mut conn = super::open_existing(path, opts.busy_timeout).map_err(|e| e.to_string())?;
+    // In WAL mode NORMAL skips the fsync at COMMIT only; the checkpoint when this (last)
+    // connection closes syncs the WAL and the database before the WAL is removed, so the
+    // migration is durable by the time the report says so, at half the fsyncs.
+    conn.execute_batch("PRAGMA synchronous = NORMAL;")
+        .map_err(|e| e.to_string())?;
     let found = migrations::current_version(&conn, set).map_err(|e| e.to_string())?;
     report.from_version = Some(found);
     match migrations::schema_state(&conn, set).map_err(|e| e.to_string())? {
