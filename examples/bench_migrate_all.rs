@@ -80,6 +80,9 @@ fn main() -> anyhow::Result<()> {
     }
     // The same data again, everything current: the cost of a no-op run.
     run(&args, &data_dir, 2, &["--no-backup"], "all current")?;
+    // What the backups cost: the same migration at concurrency 2 without them.
+    reset(&args, &data_dir)?;
+    run(&args, &data_dir, 2, &["--no-backup"], "without backups")?;
     Ok(())
 }
 

@@ -14,4 +14,4 @@ dir="${2:-${TMPDIR:-/tmp}/silo-bench-migrate}"
 cargo build --release --quiet --bin silo --example bench_migrate_all
 target="${CARGO_TARGET_DIR:-target}"
 "$target/release/examples/bench_migrate_all" \
-    --companies "$companies" --dir "$dir" --concurrency 1,2 --silo "$target/release/silo"
+    --companies "$companies" --dir "$dir" --concurrency "${CONCURRENCY:-1,2}" --silo "$target/release/silo"

@@ -280,9 +280,11 @@ fn run(
     report: &mut CompanyReport,
 ) -> Result<(), String> {
     let mut conn = super::open_existing(path, opts.busy_timeout).map_err(|e| e.to_string())?;
-    // In WAL mode NORMAL skips the fsync at COMMIT only; the checkpoint when this (last)
-    // connection closes syncs the WAL and the database before the WAL is removed, so the
-    // migration is durable by the time the report says so, at half the fsyncs.
+    // In WAL mode NORMAL skips only the fsync at COMMIT. When this is the last connection
+    // (the CLI with no server running) its close checkpoints and syncs WAL and database, so
+    // the migration is durable when reported. Beside a running server it becomes durable at
+    // the next checkpoint; a power cut before that leaves the company at its previous
+    // version (the WAL commit is atomic), never half-migrated.
     conn.execute_batch("PRAGMA synchronous = NORMAL;")
         .map_err(|e| e.to_string())?;
     let found = migrations::current_version(&conn, set).map_err(|e| e.to_string())?;
