@@ -99,7 +99,7 @@ pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
         &targets,
         concurrency,
         |company| migrate::migrate_company(&data_dir, company, &opts),
-        |company, panic| CompanyReport::failed(company, panic),
+        CompanyReport::failed,
         |_, report| progress.done(report),
     );
     progress.finish();

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::backup;
+use crate::app::App;
 use crate::db::apply::{self, Applied};
 use crate::db::migrations::{self, MigrationSet, SchemaState};
 use crate::primary::companies::Company;
@@ -170,8 +171,10 @@ pub fn migrate_primary(data_dir: &Path, opts: &MigrateOptions) -> CompanyReport 
 
 /// Migrates a company inside a running server: closes it in the registry while working (its
 /// requests get 503 with a clear message, requests in flight are waited for), then reopens
-/// it lazily. A company already current is not closed at all. This is what
-/// `POST /api/admin/companies/{id}/migrate` calls.
+/// it lazily. A company already current is not closed at all. This (or [`migrate_one`]) is
+/// what `POST /api/admin/companies/{id}/migrate` calls; answer 200 with the report when
+/// `status.is_success()`, 409 when `Skipped`, and for `Failed` log the report's error and
+/// answer an opaque 500 (API.md: 5xx bodies carry no internals).
 pub async fn migrate_company_live(
     registry: &Arc<TenantRegistry>,
     data_dir: &Path,
@@ -211,6 +214,13 @@ pub async fn migrate_company_live(
         Ok(report) => report,
         Err(e) => CompanyReport::failed(company, format!("background task: {e}")),
     }
+}
+
+/// [`migrate_company_live`] with the application's registry and data directory, backing
+/// the company up into a new snapshot under `DATA_DIR/backups` first.
+pub async fn migrate_one(app: &App, company: &Company) -> CompanyReport {
+    let opts = MigrateOptions::with_backups(&app.data_dir);
+    migrate_company_live(&app.registry, &app.data_dir, company, opts).await
 }
 
 /// The company's schema state, read without changing anything.

@@ -64,3 +64,30 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         "panicked".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_item_reports_once_in_order_even_when_one_panics() {
+        let items: Vec<u32> = (0..100).collect();
+        let mut seen = 0;
+        let results = run_pool(
+            &items,
+            3,
+            |&i| {
+                if i == 42 {
+                    panic!("bad company {i}");
+                }
+                Ok(i * 2)
+            },
+            |&i, msg| Err(format!("{i}: {msg}")),
+            |_, _| seen += 1,
+        );
+        assert_eq!(seen, 100);
+        assert_eq!(results[41], Ok(82));
+        assert_eq!(results[43], Ok(86));
+        assert_eq!(results[42], Err("42: panicked: bad company 42".to_string()));
+    }
+}
