@@ -135,3 +135,56 @@ fn the_registry_migrates_on_open() {
     let conn = Connection::open(data.db_path(&company)).unwrap();
     assert_eq!(fixture_counts(&conn), vec![1, 2, 1, 1, 1]);
 }
+
+/// While the live migration works (here: waiting for another connection's write lock), the
+/// registry answers "being migrated" for the company — the 503 the server gives — and the
+/// company opens again, migrated, once it is done.
+#[test]
+fn requests_get_unavailable_during_a_live_migration() {
+    let data = TestData::new();
+    let company = data.v1_company("Under Work");
+    let app = data.app();
+    // Refusing behind companies, so a request before the close does not itself try to
+    // migrate on open (and wait on the same lock).
+    let registry = std::sync::Arc::new(TenantRegistry::new(
+        app.data_dir.clone(),
+        app.primary.clone(),
+        silo::db::pool::maintenance_pool(),
+        RegistryOptions {
+            on_schema_behind: OnSchemaBehind::Refuse,
+            ..RegistryOptions::default()
+        },
+    ));
+    let locker = Connection::open(data.db_path(&company)).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut opts = MigrateOptions::with_backups(&app.data_dir);
+        opts.busy_timeout = Duration::from_secs(20);
+        let task = {
+            let (registry, dir, company) =
+                (registry.clone(), app.data_dir.clone(), company.clone());
+            tokio::spawn(async move {
+                migrate::migrate_company_live(&registry, &dir, &company, opts).await
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let message = loop {
+            match registry.get(company.id).await {
+                Err(silo::tenant::TenantError::Unavailable(m)) if m.contains("being migrated") => {
+                    break m;
+                }
+                _ if std::time::Instant::now() > deadline => panic!("never saw the company closed"),
+                Ok(db) => drop(db),
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        assert!(message.contains("retry"), "{message}");
+        locker.execute_batch("ROLLBACK;").unwrap();
+        let report = task.await.unwrap();
+        assert_eq!(report.status, Status::Migrated, "{report:?}");
+        let db = registry.get(company.id).await.unwrap();
+        assert_eq!(db.schema_version(), 2);
+    });
+}
