@@ -140,7 +140,7 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             let style = indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} companies  {per_sec}  eta {eta}  {msg}",
+                "{bar:40} {pos}/{len} companies  {elapsed}  eta {eta}  {msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             bar.set_style(style);
