@@ -10,6 +10,7 @@ pub mod db;
 pub mod embed;
 pub mod error;
 pub mod http;
+pub mod ops;
 pub mod primary;
 pub mod search;
 pub mod tenant;

@@ -3,4 +3,5 @@
 mod common;
 mod core;
 mod identity;
+mod ops;
 mod search_index;
