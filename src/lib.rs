@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the bird's-eye view, the module map and the invariants.
 
 pub mod app;
+pub mod company;
 pub mod auth;
 pub mod cli;
 pub mod config;
