@@ -11,5 +11,6 @@ pub mod db;
 pub mod embed;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod primary;
 pub mod tenant;

@@ -1,0 +1,253 @@
+//! The ingestion worker: runs queued `processing_jobs` in the background, bounded.
+//!
+//! - Jobs live in each company's database (the queue is durable); the worker only keeps a
+//!   set of companies it is draining. [`IngestWorker::notify`] (called after an upload
+//!   commits) starts draining a company unless that is already happening.
+//! - Each job holds one permit of a semaphore sized to the cores while it runs, so however
+//!   many companies upload at once, at most `concurrency` documents are parsed at a time, and
+//!   companies take turns (a permit per job, not per company).
+//! - A job runs on the blocking pool inside the company's `TenantCtx`, like a request.
+//! - At start, [`IngestWorker::start_recovery`] walks every company in the background (a
+//!   page at a time, a few companies at once) to queue again the jobs a previous process
+//!   left `processing`, and to drain the ones still `pending`.
+
+use std::sync::Arc;
+
+use dashmap::DashSet;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::pipeline;
+use crate::company::jobs;
+use crate::db::{Pool, now, write_tx};
+use crate::embed::Embedder;
+use crate::primary::companies;
+use crate::tenant::{TenantCtx, TenantError, TenantRegistry, context};
+
+/// How many companies the start-up recovery examines at once.
+const RECOVERY_CONCURRENCY: usize = 4;
+/// Companies read from primary.db per page during recovery.
+const RECOVERY_PAGE: u32 = 500;
+
+/// Handle to the worker; cheap to clone.
+#[derive(Clone)]
+pub struct IngestWorker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Arc<TenantRegistry>,
+    embedder: Option<Arc<dyn Embedder>>,
+    permits: Arc<Semaphore>,
+    /// Companies with a drain task running.
+    draining: DashSet<i64>,
+    /// When this process started: jobs `processing` since before then were interrupted.
+    boot: String,
+}
+
+impl IngestWorker {
+    /// A worker running at most `concurrency` jobs at once. Needs no runtime until used.
+    pub fn new(registry: Arc<TenantRegistry>, embedder: Option<Arc<dyn Embedder>>, concurrency: usize) -> Self {
+        IngestWorker {
+            inner: Arc::new(Inner {
+                registry,
+                embedder,
+                permits: Arc::new(Semaphore::new(concurrency.max(1))),
+                draining: DashSet::new(),
+                boot: now(),
+            }),
+        }
+    }
+
+    /// One job per core: parsing and chunking are CPU-bound.
+    pub fn default_concurrency() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get()).min(8)
+    }
+
+    /// Company `company_id` has new pending jobs: drain them unless already draining.
+    pub fn notify(&self, company_id: i64) {
+        if self.inner.draining.insert(company_id) {
+            let inner = self.inner.clone();
+            tokio::spawn(async move { inner.drain(company_id).await });
+        }
+    }
+
+    /// Whether any company is being drained (tests wait on this).
+    pub fn is_idle(&self) -> bool {
+        self.inner.draining.is_empty()
+    }
+
+    /// Starts the background recovery of every company (see the module doc).
+    pub fn start_recovery(&self, primary: Pool) -> tokio::task::JoinHandle<RecoveryReport> {
+        let worker = self.clone();
+        tokio::spawn(async move { worker.recover_all(primary).await })
+    }
+
+    /// Recovers one company: interrupted jobs are queued again (or failed after too many
+    /// attempts), and pending work is drained.
+    pub async fn recover_company(&self, company_id: i64) -> Result<jobs::Recovered, TenantError> {
+        let db = self.inner.registry.get(company_id).await?;
+        let ctx = TenantCtx::new(db, None);
+        let boot = self.inner.boot.clone();
+        let (recovered, pending) = context::scope(ctx, context::run(move |conn| {
+            let tx = write_tx(conn)?;
+            let recovered = jobs::recover_interrupted(&tx, &boot)?;
+            let pending = jobs::has_pending(&tx)?;
+            tx.commit()?;
+            Ok::<_, TenantError>((recovered, pending))
+        }))
+        .await?;
+        if pending {
+            self.notify(company_id);
+        }
+        Ok(recovered)
+    }
+
+    async fn recover_all(&self, primary: Pool) -> RecoveryReport {
+        let mut report = RecoveryReport::default();
+        let mut offset = 0;
+        loop {
+            let p = primary.clone();
+            let page = tokio::task::spawn_blocking(move || {
+                let conn = p.get()?;
+                Ok::<_, anyhow::Error>(companies::list(&conn, RECOVERY_PAGE, offset)?.0)
+            })
+            .await;
+            let page = match page {
+                Ok(Ok(page)) => page,
+                Ok(Err(e)) => {
+                    tracing::error!(error = ?e, "job recovery: listing companies failed");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "job recovery: listing companies panicked");
+                    break;
+                }
+            };
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len() as u32;
+            let mut set = JoinSet::new();
+            for company in page.into_iter().filter(|c| c.is_active) {
+                while set.len() >= RECOVERY_CONCURRENCY {
+                    report.add(set.join_next().await);
+                }
+                let worker = self.clone();
+                set.spawn(async move { (company.id, worker.recover_company(company.id).await) });
+            }
+            while let Some(done) = set.join_next().await {
+                report.add(Some(done));
+            }
+        }
+        tracing::info!(?report, "job recovery finished");
+        report
+    }
+}
+
+/// What the start-up recovery did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub companies: usize,
+    pub requeued: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+impl RecoveryReport {
+    fn add(&mut self, done: Option<Result<(i64, Result<jobs::Recovered, TenantError>), tokio::task::JoinError>>) {
+        match done {
+            Some(Ok((_, Ok(r)))) => {
+                self.companies += 1;
+                self.requeued += r.requeued;
+                self.failed += r.failed;
+            }
+            Some(Ok((id, Err(e)))) => {
+                self.errors += 1;
+                tracing::warn!(company_id = id, error = %e, "job recovery failed for a company");
+            }
+            Some(Err(e)) => {
+                self.errors += 1;
+                tracing::error!(error = ?e, "job recovery task panicked");
+            }
+            None => {}
+        }
+    }
+}
+
+impl Inner {
+    /// Runs company `id`'s pending jobs one after another until none is left.
+    async fn drain(self: Arc<Self>, id: i64) {
+        loop {
+            match self.run_next(id).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(company_id = id, error = %e, "ingestion worker: company unavailable"),
+            }
+            self.draining.remove(&id);
+            // A job queued between the last claim and the removal above would otherwise
+            // wait for the next upload: look once more, and take the company back if so.
+            let again = match self.has_pending(id).await {
+                Ok(p) => p,
+                Err(_) => false,
+            };
+            if !(again && self.draining.insert(id)) {
+                return;
+            }
+        }
+    }
+
+    async fn has_pending(&self, id: i64) -> Result<bool, TenantError> {
+        let db = self.registry.get(id).await?;
+        context::scope(TenantCtx::new(db, None), context::run(|c| Ok(jobs::has_pending(c)?))).await
+    }
+
+    /// Claims and runs one job; false when there was none.
+    async fn run_next(&self, id: i64) -> Result<bool, TenantError> {
+        let _permit = self.permits.clone().acquire_owned().await.expect("semaphore never closed");
+        let db = self.registry.get(id).await?;
+        let ctx = TenantCtx::new(db, None);
+        let Some(job) = context::scope(ctx.clone(), context::run(|c| Ok::<_, TenantError>(jobs::claim_next(c)?))).await?
+        else {
+            return Ok(false);
+        };
+        let embedder = self.embedder.clone();
+        let span = tracing::info_span!("ingest_job", company = %ctx.db.company().slug, job = %job.uuid);
+        let job_uuid = job.uuid.clone();
+        let job_row = job.row_id;
+        let handle = tokio::task::spawn_blocking({
+            let ctx = ctx.clone();
+            move || {
+                let _enter = span.enter();
+                context::sync_scope(ctx, || pipeline::run_job(&job, embedder.as_ref()))
+            }
+        });
+        match handle.await {
+            Ok(Ok(Some(outcome))) => tracing::info!(job = %job_uuid, chunks = outcome.chunks, "document processed"),
+            Ok(Ok(None)) => tracing::info!(job = %job_uuid, "document deleted while processing"),
+            Ok(Err(pipeline::PipelineError::Failed(msg))) => {
+                tracing::info!(job = %job_uuid, reason = %msg, "document processing failed")
+            }
+            Ok(Err(e)) => tracing::error!(job = %job_uuid, error = ?e, "document processing failed"),
+            Err(join) => {
+                // A panic outside the parsers (which catch their own): still fail the job so
+                // it does not stay `processing`.
+                tracing::error!(job = %job_uuid, error = ?join, "document processing panicked");
+                let failed = context::scope(ctx, context::run(move |c| {
+                    let tx = write_tx(c)?;
+                    jobs::fail(&tx, job_row, "internal error while processing the document")?;
+                    if let Some(doc) = jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id) {
+                        crate::company::documents::mark_failed(&tx, doc, "internal error while processing the document")?;
+                    }
+                    tx.commit()?;
+                    Ok::<_, TenantError>(())
+                }))
+                .await;
+                if let Err(e) = failed {
+                    tracing::error!(job = %job_uuid, error = %e, "could not record the failure");
+                }
+            }
+        }
+        Ok(true)
+    }
+}
