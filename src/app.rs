@@ -7,8 +7,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::auth::ratelimit::{LoginLimiter, RateLimitOptions};
+use crate::auth::secret;
+use crate::auth::tokens::JwtKeys;
+use crate::db::DbError;
 use crate::db::migrations::{self, MigrationSet, SchemaState};
-use crate::db::pool::{self, Pool, PoolOptions};
+use crate::db::pool::{self, Conn, Pool, PoolOptions};
+use crate::error::ApiError;
 use crate::tenant::provision::{self, COMPANIES_DIR};
 use crate::tenant::{RegistryOptions, TenantRegistry};
 
@@ -19,12 +24,38 @@ pub struct App {
     pub data_dir: PathBuf,
     pub primary: Pool,
     pub registry: Arc<TenantRegistry>,
+    pub keys: JwtKeys,
+    pub login_limiter: LoginLimiter,
+    /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for ~18 ms, and on a
+    /// small machine unbounded hashing stalls every other request.
+    pub hashing: tokio::sync::Semaphore,
+}
+
+/// Everything `App::open` can be told; defaults suit a small installation.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub registry: RegistryOptions,
+    pub rate_limit: RateLimitOptions,
+    /// The signing secret; generated into the data directory when None.
+    pub jwt_secret: Option<String>,
+    pub access_ttl: Duration,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            registry: RegistryOptions::default(),
+            rate_limit: RateLimitOptions::default(),
+            jwt_secret: None,
+            access_ttl: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 impl App {
     /// Opens (creating if needed) the data directory and primary database, applies the
     /// primary migrations, and cleans what an interrupted provisioning left. Blocking.
-    pub fn open(data_dir: &Path, registry: RegistryOptions) -> anyhow::Result<App> {
+    pub fn open(data_dir: &Path, options: AppOptions) -> anyhow::Result<App> {
         create_private_dir(data_dir)?;
         let data_dir = data_dir
             .canonicalize()
@@ -56,16 +87,21 @@ impl App {
         if removed > 0 {
             tracing::info!(removed, "removed leftovers of interrupted provisioning");
         }
+        let secret = secret::load_or_create(&data_dir, options.jwt_secret.as_deref())?;
         let registry = Arc::new(TenantRegistry::new(
             data_dir.clone(),
             primary.clone(),
             maintenance,
-            registry,
+            options.registry,
         ));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(App {
             data_dir,
             primary,
             registry,
+            keys: JwtKeys::new(&secret, options.access_ttl),
+            login_limiter: LoginLimiter::new(options.rate_limit),
+            hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
         })
     }
 }
@@ -119,5 +155,43 @@ impl App {
         .context("creating the first super admin")?;
         tracing::info!(%email, "created the first super admin");
         Ok(generated)
+    }
+}
+
+impl App {
+    /// Runs `f` with a primary-database connection on the blocking pool.
+    pub async fn with_primary<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = app.primary.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Like [`App::with_primary`] for short reads by key: inline when a connection is free
+    /// right now (microseconds, cheaper than a thread hop), else on the blocking pool.
+    pub async fn read_primary<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.primary.try_get() {
+            Some(mut conn) => f(&mut conn),
+            None => self.with_primary(f).await,
+        }
+    }
+
+    /// Runs argon2 work on the blocking pool, at most a few at a time.
+    pub async fn hash_work<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
+        Ok(tokio::task::spawn_blocking(f).await?)
     }
 }

@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::tenant::OnSchemaBehind;
+use std::time::Duration;
+
+use crate::app::AppOptions;
+use crate::auth::ratelimit::RateLimitOptions;
+use crate::tenant::{OnSchemaBehind, RegistryOptions};
 
 /// Where Silo keeps its files; shared by every subcommand.
 #[derive(clap::Args, Clone, Debug)]
@@ -41,4 +45,46 @@ pub struct ServerOpts {
     /// Password of the first super admin; generated and printed once if unset.
     #[arg(long, env = "SILO_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    /// JWT signing secret (at least 32 bytes); generated into DATA_DIR/jwt_secret if unset.
+    #[arg(long, env = "SILO_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "SILO_ACCESS_TOKEN_TTL", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    pub access_token_ttl: u64,
+
+    /// Failed logins allowed per account per window before 429 (0 disables).
+    #[arg(long, env = "SILO_LOGIN_LIMIT_ACCOUNT", default_value_t = 10)]
+    pub login_limit_account: u32,
+
+    /// Failed logins allowed per client address per window before 429 (0 disables).
+    #[arg(long, env = "SILO_LOGIN_LIMIT_ADDRESS", default_value_t = 50)]
+    pub login_limit_address: u32,
+
+    /// Length of the login rate-limit window in seconds.
+    #[arg(long, env = "SILO_LOGIN_WINDOW", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_window: u64,
+}
+
+impl ServerOpts {
+    /// The application options these flags describe.
+    pub fn app_options(&self) -> AppOptions {
+        AppOptions {
+            registry: RegistryOptions {
+                max_open: self.max_open_companies as usize,
+                on_schema_behind: self.on_schema_behind,
+                ..RegistryOptions::default()
+            },
+            rate_limit: RateLimitOptions {
+                per_account: self.login_limit_account,
+                per_address: self.login_limit_address,
+                window: Duration::from_secs(self.login_window),
+            },
+            jwt_secret: self.jwt_secret.clone(),
+            access_ttl: Duration::from_secs(self.access_token_ttl),
+        }
+    }
 }

@@ -1,3 +1,10 @@
-//! Identity: password hashing (and, with the identity module, tokens and sessions).
+//! Identity: password hashing, access tokens, the signing secret and login rate limits.
+//! Sessions (refresh tokens) live in `primary::refresh_tokens`; the request pipeline that
+//! turns a token into a `TenantCtx` lives in `http::guard`.
 
 pub mod password;
+pub mod ratelimit;
+pub mod secret;
+pub mod tokens;
+
+pub use crate::tenant::Actor;

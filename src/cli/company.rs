@@ -2,10 +2,9 @@
 
 use anyhow::{Context, bail};
 
-use crate::app::App;
+use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
 use crate::primary::companies;
-use crate::tenant::RegistryOptions;
 use crate::tenant::provision::{self, NewCompany, ProvisionError};
 
 #[derive(clap::Subcommand, Debug)]
@@ -38,7 +37,7 @@ pub enum CompanyCommand {
 }
 
 pub fn run(data: &DataOpts, cmd: CompanyCommand) -> anyhow::Result<()> {
-    let app = App::open(&data.data_dir, RegistryOptions::default())?;
+    let app = App::open(&data.data_dir, AppOptions::default())?;
     match cmd {
         CompanyCommand::Create {
             name,

@@ -4,7 +4,6 @@ use anyhow::Context;
 
 use crate::app::App;
 use crate::config::{DataOpts, ServerOpts};
-use crate::tenant::RegistryOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -15,12 +14,7 @@ pub struct ServeArgs {
 pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
     let opts = args.server;
     raise_fd_limit();
-    let registry = RegistryOptions {
-        max_open: opts.max_open_companies as usize,
-        on_schema_behind: opts.on_schema_behind,
-        ..RegistryOptions::default()
-    };
-    let app = App::open(&data.data_dir, registry)?;
+    let app = App::open(&data.data_dir, opts.app_options())?;
     if let Some(password) =
         app.ensure_super_admin(&opts.admin_email, opts.admin_password.as_deref())?
     {
@@ -37,7 +31,9 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", opts.listen))?;
         tracing::info!(addr = %listener.local_addr()?, data_dir = %state.data_dir.display(), "serving");
-        axum::serve(listener, crate::http::router(state))
+        let service = crate::http::router(state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving")

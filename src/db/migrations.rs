@@ -122,3 +122,15 @@ pub fn schema_state(conn: &Connection, set: MigrationSet) -> Result<SchemaState,
         std::cmp::Ordering::Greater => SchemaState::Newer { found, latest },
     })
 }
+
+/// The applied version of a database file, read through a read-only connection (for
+/// reports about companies that are not open).
+pub fn file_version(path: &std::path::Path, set: MigrationSet) -> Result<i64, DbError> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(2))?;
+    current_version(&conn, set)
+}

@@ -1,14 +1,22 @@
 //! The HTTP surface: the router, its layers (limits, tracing, panics) and the handlers,
 //! one module per route group.
 
+pub mod admin_companies;
+pub mod admin_users;
+pub mod auth;
+pub mod company;
+pub mod company_users;
+pub mod guard;
 pub mod health;
+pub mod json;
+pub mod users;
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -20,9 +28,32 @@ use crate::error::ApiError;
 pub const MAX_JSON_BODY: usize = 1 << 20;
 
 /// Builds the whole application router.
+///
+/// Three groups, each behind its own gate: public (health, login, refresh); authenticated
+/// on the primary database (/api/me, /api/company/users, and /api/admin for super admins);
+/// company data, whose handlers run inside the caller's `TenantCtx`.
 pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .merge(admin_companies::routes())
+        .merge(admin_users::routes())
+        .route_layer(middleware::from_fn(guard::require_super_admin));
+    let authenticated = Router::new()
+        .merge(auth::routes())
+        .merge(company_users::routes())
+        .merge(admin)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::authenticate,
+        ));
+    let company = company_data_routes().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        guard::enter_company,
+    ));
     Router::new()
         .merge(health::routes())
+        .merge(auth::public_routes())
+        .merge(authenticated)
+        .merge(company)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -45,6 +76,12 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Routes over the caller's company database. Each handler starts with
+/// `actor.require("<resource>:<action>")?`.
+fn company_data_routes() -> Router<AppState> {
+    Router::new().merge(company::routes())
 }
 
 async fn not_found() -> ApiError {

@@ -2,4 +2,6 @@
 //! `&Connection`, one module per table group.
 
 pub mod companies;
+pub mod refresh_tokens;
+pub mod roles;
 pub mod users;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::{TenantDb, TenantError};
 use crate::db::Conn;
+use crate::error::ApiError;
 
 /// Who is acting, as loaded from primary.db for this request.
 #[derive(Clone, Debug)]
@@ -19,7 +20,34 @@ pub struct Actor {
     pub user_uuid: String,
     pub email: String,
     pub role: String,
+    /// Internal and public ids of the user's company; None for super admins.
+    pub company_id: Option<i64>,
+    pub company_uuid: Option<String>,
+    /// The refresh-token family of the login this request's token belongs to.
+    pub session: String,
     pub permissions: Arc<HashSet<String>>,
+}
+
+impl Actor {
+    /// Ok when the actor holds `permission`, else a 403 naming it.
+    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        if self.permissions.contains(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this requires the {permission} permission"
+            )))
+        }
+    }
+
+    pub fn is_super_admin(&self) -> bool {
+        self.role == "super_admin"
+    }
+
+    /// Company admins see every document of their company, whatever its scope.
+    pub fn is_company_admin(&self) -> bool {
+        self.role == "admin"
+    }
 }
 
 /// The company (and user) a piece of work belongs to.

@@ -9,6 +9,7 @@ pub mod context;
 pub mod names;
 pub mod provision;
 pub mod registry;
+pub mod stats;
 
 pub use context::{Actor, TenantCtx};
 pub use registry::{OnSchemaBehind, RegistryOptions, TenantDb, TenantRegistry};

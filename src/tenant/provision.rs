@@ -108,6 +108,14 @@ pub fn create_company(
             let _ = companies::delete(&conn, id);
         }
     };
+    if final_dir.exists() {
+        undo_row();
+        return Err(ProvisionError::Conflict(format!(
+            "the data directory already holds {}/{}; move it away or choose another slug",
+            COMPANIES_DIR,
+            slug.as_str()
+        )));
+    }
     if let Err(err) = build_files(&tmp_dir, &final_dir) {
         let _ = fs::remove_dir_all(&tmp_dir);
         undo_row();

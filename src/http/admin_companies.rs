@@ -1,0 +1,275 @@
+//! /api/admin/companies: the super admin creates, inspects, changes and deletes companies.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
+use crate::app::AppState;
+use crate::db::migrations::{self, MigrationSet};
+use crate::error::{ApiError, ApiResult};
+use crate::primary::companies::{self, Company};
+use crate::tenant::names::{CompanyName, resolve_inside};
+use crate::tenant::provision::{self, NewCompany, ProvisionError, VECTORS_DIR};
+use crate::tenant::stats::{self, DataStats};
+use crate::tenant::{self, Actor, TenantCtx};
+
+/// Permission: companies:manage (super admins; the group also requires the role).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/admin/companies",
+            get(list_companies).post(create_company),
+        )
+        .route(
+            "/api/admin/companies/{id}",
+            get(get_company)
+                .patch(update_company)
+                .delete(delete_company),
+        )
+}
+
+#[derive(Serialize)]
+pub struct CompanyResponse {
+    #[serde(flatten)]
+    pub company: Company,
+    pub open: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<CompanyStats>,
+}
+
+#[derive(Serialize, Default)]
+pub struct CompanyStats {
+    pub users: u64,
+    #[serde(flatten)]
+    pub data: Option<DataStats>,
+    pub db_bytes: u64,
+    pub index_bytes: u64,
+    pub schema_version: Option<i64>,
+    pub pending_migrations: Vec<String>,
+    pub open: bool,
+    /// Why the data counts are missing, when the database could not be opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+async fn find_company(app: &AppState, id: String) -> ApiResult<Company> {
+    app.read_primary(move |conn| Ok(companies::find(conn, &id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("company"))
+}
+
+async fn list_companies(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Json<ListResponse<CompanyResponse>>> {
+    actor.require("companies:manage")?;
+    let page = page.checked()?;
+    let (items, total) = app
+        .with_primary(move |conn| Ok(companies::list(conn, page.limit, page.offset)?))
+        .await?;
+    let items = items
+        .into_iter()
+        .map(|company| CompanyResponse {
+            open: app.registry.is_open(company.id),
+            company,
+            stats: None,
+        })
+        .collect();
+    Ok(Json(ListResponse::new(items, total, page)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCompany {
+    pub name: String,
+    pub slug: Option<String>,
+    pub industry: Option<String>,
+}
+
+async fn create_company(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<CreateCompany>,
+) -> ApiResult<(StatusCode, Json<CompanyResponse>)> {
+    actor.require("companies:manage")?;
+    let input = NewCompany {
+        name: body.name,
+        slug: body.slug,
+        industry: body.industry,
+    };
+    let app2 = app.clone();
+    let created = tokio::task::spawn_blocking(move || {
+        provision::create_company(&app2.primary, &app2.data_dir, &input)
+    })
+    .await?;
+    let company = match created {
+        Ok(company) => company,
+        Err(ProvisionError::Invalid(e)) => return Err(ApiError::invalid(e.field, e.message)),
+        Err(ProvisionError::Conflict(m)) => return Err(ApiError::Conflict(m)),
+        Err(ProvisionError::Failed(e)) => return Err(ApiError::Internal(e)),
+    };
+    tracing::info!(company = %company.slug, by = %actor.email, "company created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CompanyResponse {
+            company,
+            open: false,
+            stats: None,
+        }),
+    ))
+}
+
+async fn get_company(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<CompanyResponse>> {
+    actor.require("companies:manage")?;
+    let company = find_company(&app, id).await?;
+    let stats = company_stats(&app, &company).await?;
+    Ok(Json(CompanyResponse {
+        open: stats.open,
+        company,
+        stats: Some(stats),
+    }))
+}
+
+async fn company_stats(app: &AppState, company: &Company) -> ApiResult<CompanyStats> {
+    let company_id = company.id;
+    let users: i64 = app
+        .read_primary(move |conn| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM users WHERE company_id = ?1",
+                [company_id],
+                |r| r.get(0),
+            )?)
+        })
+        .await?;
+    let mut stats = CompanyStats {
+        users: users as u64,
+        ..Default::default()
+    };
+    match app.registry.get(company.id).await {
+        Ok(db) => {
+            stats.schema_version = Some(db.schema_version());
+            let ctx = TenantCtx::new(db, None);
+            let data = tenant::context::scope(
+                ctx,
+                tenant::context::run(|conn| stats::data_stats(conn).map_err(ApiError::from)),
+            )
+            .await?;
+            stats.data = Some(data);
+            stats.open = true;
+        }
+        Err(e) => stats.unavailable = Some(e.to_string()),
+    }
+    let path = resolve_inside(&app.data_dir, &company.db_path)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let dir = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let version = stats.schema_version;
+    let (db_bytes, index_bytes, version) = tokio::task::spawn_blocking(move || {
+        let size = |suffix: &str| {
+            std::fs::metadata(format!("{}{suffix}", path.display())).map_or(0, |m| m.len())
+        };
+        let version =
+            version.or_else(|| migrations::file_version(&path, MigrationSet::Company).ok());
+        (
+            size("") + size("-wal") + size("-shm"),
+            stats::dir_bytes(&dir.join(VECTORS_DIR)),
+            version,
+        )
+    })
+    .await?;
+    stats.db_bytes = db_bytes;
+    stats.index_bytes = index_bytes;
+    stats.schema_version = version;
+    stats.pending_migrations = version
+        .map(|v| MigrationSet::Company.pending_after(v))
+        .unwrap_or_default();
+    Ok(stats)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCompany {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "super::users::double_option")]
+    pub industry: Option<Option<String>>,
+    pub is_active: Option<bool>,
+}
+
+async fn update_company(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateCompany>,
+) -> ApiResult<Json<CompanyResponse>> {
+    actor.require("companies:manage")?;
+    let company = find_company(&app, id).await?;
+    let name = match &body.name {
+        Some(raw) => {
+            Some(CompanyName::parse(raw).map_err(|e| ApiError::invalid(e.field, e.message))?)
+        }
+        None => None,
+    };
+    let industry = body
+        .industry
+        .map(|i| i.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+    if industry
+        .as_ref()
+        .and_then(|i| i.as_ref())
+        .is_some_and(|s| s.chars().count() > 100)
+    {
+        return Err(ApiError::invalid(
+            "industry",
+            "must be at most 100 characters",
+        ));
+    }
+    let company_id = company.id;
+    let updated = app
+        .with_primary(move |conn| {
+            let changed = companies::update(
+                conn,
+                company_id,
+                name.as_ref().map(CompanyName::as_str),
+                industry.as_ref().map(|i| i.as_deref()),
+                body.is_active,
+            );
+            match changed {
+                Err(e) if e.is_unique_violation() => {
+                    return Err(ApiError::Conflict(
+                        "a company with this name already exists".into(),
+                    ));
+                }
+                other => other?,
+            };
+            companies::get(conn, company_id)?.ok_or_else(|| ApiError::not_found("company"))
+        })
+        .await?;
+    Ok(Json(CompanyResponse {
+        open: app.registry.is_open(updated.id),
+        company: updated,
+        stats: None,
+    }))
+}
+
+async fn delete_company(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    actor.require("companies:manage")?;
+    let company = find_company(&app, id).await?;
+    provision::delete_company(&app.registry, &app.primary, &app.data_dir, &company)
+        .await
+        .map_err(ApiError::Internal)?;
+    tracing::info!(company = %company.slug, by = %actor.email, "company deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

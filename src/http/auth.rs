@@ -1,0 +1,281 @@
+//! /api/auth (login, refresh, logout) and /api/me: sessions on the primary database.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::json::ApiJson;
+use super::users::UserResponse;
+use crate::app::AppState;
+use crate::auth::password;
+use crate::error::{ApiError, ApiResult};
+use crate::primary::refresh_tokens::{self, Rotation};
+use crate::primary::users::{self, User, UserChanges};
+use crate::tenant::Actor;
+
+/// Routes that need no token.
+pub fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+}
+
+/// Routes for any authenticated user.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/logout", post(logout))
+        .route("/api/me", get(get_me))
+        .route("/api/me/password", post(change_password))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub user: UserResponse,
+}
+
+/// The client address for rate limiting ("local" when not served over TCP, as in tests).
+fn client_address(connect: Option<&ConnectInfo<SocketAddr>>) -> String {
+    connect.map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
+}
+
+async fn login(
+    State(app): State<AppState>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let email = body.email.trim().to_lowercase();
+    if email.is_empty() || email.len() > 254 {
+        return Err(ApiError::invalid("email", "must be an email address"));
+    }
+    if body.password.len() > password::MAX_PASSWORD_BYTES {
+        return Err(ApiError::invalid("password", "is too long"));
+    }
+    let address = client_address(connect.as_ref().map(|c| &c.0));
+    if let Some(retry_after_secs) = app.login_limiter.check(&email, &address) {
+        return Err(ApiError::RateLimited { retry_after_secs });
+    }
+    let lookup = email.clone();
+    let user = app
+        .read_primary(move |conn| Ok(users::get_by_email(conn, &lookup)?))
+        .await?;
+    let candidate = body.password;
+    // Unknown emails are verified against a dummy hash: the same cost, no timing oracle.
+    let verified = match user.clone() {
+        Some(user) => {
+            app.hash_work(move || password::verify(&user.hashed_password, &candidate))
+                .await?
+        }
+        None => {
+            app.hash_work(move || password::verify_dummy(&candidate))
+                .await?
+                && false
+        }
+    };
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            app.login_limiter.record_failure(&email, &address);
+            return Err(ApiError::Unauthorized("wrong email or password".into()));
+        }
+    };
+    if !user.is_active {
+        return Err(ApiError::Unauthorized("this account is deactivated".into()));
+    }
+    if user.company_active == Some(false) {
+        return Err(ApiError::Forbidden("the company is deactivated".into()));
+    }
+    app.login_limiter.record_success(&email);
+    let family = uuid::Uuid::new_v4().to_string();
+    let (user_id, fam) = (user.id, family.clone());
+    let refresh_token = app
+        .with_primary(move |conn| {
+            users::touch_last_login(conn, user_id)?;
+            Ok(refresh_tokens::issue(conn, user_id, &fam)?)
+        })
+        .await?;
+    issue_tokens(&app, user, &family, refresh_token)
+}
+
+fn issue_tokens(
+    app: &AppState,
+    user: User,
+    family: &str,
+    refresh_token: String,
+) -> ApiResult<Json<TokenResponse>> {
+    let (access_token, expires_in) = app
+        .keys
+        .issue(&user.uuid, user.company_uuid.as_deref(), &user.role, family)
+        .map_err(ApiError::internal)?;
+    Ok(Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token,
+        user: UserResponse::from(user),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+async fn refresh(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    if body.refresh_token.is_empty() || body.refresh_token.len() > 256 {
+        return Err(ApiError::invalid("refresh_token", "is not a refresh token"));
+    }
+    let token = body.refresh_token;
+    let rotation = app
+        .with_primary(move |conn| Ok(refresh_tokens::rotate(conn, &token)?))
+        .await?;
+    let (user_id, family, new_token) = match rotation {
+        Rotation::Rotated {
+            user_id,
+            family,
+            token,
+        } => (user_id, family, token),
+        Rotation::Invalid => {
+            return Err(ApiError::Unauthorized(
+                "invalid or expired refresh token".into(),
+            ));
+        }
+        Rotation::Reused => {
+            tracing::warn!("refresh token reused; its session family was revoked");
+            return Err(ApiError::Unauthorized(
+                "refresh token already used; the session has been revoked, log in again".into(),
+            ));
+        }
+    };
+    let user = app
+        .with_primary(move |conn| Ok(users::get_by_id(conn, user_id)?))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("invalid or expired refresh token".into()))?;
+    if !user.is_active || user.company_active == Some(false) {
+        let fam = family.clone();
+        app.with_primary(move |conn| Ok(refresh_tokens::revoke_family(conn, &fam)?))
+            .await?;
+        return Err(ApiError::Unauthorized(
+            "this account or its company is deactivated".into(),
+        ));
+    }
+    issue_tokens(&app, user, &family, new_token)
+}
+
+async fn logout(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<StatusCode> {
+    let token = body.refresh_token;
+    app.with_primary(move |conn| {
+        Ok(refresh_tokens::revoke_by_token(
+            conn,
+            actor.user_id,
+            &token,
+        )?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+pub struct MeResponse {
+    pub id: String,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub role: String,
+    pub company_id: Option<String>,
+    pub company_name: Option<String>,
+    pub permissions: Vec<String>,
+}
+
+async fn get_me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<MeResponse>> {
+    let user_id = actor.user_id;
+    let user = app
+        .read_primary(move |conn| Ok(users::get_by_id(conn, user_id)?))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))?;
+    let mut permissions: Vec<String> = actor.permissions.iter().cloned().collect();
+    permissions.sort();
+    Ok(Json(MeResponse {
+        id: user.uuid,
+        email: user.email,
+        full_name: user.full_name,
+        role: user.role,
+        company_id: user.company_uuid,
+        company_name: user.company_name,
+        permissions,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> ApiResult<StatusCode> {
+    password::check_strength(&body.new_password)
+        .map_err(|m| ApiError::invalid("new_password", m))?;
+    if body.current_password.len() > password::MAX_PASSWORD_BYTES {
+        return Err(ApiError::invalid("current_password", "is too long"));
+    }
+    let user_id = actor.user_id;
+    let user = app
+        .with_primary(move |conn| Ok(users::get_by_id(conn, user_id)?))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))?;
+    let (current, new) = (body.current_password, body.new_password);
+    let hashed = app
+        .hash_work(move || {
+            if !password::verify(&user.hashed_password, &current) {
+                return Ok(None);
+            }
+            password::hash(&new).map(Some)
+        })
+        .await?
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?
+        .ok_or_else(|| ApiError::invalid("current_password", "is wrong"))?;
+    let session = actor.session.clone();
+    app.with_primary(move |conn| {
+        let tx = crate::db::write_tx(conn)?;
+        users::update(
+            &tx,
+            user_id,
+            &UserChanges {
+                hashed_password: Some(&hashed),
+                ..Default::default()
+            },
+        )?;
+        // Other sessions end; this one keeps its refresh token.
+        refresh_tokens::revoke_all_for_user(&tx, user_id, Some(&session))?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,125 @@
+//! The request pipeline: bearer token → user, role and company rows from primary.db (both
+//! active) → [`Actor`]; for company-data routes, also the company's `TenantDb` and the
+//! task-local `TenantCtx` the handler runs in. Rows are read on every request, so a
+//! deactivation or role change takes effect on the very next one.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::primary::users;
+use crate::tenant::{self, Actor, TenantCtx};
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::Unauthorized(message.to_string())
+}
+
+/// Authenticates the request from its bearer token.
+async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing Authorization: Bearer token"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer <token>\""))?;
+    let claims = app
+        .keys
+        .verify(token)
+        .ok_or_else(|| unauthorized("invalid or expired token"))?;
+    let sub = claims.sub.clone();
+    let principal = app
+        .read_primary(move |conn| Ok(users::principal(conn, &sub)?))
+        .await?
+        .ok_or_else(|| unauthorized("invalid or expired token"))?;
+    if !principal.is_active {
+        return Err(unauthorized("this account is deactivated"));
+    }
+    // A token minted for another company (the user was moved) is no longer valid.
+    if principal.company_uuid != claims.company {
+        return Err(unauthorized("invalid or expired token"));
+    }
+    if principal.company_usable == Some(false) {
+        return Err(ApiError::Forbidden("the company is deactivated".into()));
+    }
+    Ok(Actor {
+        user_id: principal.id,
+        user_uuid: principal.uuid,
+        email: principal.email,
+        role: principal.role,
+        company_id: principal.company_id,
+        company_uuid: principal.company_uuid,
+        session: claims.sid,
+        permissions: Arc::new(principal.permissions.into_iter().collect()),
+    })
+}
+
+/// Middleware for routes on the primary database: any authenticated user.
+pub async fn authenticate(
+    State(app): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let actor = actor_of(&app, &parts).await?;
+    parts.extensions.insert(actor);
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// Middleware for company-data routes: a company user, whose handler runs inside the
+/// company's `TenantCtx`. Super admins work on the primary database only: 403 here.
+pub async fn enter_company(
+    State(app): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let actor = actor_of(&app, &parts).await?;
+    let Some(company_id) = actor.company_id else {
+        return Err(ApiError::Forbidden(
+            "company data is reached by company users; super admins use /api/admin".into(),
+        ));
+    };
+    if let Some(company) = &actor.company_uuid {
+        tracing::Span::current().record("company", company.as_str());
+    }
+    let db = app.registry.get(company_id).await?;
+    let ctx = TenantCtx::new(db, Some(actor.clone()));
+    parts.extensions.insert(actor);
+    Ok(tenant::context::scope(ctx, next.run(Request::from_parts(parts, body))).await)
+}
+
+/// Middleware for /api/admin: super admins only.
+pub async fn require_super_admin(req: Request, next: Next) -> Result<Response, ApiError> {
+    match req.extensions().get::<Actor>() {
+        Some(actor) if actor.is_super_admin() => Ok(next.run(req).await),
+        Some(_) => Err(ApiError::Forbidden(
+            "this requires the super_admin role".into(),
+        )),
+        None => Err(ApiError::internal(anyhow::anyhow!(
+            "admin route without authentication"
+        ))),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Actor>().cloned().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "route reads the actor but is not authenticated"
+            ))
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! Extractors that turn axum's rejections into the API's error envelope: malformed JSON is a
+//! 400, a wrong type or missing field a 422 naming the field, a wrong content type a 415 and
+//! an oversized body a 413.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// `axum::Json` with the API's errors.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            let text = e.body_text();
+            let detail = text
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&text);
+            let (field, message) = field_of(detail);
+            ApiError::invalid(field, message)
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!(
+            "malformed JSON: {}",
+            e.body_text()
+                .trim_start_matches("Failed to parse the request body as JSON: ")
+        )),
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "expected a request body with Content-Type: application/json".into(),
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(format!(
+                "request body is larger than {} bytes",
+                super::MAX_JSON_BODY
+            ))
+        }
+        other => ApiError::BadRequest(other.body_text()),
+    }
+}
+
+/// Splits serde's "path: message" (or "missing field `x`") into the field and a sentence.
+fn field_of(detail: &str) -> (String, String) {
+    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    for marker in ["missing field `", "unknown field `"] {
+        if let Some(rest) = detail.split(marker).nth(1) {
+            let field = rest.split('`').next().unwrap_or("body");
+            let message = if marker.starts_with("missing") {
+                "is required"
+            } else {
+                "is not a known field"
+            };
+            let prefix = detail
+                .split(marker)
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(": ");
+            let path = if prefix.is_empty() || prefix == "." {
+                field.to_string()
+            } else {
+                format!("{prefix}.{field}")
+            };
+            return (path, message.to_string());
+        }
+    }
+    match detail.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') => (path.to_string(), message.to_string()),
+        _ => ("body".to_string(), detail.to_string()),
+    }
+}
+
+/// `axum::extract::Query` with the API's errors (a bad parameter is a 422 naming it).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                let text = e.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                let (field, message) = field_of(detail);
+                Err(ApiError::invalid(field, message))
+            }
+            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+        }
+    }
+}
+
+/// `axum::extract::Path` with the API's errors.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(ApiError::invalid("path", e.body_text()))
+            }
+            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+        }
+    }
+}
+
+/// `?limit=&offset=` with the API's bounds (default 50, at most 200).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+pub struct Page {
+    #[serde(default = "Page::default_limit")]
+    pub limit: u32,
+    #[serde(default)]
+    pub offset: u32,
+}
+
+impl Page {
+    pub const MAX_LIMIT: u32 = 200;
+
+    fn default_limit() -> u32 {
+        50
+    }
+
+    /// Checks the bounds; a limit of 0 or above the maximum is a 422.
+    pub fn checked(self) -> Result<Self, ApiError> {
+        if self.limit == 0 || self.limit > Self::MAX_LIMIT {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("must be between 1 and {}", Self::MAX_LIMIT),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// The list envelope `{items, total, limit, offset}`.
+#[derive(Debug, serde::Serialize)]
+pub struct ListResponse<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl<T> ListResponse<T> {
+    pub fn new(items: Vec<T>, total: u64, page: Page) -> Self {
+        ListResponse {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn serde_messages_name_the_field() {
+        assert_eq!(
+            field_of("missing field `email` at line 1 column 2").0,
+            "email"
+        );
+        assert_eq!(
+            field_of("role: invalid type: integer `5`, expected a string at line 1 column 9"),
+            (
+                "role".into(),
+                "invalid type: integer `5`, expected a string".into()
+            )
+        );
+        assert_eq!(field_of("expected value").0, "body");
+    }
+}

@@ -1,0 +1,260 @@
+//! User management shared by the super-admin API (any company) and the company-admin API
+//! (own company only): the response shape, input checks and the create/update/delete steps.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::password;
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult};
+use crate::primary::refresh_tokens;
+use crate::primary::users::{self, NewUser, User, UserChanges};
+
+#[derive(Debug, Serialize)]
+pub struct UserResponse {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub full_name: Option<String>,
+    pub role: String,
+    pub company_id: Option<String>,
+    pub company_name: Option<String>,
+    pub is_active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_login: Option<String>,
+}
+
+impl From<User> for UserResponse {
+    fn from(u: User) -> Self {
+        UserResponse {
+            id: u.uuid,
+            email: u.email,
+            username: u.username,
+            full_name: u.full_name,
+            role: u.role,
+            company_id: u.company_uuid,
+            company_name: u.company_name,
+            is_active: u.is_active,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_login: u.last_login,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    pub role: String,
+    /// Only for the super-admin API; company admins create users in their own company.
+    pub company_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default, deserialize_with = "double_option")]
+    pub full_name: Option<Option<String>>,
+    pub role: Option<String>,
+    pub is_active: Option<bool>,
+    /// Only for the super-admin API.
+    pub password: Option<String>,
+}
+
+/// Distinguishes an absent field (no change) from `null` (clear it).
+pub fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// Lower-cases and checks an email address.
+pub fn parse_email(raw: &str) -> ApiResult<String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if !valid {
+        return Err(ApiError::invalid("email", "must be an email address"));
+    }
+    Ok(email)
+}
+
+pub fn parse_full_name(raw: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "full_name",
+            "must be at most 200 printable characters",
+        ));
+    }
+    Ok(Some(name.to_string()))
+}
+
+/// Roles a company user may have (super_admin belongs to no company).
+pub const COMPANY_ROLES: [&str; 3] = ["admin", "analyst", "viewer"];
+
+/// Creates a user in `company_id` (None only for super admins) after checking the input.
+pub async fn create_user(
+    app: &AppState,
+    body: CreateUser,
+    company_id: Option<i64>,
+) -> ApiResult<User> {
+    let email = parse_email(&body.email)?;
+    let full_name = parse_full_name(body.full_name.as_deref())?;
+    password::check_strength(&body.password).map_err(|m| ApiError::invalid("password", m))?;
+    let role = body.role;
+    match (role.as_str(), company_id) {
+        ("super_admin", None) => {}
+        ("super_admin", Some(_)) => {
+            return Err(ApiError::invalid(
+                "role",
+                "super_admin users belong to no company",
+            ));
+        }
+        (r, Some(_)) if COMPANY_ROLES.contains(&r) => {}
+        (r, None) if COMPANY_ROLES.contains(&r) => {
+            return Err(ApiError::invalid(
+                "company_id",
+                "is required for company roles",
+            ));
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "role",
+                "must be one of admin, analyst, viewer, super_admin",
+            ));
+        }
+    }
+    let secret = body.password;
+    let hashed = app
+        .hash_work(move || password::hash(&secret))
+        .await?
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?;
+    let uuid = uuid::Uuid::new_v4().to_string();
+    app.with_primary(move |conn| {
+        let new = NewUser {
+            uuid: &uuid,
+            email: &email,
+            username: &email,
+            hashed_password: &hashed,
+            full_name: full_name.as_deref(),
+            company_id,
+            role: &role,
+        };
+        match users::insert(conn, &new) {
+            Ok(_) => {}
+            Err(e) if e.is_unique_violation() => {
+                return Err(ApiError::Conflict(
+                    "a user with this email already exists".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        users::get_by_uuid(conn, &uuid)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))
+    })
+    .await
+}
+
+/// Applies `body` to `target`. `allow_password` is false for company admins.
+pub async fn update_user(
+    app: &AppState,
+    target: User,
+    body: UpdateUser,
+    allow_password: bool,
+) -> ApiResult<User> {
+    let full_name = match &body.full_name {
+        Some(name) => Some(parse_full_name(name.as_deref())?),
+        None => None,
+    };
+    if let Some(role) = &body.role {
+        let ok = if target.company_id.is_some() {
+            COMPANY_ROLES.contains(&role.as_str())
+        } else {
+            role == "super_admin"
+        };
+        if !ok {
+            return Err(ApiError::invalid(
+                "role",
+                if target.company_id.is_some() {
+                    "must be one of admin, analyst, viewer"
+                } else {
+                    "a super admin cannot be given a company role"
+                },
+            ));
+        }
+    }
+    let hashed = match body.password {
+        Some(_) if !allow_password => {
+            return Err(ApiError::invalid("password", "cannot be set here"));
+        }
+        Some(secret) => {
+            password::check_strength(&secret).map_err(|m| ApiError::invalid("password", m))?;
+            Some(
+                app.hash_work(move || password::hash(&secret))
+                    .await?
+                    .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let (role, is_active) = (body.role, body.is_active);
+    app.with_primary(move |conn| {
+        let tx = write_tx(conn)?;
+        if target.role == "super_admin"
+            && (is_active == Some(false))
+            && users::other_active_super_admins(&tx, target.id)? == 0
+        {
+            return Err(ApiError::Conflict(
+                "cannot deactivate the last active super admin".into(),
+            ));
+        }
+        let changes = UserChanges {
+            full_name: full_name.as_ref().map(|n| n.as_deref()),
+            role: role.as_deref(),
+            is_active,
+            hashed_password: hashed.as_deref(),
+        };
+        users::update(&tx, target.id, &changes)?;
+        // A deactivated account or a new password ends every session at once.
+        if is_active == Some(false) || hashed.is_some() {
+            refresh_tokens::revoke_all_for_user(&tx, target.id, None)?;
+        }
+        let user = users::get_by_id(&tx, target.id)?.ok_or_else(|| ApiError::not_found("user"))?;
+        tx.commit()?;
+        Ok(user)
+    })
+    .await
+}
+
+pub async fn delete_user(app: &AppState, target: User) -> ApiResult<()> {
+    app.with_primary(move |conn| {
+        let tx = write_tx(conn)?;
+        if target.role == "super_admin" && users::other_active_super_admins(&tx, target.id)? == 0 {
+            return Err(ApiError::Conflict(
+                "cannot delete the last active super admin".into(),
+            ));
+        }
+        users::delete(&tx, target.id)?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await
+}
+
+/// Loads a user by public id; ids that are not UUIDs are simply not found.
+pub async fn find_user(app: &AppState, id: String) -> ApiResult<User> {
+    app.read_primary(move |conn| Ok(users::get_by_uuid(conn, &id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))
+}

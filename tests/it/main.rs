@@ -1,0 +1,5 @@
+//! Integration tests: the real router over real SQLite files in temporary data directories.
+
+mod common;
+mod core;
+mod identity;
