@@ -13,7 +13,10 @@ use crate::auth::tokens::JwtKeys;
 use crate::db::DbError;
 use crate::db::migrations::{self, MigrationSet, SchemaState};
 use crate::db::pool::{self, Conn, Pool, PoolOptions};
+use crate::embed::Embedder;
 use crate::error::ApiError;
+use crate::ingest::IngestWorker;
+use crate::pricing::PriceTable;
 use crate::tenant::provision::{self, COMPANIES_DIR};
 use crate::tenant::{RegistryOptions, TenantRegistry};
 
@@ -29,6 +32,33 @@ pub struct App {
     /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for ~18 ms, and on a
     /// small machine unbounded hashing stalls every other request.
     pub hashing: tokio::sync::Semaphore,
+    /// Limits and prices of the company workspace API (documents, usage).
+    pub workspace: WorkspaceOptions,
+    /// The embedder ingestion uses; None stores chunks without embeddings (keyword search
+    /// only) until the semantic-search work provides one.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Background document processing; `start_recovery` must be called once serving.
+    pub ingest: IngestWorker,
+}
+
+/// Settings of the company workspace API.
+#[derive(Clone, Debug)]
+pub struct WorkspaceOptions {
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Documents processed at once across all companies.
+    pub ingest_concurrency: usize,
+    pub prices: PriceTable,
+}
+
+impl Default for WorkspaceOptions {
+    fn default() -> Self {
+        WorkspaceOptions {
+            max_upload_bytes: 25 << 20,
+            ingest_concurrency: IngestWorker::default_concurrency(),
+            prices: PriceTable::default(),
+        }
+    }
 }
 
 /// Everything `App::open` can be told; defaults suit a small installation.
@@ -39,6 +69,7 @@ pub struct AppOptions {
     /// The signing secret; generated into the data directory when None.
     pub jwt_secret: Option<String>,
     pub access_ttl: Duration,
+    pub workspace: WorkspaceOptions,
 }
 
 impl Default for AppOptions {
@@ -48,6 +79,7 @@ impl Default for AppOptions {
             rate_limit: RateLimitOptions::default(),
             jwt_secret: None,
             access_ttl: Duration::from_secs(15 * 60),
+            workspace: WorkspaceOptions::default(),
         }
     }
 }
@@ -94,6 +126,7 @@ impl App {
             maintenance,
             options.registry,
         ));
+        let ingest = IngestWorker::new(registry.clone(), None, options.workspace.ingest_concurrency);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(App {
             data_dir,
@@ -102,6 +135,9 @@ impl App {
             keys: JwtKeys::new(&secret, options.access_ttl),
             login_limiter: LoginLimiter::new(options.rate_limit),
             hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
+            ingest,
+            embedder: None,
+            workspace: options.workspace,
         })
     }
 }
@@ -193,5 +229,18 @@ impl App {
     ) -> Result<T, ApiError> {
         let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
         Ok(tokio::task::spawn_blocking(f).await?)
+    }
+}
+
+impl App {
+    /// Installs the embedder ingestion uses (and search will use). Call before serving:
+    /// the worker is rebuilt around it.
+    pub fn set_embedder(&mut self, embedder: Arc<dyn Embedder>) {
+        self.ingest = IngestWorker::new(
+            self.registry.clone(),
+            Some(embedder.clone()),
+            self.workspace.ingest_concurrency,
+        );
+        self.embedder = Some(embedder);
     }
 }

@@ -12,5 +12,6 @@ pub mod embed;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod pricing;
 pub mod primary;
 pub mod tenant;

@@ -137,6 +137,13 @@ pub fn delete(conn: &Connection, row_id: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM conversations WHERE id = ?1", [row_id])? > 0)
 }
 
+/// Rowid of a conversation by public id, whoever owns it (for company admins).
+pub fn row_id(conn: &Connection, uuid: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM conversations WHERE uuid = ?1")?
+        .query_row([uuid], |r| r.get(0))
+        .optional()
+}
+
 /// Rowid of a conversation of `owner` by public id (to link usage rows).
 pub fn row_id_owned(conn: &Connection, owner: &str, uuid: &str) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT id FROM conversations WHERE uuid = ?1 AND user_id = ?2")?

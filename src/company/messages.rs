@@ -128,6 +128,13 @@ pub fn list_for_conversation(
     Ok((items, total as u64))
 }
 
+/// Rowid of a message by public id, whoever owns it (for company admins).
+pub fn row_id(conn: &Connection, uuid: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM messages WHERE uuid = ?1")?
+        .query_row([uuid], |r| r.get(0))
+        .optional()
+}
+
 /// Rowid of a message by public id, when it belongs to a conversation of `owner`.
 pub fn row_id_owned(conn: &Connection, owner: &str, uuid: &str) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached(

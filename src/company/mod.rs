@@ -34,7 +34,7 @@ impl Default for Page {
 }
 
 /// One page of a list and the number of rows matching the filter, in the API's list shape.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Listing<T> {
     pub items: Vec<T>,
     pub total: u64,
@@ -120,5 +120,11 @@ pub(crate) mod testdb {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").unwrap();
         migrate(&mut conn, MigrationSet::Company).unwrap();
         TestDb { conn, _dir: dir }
+    }
+}
+
+impl<'a> From<&'a crate::tenant::Actor> for Viewer<'a> {
+    fn from(actor: &'a crate::tenant::Actor) -> Self {
+        Viewer { user_uuid: &actor.user_uuid, is_admin: actor.is_company_admin() }
     }
 }
