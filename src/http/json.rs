@@ -68,8 +68,12 @@ fn field_of(detail: &str) -> (String, String) {
                 .next()
                 .unwrap_or("")
                 .trim_end_matches(": ");
+            // serde_path_to_error already names an unknown field in the path
+            // ("colour: unknown field `colour`"): do not repeat it.
             let path = if prefix.is_empty() || prefix == "." {
                 field.to_string()
+            } else if prefix == field || prefix.ends_with(&format!(".{field}")) {
+                prefix.to_string()
             } else {
                 format!("{prefix}.{field}")
             };
@@ -187,5 +191,9 @@ mod tests {
             )
         );
         assert_eq!(field_of("expected value").0, "body");
+        assert_eq!(
+            field_of("colour: unknown field `colour`, expected one of `title`").0,
+            "colour"
+        );
     }
 }

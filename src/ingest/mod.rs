@@ -8,6 +8,8 @@
 
 pub mod chunk;
 pub mod extract;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod index_hooks;
 pub mod pipeline;
 pub mod worker;
