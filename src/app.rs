@@ -100,6 +100,7 @@ impl App {
             PoolOptions::PRIMARY,
             maintenance.clone(),
             true,
+            None,
         )?;
         {
             let mut conn = primary.get().context("opening primary.db")?;

@@ -1,16 +1,18 @@
 //! Connection pools: every SQLite connection Silo opens is made here, with the same PRAGMAs.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use r2d2::ManageConnection;
 use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use super::DbError;
 
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
-pub type Conn = r2d2::PooledConnection<SqliteConnectionManager>;
+pub type Pool = r2d2::Pool<Manager>;
+pub type Conn = r2d2::PooledConnection<Manager>;
 
 /// How long a request waits for a pooled connection before giving up. Short, because an
 /// exhausted pool means overload, and an init failure would otherwise stall for 30 s.
@@ -55,16 +57,40 @@ fn init_sql(opts: PoolOptions) -> String {
     )
 }
 
-/// Builds a lazily filled pool over `path` (the file must already exist unless `create`).
-///
-/// `maintenance` is the one thread pool shared by all pools for r2d2's reaper, instead of
-/// three threads per pool, which would be thousands of threads with a thousand companies.
-pub fn open_pool(
-    path: &Path,
-    opts: PoolOptions,
-    maintenance: Arc<ScheduledThreadPool>,
-    create: bool,
-) -> Result<Pool, DbError> {
+/// The connection manager of every pool: r2d2_sqlite's, plus an optional first connection
+/// opened (and checked) by the caller, handed out before any new one is made. This saves a
+/// second open on a company's cold start, where r2d2 would otherwise open one more
+/// connection on its maintenance thread.
+pub struct Manager {
+    inner: SqliteConnectionManager,
+    seed: Mutex<Option<Connection>>,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        let seeded = self.seed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        seeded.map_or_else(|| self.inner.connect(), Ok)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
+
+/// Opens one connection to `path` with the PRAGMAs every connection gets. Errors at once
+/// (a missing, corrupt or locked file) instead of after a pool's checkout timeout.
+pub fn connect(path: &Path, opts: PoolOptions, create: bool) -> Result<Connection, DbError> {
+    Ok(manager(path, opts, create).connect()?)
+}
+
+fn manager(path: &Path, opts: PoolOptions, create: bool) -> SqliteConnectionManager {
     use rusqlite::OpenFlags;
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -73,15 +99,35 @@ pub fn open_pool(
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let sql = init_sql(opts);
-    let manager = SqliteConnectionManager::file(path)
+    SqliteConnectionManager::file(path)
         .with_flags(flags)
-        .with_init(move |c| c.execute_batch(&sql));
+        .with_init(move |c| c.execute_batch(&sql))
+}
+
+/// Builds a lazily filled pool over `path`; `first`, when given, is its first connection.
+///
+/// `maintenance` is the thread pool shared by all pools (r2d2 opens connections and reaps
+/// idle ones there) instead of three threads per pool, which would be thousands of threads
+/// with a thousand companies open.
+pub fn open_pool(
+    path: &Path,
+    opts: PoolOptions,
+    maintenance: Arc<ScheduledThreadPool>,
+    create: bool,
+    first: Option<Connection>,
+) -> Result<Pool, DbError> {
+    let manager = Manager {
+        inner: manager(path, opts, create),
+        seed: Mutex::new(first),
+    };
     let pool = r2d2::Pool::builder()
         .max_size(opts.max_size)
         // Connections are opened on demand; an idle company holds at most what it last used.
         .min_idle(Some(0))
         .idle_timeout(Some(Duration::from_secs(300)))
         .connection_timeout(CHECKOUT_TIMEOUT)
+        // A local file connection does not go stale; skip the round trip on every checkout.
+        .test_on_check_out(false)
         .thread_pool(maintenance)
         .build_unchecked(manager);
     Ok(pool)

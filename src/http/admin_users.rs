@@ -39,8 +39,9 @@ pub fn routes() -> Router<AppState> {
 pub struct UserQuery {
     pub company_id: Option<String>,
     pub role: Option<String>,
-    #[serde(flatten)]
-    pub page: Page,
+    // Not `#[serde(flatten)] Page`: flattening loses the number parsing of query strings.
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
 }
 
 /// Resolves a company's public id (or slug) to its internal id; unknown → 404.
@@ -57,7 +58,7 @@ async fn list_users(
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> ApiResult<Json<ListResponse<UserResponse>>> {
     actor.require("users:manage")?;
-    let page = query.page.checked()?;
+    let page = Page::new(query.limit, query.offset)?;
     let company_id = match query.company_id {
         Some(key) => Some(company_id_of(&app, key).await?),
         None => None,

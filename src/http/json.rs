@@ -68,8 +68,7 @@ fn field_of(detail: &str) -> (String, String) {
                 .next()
                 .unwrap_or("")
                 .trim_end_matches(": ");
-            // serde_path_to_error already names an unknown field in the path
-            // ("colour: unknown field `colour`"): do not repeat it.
+            // serde_path_to_error names the parent for a missing field, the key for an unknown one.
             let path = if prefix.is_empty() || prefix == "." {
                 field.to_string()
             } else if prefix == field || prefix.ends_with(&format!(".{field}")) {
@@ -141,6 +140,15 @@ impl Page {
         50
     }
 
+    /// A checked page from optional parameters (for query structs with other fields).
+    pub fn new(limit: Option<u32>, offset: Option<u32>) -> Result<Self, ApiError> {
+        Page {
+            limit: limit.unwrap_or(Self::default_limit()),
+            offset: offset.unwrap_or(0),
+        }
+        .checked()
+    }
+
     /// Checks the bounds; a limit of 0 or above the maximum is a 422.
     pub fn checked(self) -> Result<Self, ApiError> {
         if self.limit == 0 || self.limit > Self::MAX_LIMIT {
@@ -192,8 +200,9 @@ mod tests {
         );
         assert_eq!(field_of("expected value").0, "body");
         assert_eq!(
-            field_of("colour: unknown field `colour`, expected one of `title`").0,
-            "colour"
+            field_of("extra: unknown field `extra`, expected `a` at line 1 column 16").0,
+            "extra"
         );
+        assert_eq!(field_of("user: missing field `name`").0, "user.name");
     }
 }

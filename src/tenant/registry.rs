@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use r2d2_sqlite::SqliteConnectionManager;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use super::TenantError;
@@ -323,11 +322,10 @@ fn open_company(
             company.slug
         )));
     }
-    // Check the file with a direct connection first: a pool whose init fails retries until
-    // its checkout timeout, and a corrupt or newer file must fail fast.
-    let manager = SqliteConnectionManager::file(&path);
-    let mut conn = r2d2::ManageConnection::connect(&manager)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    // The first connection is opened here, not by the pool: a corrupt, locked or newer file
+    // must fail fast (a pool retries until its checkout timeout), and this connection then
+    // becomes the pool's first instead of being closed and reopened.
+    let mut conn = pool::connect(&path, options.pool, false)?;
     let schema_version = match migrations::schema_state(&conn, MigrationSet::Company)? {
         SchemaState::Current => MigrationSet::Company.latest(),
         SchemaState::Newer { found, latest } => {
@@ -337,7 +335,9 @@ fn open_company(
             OnSchemaBehind::Migrate => {
                 tracing::info!(company = %company.slug, found, latest, "migrating company on open");
                 conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
-                migrations::migrate(&mut conn, MigrationSet::Company)?
+                let reached = migrations::migrate(&mut conn, MigrationSet::Company);
+                conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+                reached?
             }
             OnSchemaBehind::Refuse => {
                 return Err(TenantError::Unavailable(format!(
@@ -347,8 +347,7 @@ fn open_company(
             }
         },
     };
-    drop(conn);
-    let pool = pool::open_pool(&path, options.pool, maintenance, false)?;
+    let pool = pool::open_pool(&path, options.pool, maintenance, false, Some(conn))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(TenantDb {
         company,
