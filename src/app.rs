@@ -127,7 +127,8 @@ impl App {
             maintenance,
             options.registry,
         ));
-        let ingest = IngestWorker::new(registry.clone(), None, options.workspace.ingest_concurrency);
+        let ingest =
+            IngestWorker::new(registry.clone(), None, options.workspace.ingest_concurrency);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(App {
             data_dir,

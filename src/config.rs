@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::app::{AppOptions, WorkspaceOptions};
+use crate::auth::ratelimit::RateLimitOptions;
 use crate::ingest::IngestWorker;
 use crate::pricing::PriceTable;
-use crate::auth::ratelimit::RateLimitOptions;
 use crate::tenant::{OnSchemaBehind, RegistryOptions};
 
 /// Where Silo keeps its files; shared by every subcommand.

@@ -3,9 +3,9 @@
 //! See ARCHITECTURE.md for the bird's-eye view, the module map and the invariants.
 
 pub mod app;
-pub mod company;
 pub mod auth;
 pub mod cli;
+pub mod company;
 pub mod config;
 pub mod db;
 pub mod embed;

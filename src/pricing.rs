@@ -68,10 +68,17 @@ impl PriceTable {
         );
         for p in &cfg.prices {
             for v in [p.prompt, p.completion, p.embedding] {
-                anyhow::ensure!(v.is_finite() && v >= 0.0, "price of {} must be >= 0", p.provider);
+                anyhow::ensure!(
+                    v.is_finite() && v >= 0.0,
+                    "price of {} must be >= 0",
+                    p.provider
+                );
             }
         }
-        Ok(PriceTable { currency: cfg.currency, prices: cfg.prices })
+        Ok(PriceTable {
+            currency: cfg.currency,
+            prices: cfg.prices,
+        })
     }
 
     /// The price entry for a call, if any.
@@ -80,13 +87,26 @@ impl PriceTable {
             .prices
             .iter()
             .find(|p| p.provider == provider && p.model.as_deref() == Some(model));
-        exact.or_else(|| self.prices.iter().find(|p| p.provider == provider && p.model.is_none()))
+        exact.or_else(|| {
+            self.prices
+                .iter()
+                .find(|p| p.provider == provider && p.model.is_none())
+        })
     }
 
     /// Estimated cost: tokens / 1M × rate, summed over prompt, completion and embedding.
-    pub fn cost(&self, provider: &str, model: &str, prompt: i64, completion: i64, embedding: i64) -> Option<f64> {
+    pub fn cost(
+        &self,
+        provider: &str,
+        model: &str,
+        prompt: i64,
+        completion: i64,
+        embedding: i64,
+    ) -> Option<f64> {
         self.lookup(provider, model).map(|p| {
-            (prompt as f64 * p.prompt + completion as f64 * p.completion + embedding as f64 * p.embedding)
+            (prompt as f64 * p.prompt
+                + completion as f64 * p.completion
+                + embedding as f64 * p.embedding)
                 / 1_000_000.0
         })
     }
@@ -99,7 +119,9 @@ mod tests {
     #[test]
     fn seed_defaults() {
         let t = PriceTable::default();
-        let c = t.cost("custom", "deepseek-chat", 1_000_000, 500_000, 0).unwrap();
+        let c = t
+            .cost("custom", "deepseek-chat", 1_000_000, 500_000, 0)
+            .unwrap();
         assert!((c - (0.14 + 0.14)).abs() < 1e-12);
         assert_eq!(t.cost("ollama", "llama3", 10_000, 10_000, 0), Some(0.0));
         assert_eq!(t.cost("openai", "gpt", 1, 1, 0), None);
@@ -114,7 +136,12 @@ mod tests {
         .unwrap();
         assert_eq!(t.cost("custom", "big", 1_000_000, 0, 1_000_000), Some(11.0));
         assert_eq!(t.cost("custom", "small", 0, 1_000_000, 0), Some(2.0));
-        assert!(PriceTable::from_json(r#"{"prices": [{"provider": "x", "prompt": -1, "completion": 0}]}"#).is_err());
+        assert!(
+            PriceTable::from_json(
+                r#"{"prices": [{"provider": "x", "prompt": -1, "completion": 0}]}"#
+            )
+            .is_err()
+        );
         assert!(PriceTable::from_json(r#"{"currency": "usd", "prices": []}"#).is_err());
     }
 }

@@ -114,7 +114,9 @@ pub fn insert(conn: &Connection, uuid: &str, user: &str, l: &NewAgentLog) -> rus
 
 pub fn get(conn: &Connection, row_id: i64) -> rusqlite::Result<Option<AgentLog>> {
     let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE l.id = ?1");
-    conn.prepare_cached(&sql)?.query_row([row_id], AgentLog::from_row).optional()
+    conn.prepare_cached(&sql)?
+        .query_row([row_id], AgentLog::from_row)
+        .optional()
 }
 
 /// List filters (validated).
@@ -152,7 +154,11 @@ pub fn list(
         conds.push("l.status = ?");
         args.push(s);
     }
-    let condition = if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") };
+    let condition = if conds.is_empty() {
+        "1".to_string()
+    } else {
+        conds.join(" AND ")
+    };
     let total: i64 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM {FROM} WHERE {condition}"))?
         .query_row(args.as_slice(), |r| r.get(0))?;
@@ -169,12 +175,18 @@ pub fn list(
 }
 
 /// Rowid of a log by public id, when `viewer` may see it (to link usage rows).
-pub fn row_id_visible(conn: &Connection, viewer: &Viewer<'_>, uuid: &str) -> rusqlite::Result<Option<i64>> {
+pub fn row_id_visible(
+    conn: &Connection,
+    viewer: &Viewer<'_>,
+    uuid: &str,
+) -> rusqlite::Result<Option<i64>> {
     let sql = format!(
         "SELECT l.id FROM {FROM} WHERE l.uuid = ?1 AND (?2 OR l.user_id = ?3 OR c.user_id = ?3)"
     );
     conn.prepare_cached(&sql)?
-        .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], |r| r.get(0))
+        .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], |r| {
+            r.get(0)
+        })
         .optional()
 }
 
@@ -192,7 +204,11 @@ mod tests {
             c,
             "m1",
             conv,
-            &messages::NewMessage { role: "user".into(), content: "q".into(), ..Default::default() },
+            &messages::NewMessage {
+                role: "user".into(),
+                content: "q".into(),
+                ..Default::default()
+            },
         )
         .unwrap();
         let log = |t: &str, s: &str, m: Option<i64>| NewAgentLog {
@@ -206,16 +222,29 @@ mod tests {
         insert(c, "l1", "alice", &log("research", "success", Some(msg))).unwrap();
         insert(c, "l2", "alice", &log("grounding", "failed", None)).unwrap();
         insert(c, "l3", "bob", &log("research", "success", None)).unwrap();
-        let alice = Viewer { user_uuid: "alice", is_admin: false };
-        let admin = Viewer { user_uuid: "x", is_admin: true };
+        let alice = Viewer {
+            user_uuid: "alice",
+            is_admin: false,
+        };
+        let admin = Viewer {
+            user_uuid: "x",
+            is_admin: true,
+        };
         let all = AgentLogFilter::default();
         assert_eq!(list(c, &alice, &all, Page::default()).unwrap().1, 2);
         assert_eq!(list(c, &admin, &all, Page::default()).unwrap().1, 3);
-        let f = AgentLogFilter { message_id: Some(msg), ..Default::default() };
+        let f = AgentLogFilter {
+            message_id: Some(msg),
+            ..Default::default()
+        };
         let (items, total) = list(c, &alice, &f, Page::default()).unwrap();
         assert_eq!(total, 1);
         assert_eq!(items[0].message_id.as_deref(), Some("m1"));
-        let f = AgentLogFilter { status: Some("failed".into()), agent_type: Some("grounding".into()), ..Default::default() };
+        let f = AgentLogFilter {
+            status: Some("failed".into()),
+            agent_type: Some("grounding".into()),
+            ..Default::default()
+        };
         assert_eq!(list(c, &admin, &f, Page::default()).unwrap().1, 1);
         assert!(row_id_visible(c, &alice, "l3").unwrap().is_none());
     }

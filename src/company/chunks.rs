@@ -102,15 +102,20 @@ pub fn insert_many(
 /// rowids, which the vector index must tombstone.
 pub fn delete_for_document(conn: &Connection, document_id: i64) -> rusqlite::Result<Vec<i64>> {
     let ids = ids_for_document(conn, document_id)?;
-    conn.execute("DELETE FROM document_chunks WHERE document_id = ?1", [document_id])?;
+    conn.execute(
+        "DELETE FROM document_chunks WHERE document_id = ?1",
+        [document_id],
+    )?;
     Ok(ids)
 }
 
 /// Rowids of a document's chunks, in order.
 pub fn ids_for_document(conn: &Connection, document_id: i64) -> rusqlite::Result<Vec<i64>> {
-    conn.prepare_cached("SELECT id FROM document_chunks WHERE document_id = ?1 ORDER BY chunk_index")?
-        .query_map([document_id], |r| r.get(0))?
-        .collect()
+    conn.prepare_cached(
+        "SELECT id FROM document_chunks WHERE document_id = ?1 ORDER BY chunk_index",
+    )?
+    .query_map([document_id], |r| r.get(0))?
+    .collect()
 }
 
 /// A page of a document's chunks in reading order and the document's chunk count.
@@ -129,7 +134,10 @@ pub fn list_for_document(
              FROM document_chunks WHERE document_id = ?1
              ORDER BY chunk_index LIMIT ?2 OFFSET ?3",
         )?
-        .query_map(params![document_id, page.limit, page.offset], Chunk::from_row)?
+        .query_map(
+            params![document_id, page.limit, page.offset],
+            Chunk::from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((items, total as u64))
 }
@@ -157,13 +165,25 @@ mod tests {
             .collect();
         let ids = insert_many(c, doc, &chunks).unwrap();
         assert_eq!(ids.len(), 3);
-        let (page, total) = list_for_document(c, doc, Page { limit: 2, offset: 1 }).unwrap();
+        let (page, total) = list_for_document(
+            c,
+            doc,
+            Page {
+                limit: 2,
+                offset: 1,
+            },
+        )
+        .unwrap();
         assert_eq!(total, 3);
         assert_eq!(page[0].chunk_index, 1);
         assert_eq!(page[0].page_number, Some(2));
         assert!(!page[0].embedded);
         let blob: Vec<u8> = c
-            .query_row("SELECT embedding FROM document_chunks WHERE id = ?1", [ids[0]], |r| r.get(0))
+            .query_row(
+                "SELECT embedding FROM document_chunks WHERE id = ?1",
+                [ids[0]],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(decode_embedding(&blob), v);
         assert_eq!(delete_for_document(c, doc).unwrap(), ids);

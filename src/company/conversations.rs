@@ -54,7 +54,12 @@ pub struct NewConversation {
     pub selected_document_ids: Option<Vec<String>>,
 }
 
-pub fn insert(conn: &Connection, uuid: &str, owner: &str, c: &NewConversation) -> rusqlite::Result<i64> {
+pub fn insert(
+    conn: &Connection,
+    uuid: &str,
+    owner: &str,
+    c: &NewConversation,
+) -> rusqlite::Result<i64> {
     let ts = now();
     conn.prepare_cached(
         "INSERT INTO conversations (uuid, title, user_id, llm_provider, llm_model,
@@ -74,7 +79,11 @@ pub fn insert(conn: &Connection, uuid: &str, owner: &str, c: &NewConversation) -
 }
 
 /// The owner's conversation with this public id.
-pub fn get_owned(conn: &Connection, owner: &str, uuid: &str) -> rusqlite::Result<Option<Conversation>> {
+pub fn get_owned(
+    conn: &Connection,
+    owner: &str,
+    uuid: &str,
+) -> rusqlite::Result<Option<Conversation>> {
     let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE c.uuid = ?1 AND c.user_id = ?2");
     conn.prepare_cached(&sql)?
         .query_row(params![uuid, owner], Conversation::from_row)
@@ -82,7 +91,11 @@ pub fn get_owned(conn: &Connection, owner: &str, uuid: &str) -> rusqlite::Result
 }
 
 /// The owner's conversations, most recently active first.
-pub fn list_owned(conn: &Connection, owner: &str, page: Page) -> rusqlite::Result<(Vec<Conversation>, u64)> {
+pub fn list_owned(
+    conn: &Connection,
+    owner: &str,
+    page: Page,
+) -> rusqlite::Result<(Vec<Conversation>, u64)> {
     let total: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM conversations WHERE user_id = ?1")?
         .query_row([owner], |r| r.get(0))?;
@@ -92,7 +105,10 @@ pub fn list_owned(conn: &Connection, owner: &str, page: Page) -> rusqlite::Resul
     );
     let items = conn
         .prepare_cached(&sql)?
-        .query_map(params![owner, page.limit, page.offset], Conversation::from_row)?
+        .query_map(
+            params![owner, page.limit, page.offset],
+            Conversation::from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((items, total as u64))
 }
@@ -107,7 +123,11 @@ pub struct ConversationPatch {
 }
 
 pub fn update(conn: &Connection, row_id: i64, p: &ConversationPatch) -> rusqlite::Result<bool> {
-    let docs = p.selected_document_ids.clone().flatten().map(|d| to_json(&d));
+    let docs = p
+        .selected_document_ids
+        .clone()
+        .flatten()
+        .map(|d| to_json(&d));
     Ok(conn
         .prepare_cached(
             "UPDATE conversations SET

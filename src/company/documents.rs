@@ -347,9 +347,18 @@ pub(crate) mod tests {
         let a_shared = new_doc("alice", "company", "alice shared");
         insert(c, &a_private).unwrap();
         insert(c, &a_shared).unwrap();
-        let bob = Viewer { user_uuid: "bob", is_admin: false };
-        let alice = Viewer { user_uuid: "alice", is_admin: false };
-        let admin = Viewer { user_uuid: "root", is_admin: true };
+        let bob = Viewer {
+            user_uuid: "bob",
+            is_admin: false,
+        };
+        let alice = Viewer {
+            user_uuid: "alice",
+            is_admin: false,
+        };
+        let admin = Viewer {
+            user_uuid: "root",
+            is_admin: true,
+        };
         assert!(get_visible(c, &bob, &a_private.uuid).unwrap().is_none());
         assert!(get_visible(c, &bob, &a_shared.uuid).unwrap().is_some());
         assert!(get_visible(c, &alice, &a_private.uuid).unwrap().is_some());
@@ -366,14 +375,32 @@ pub(crate) mod tests {
         let c = &db.conn;
         insert(c, &new_doc("u", "company", "Energy 100% report")).unwrap();
         insert(c, &new_doc("u", "company", "Energy plan")).unwrap();
-        let v = Viewer { user_uuid: "u", is_admin: false };
-        let q = |q: &str| DocumentFilter { q: Some(q.into()), ..Default::default() };
+        let v = Viewer {
+            user_uuid: "u",
+            is_admin: false,
+        };
+        let q = |q: &str| DocumentFilter {
+            q: Some(q.into()),
+            ..Default::default()
+        };
         assert_eq!(list(c, &v, &q("100%"), Page::default()).unwrap().1, 1);
         assert_eq!(list(c, &v, &q("%"), Page::default()).unwrap().1, 1);
         assert_eq!(list(c, &v, &q("energy"), Page::default()).unwrap().1, 2);
-        let status = DocumentFilter { status: Some("completed".into()), ..Default::default() };
+        let status = DocumentFilter {
+            status: Some("completed".into()),
+            ..Default::default()
+        };
         assert_eq!(list(c, &v, &status, Page::default()).unwrap().1, 0);
-        let (items, total) = list(c, &v, &DocumentFilter::default(), Page { limit: 1, offset: 1 }).unwrap();
+        let (items, total) = list(
+            c,
+            &v,
+            &DocumentFilter::default(),
+            Page {
+                limit: 1,
+                offset: 1,
+            },
+        )
+        .unwrap();
         assert_eq!((items.len(), total), (1, 2));
     }
 
@@ -415,7 +442,9 @@ pub(crate) mod tests {
         assert_eq!(fts(c), 1);
         assert!(delete(c, id).unwrap());
         assert_eq!(fts(c), 0);
-        let left: i64 = c.query_row("SELECT COUNT(*) FROM document_chunks", [], |r| r.get(0)).unwrap();
+        let left: i64 = c
+            .query_row("SELECT COUNT(*) FROM document_chunks", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(left, 0);
         assert!(!delete(c, id).unwrap());
     }

@@ -96,7 +96,9 @@ pub fn get(conn: &Connection, row_id: i64) -> rusqlite::Result<Option<Job>> {
         "SELECT {COLUMNS} FROM processing_jobs j LEFT JOIN documents d ON d.id = j.document_id
          WHERE j.id = ?1"
     );
-    conn.prepare_cached(&sql)?.query_row([row_id], Job::from_row).optional()
+    conn.prepare_cached(&sql)?
+        .query_row([row_id], Job::from_row)
+        .optional()
 }
 
 /// A job by public id, if `viewer` may see it: its creator and admins may; a document's job
@@ -111,7 +113,10 @@ pub fn get_visible(
          WHERE j.uuid = ?1 AND (?2 OR j.created_by = ?3 OR d.scope = 'company' OR d.uploaded_by = ?3)"
     );
     conn.prepare_cached(&sql)?
-        .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], Job::from_row)
+        .query_row(
+            params![uuid, viewer.is_admin, viewer.user_uuid],
+            Job::from_row,
+        )
         .optional()
 }
 
@@ -121,7 +126,9 @@ pub fn latest_for_document(conn: &Connection, document_id: i64) -> rusqlite::Res
         "SELECT {COLUMNS} FROM processing_jobs j LEFT JOIN documents d ON d.id = j.document_id
          WHERE j.document_id = ?1 ORDER BY j.id DESC LIMIT 1"
     );
-    conn.prepare_cached(&sql)?.query_row([document_id], Job::from_row).optional()
+    conn.prepare_cached(&sql)?
+        .query_row([document_id], Job::from_row)
+        .optional()
 }
 
 /// Claims the oldest pending job: marks it `processing` and counts the attempt, atomically
@@ -147,10 +154,8 @@ pub fn claim_next(conn: &Connection) -> rusqlite::Result<Option<Job>> {
 
 /// Whether any job waits to be claimed.
 pub fn has_pending(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE status = 'pending')",
-    )?
-    .query_row([], |r| r.get(0))
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE status = 'pending')")?
+        .query_row([], |r| r.get(0))
 }
 
 /// Records progress: `processed` of `total` items, and the step being worked on.
@@ -161,18 +166,34 @@ pub fn set_progress(
     total: i64,
     step: &str,
 ) -> rusqlite::Result<()> {
-    let progress = if total > 0 { (processed as f64 / total as f64).clamp(0.0, 1.0) } else { 0.0 };
+    let progress = if total > 0 {
+        (processed as f64 / total as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     conn.prepare_cached(
         "UPDATE processing_jobs SET processed_items = ?2, total_items = ?3, progress = ?4,
              current_step = ?5, updated_at = ?6
          WHERE id = ?1",
     )?
-    .execute(params![row_id, processed.max(0), total.max(0), progress, step, now()])?;
+    .execute(params![
+        row_id,
+        processed.max(0),
+        total.max(0),
+        progress,
+        step,
+        now()
+    ])?;
     Ok(())
 }
 
 /// Marks a job completed with a JSON result.
-pub fn complete(conn: &Connection, row_id: i64, items: i64, result: &str) -> rusqlite::Result<bool> {
+pub fn complete(
+    conn: &Connection,
+    row_id: i64,
+    items: i64,
+    result: &str,
+) -> rusqlite::Result<bool> {
     let ts = now();
     Ok(conn.execute(
         "UPDATE processing_jobs SET status = 'completed', processed_items = ?2, total_items = ?2,
@@ -240,7 +261,10 @@ pub fn recover_interrupted(conn: &Connection, boot: &str) -> rusqlite::Result<Re
             params![doc, ts],
         )?;
     }
-    Ok(Recovered { requeued: requeued_docs.len(), failed: failed_docs.len() })
+    Ok(Recovered {
+        requeued: requeued_docs.len(),
+        failed: failed_docs.len(),
+    })
 }
 
 #[cfg(test)]
@@ -266,7 +290,10 @@ mod tests {
         complete(c, job.row_id, 4, "{}").unwrap();
         let j = get(c, job.row_id).unwrap().unwrap();
         assert_eq!((j.status.as_str(), j.progress), ("completed", 1.0));
-        assert_eq!(j.document_id.as_deref(), Some(j.document_id.as_deref().unwrap()));
+        assert_eq!(
+            j.document_id.as_deref(),
+            Some(j.document_id.as_deref().unwrap())
+        );
     }
 
     #[test]
@@ -275,9 +302,18 @@ mod tests {
         let c = &db.conn;
         let doc = documents::insert(c, &documents::tests::new_doc("alice", "user", "t")).unwrap();
         insert(c, "job-1", DOCUMENT_PROCESSING, Some(doc), Some("alice")).unwrap();
-        let bob = Viewer { user_uuid: "bob", is_admin: false };
-        let alice = Viewer { user_uuid: "alice", is_admin: false };
-        let admin = Viewer { user_uuid: "x", is_admin: true };
+        let bob = Viewer {
+            user_uuid: "bob",
+            is_admin: false,
+        };
+        let alice = Viewer {
+            user_uuid: "alice",
+            is_admin: false,
+        };
+        let admin = Viewer {
+            user_uuid: "x",
+            is_admin: true,
+        };
         assert!(get_visible(c, &bob, "job-1").unwrap().is_none());
         assert!(get_visible(c, &alice, "job-1").unwrap().is_some());
         assert!(get_visible(c, &admin, "job-1").unwrap().is_some());
@@ -296,11 +332,21 @@ mod tests {
         assert_eq!(r, Recovered::default());
         let boot = "2999-01-01T00:00:00.000Z";
         for attempt in 1..MAX_ATTEMPTS {
-            assert_eq!(recover_interrupted(c, boot).unwrap().requeued, 1, "attempt {attempt}");
+            assert_eq!(
+                recover_interrupted(c, boot).unwrap().requeued,
+                1,
+                "attempt {attempt}"
+            );
             assert_eq!(documents::get(c, doc).unwrap().unwrap().status, "pending");
             claim_next(c).unwrap().unwrap();
         }
-        assert_eq!(recover_interrupted(c, boot).unwrap(), Recovered { requeued: 0, failed: 1 });
+        assert_eq!(
+            recover_interrupted(c, boot).unwrap(),
+            Recovered {
+                requeued: 0,
+                failed: 1
+            }
+        );
         let j = get(c, id).unwrap().unwrap();
         assert_eq!(j.status, "failed");
         assert!(j.error.unwrap().contains("interrupted 3 times"));

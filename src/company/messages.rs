@@ -76,8 +76,15 @@ pub struct NewMessage {
 
 /// Inserts a message; the low-confidence flag is derived here from the score and stored,
 /// so the warning a user saw survives a later change of threshold.
-pub fn insert(conn: &Connection, uuid: &str, conversation_id: i64, m: &NewMessage) -> rusqlite::Result<i64> {
-    let low = m.confidence_score.is_some_and(|s| s < LOW_CONFIDENCE_THRESHOLD);
+pub fn insert(
+    conn: &Connection,
+    uuid: &str,
+    conversation_id: i64,
+    m: &NewMessage,
+) -> rusqlite::Result<i64> {
+    let low = m
+        .confidence_score
+        .is_some_and(|s| s < LOW_CONFIDENCE_THRESHOLD);
     conn.prepare_cached(
         "INSERT INTO messages (uuid, conversation_id, role, content, retrieved_documents, sources,
              confidence_score, low_confidence_warning, reasoning_chain, grounding_evidence,
@@ -105,7 +112,9 @@ pub fn get(conn: &Connection, row_id: i64) -> rusqlite::Result<Option<Message>> 
     let sql = format!(
         "SELECT {COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id = ?1"
     );
-    conn.prepare_cached(&sql)?.query_row([row_id], Message::from_row).optional()
+    conn.prepare_cached(&sql)?
+        .query_row([row_id], Message::from_row)
+        .optional()
 }
 
 /// A page of a conversation's messages, oldest first.
@@ -123,7 +132,10 @@ pub fn list_for_conversation(
     );
     let items = conn
         .prepare_cached(&sql)?
-        .query_map(params![conversation_id, page.limit, page.offset], Message::from_row)?
+        .query_map(
+            params![conversation_id, page.limit, page.offset],
+            Message::from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((items, total as u64))
 }
@@ -170,10 +182,16 @@ mod tests {
         assert!(got.low_confidence_warning);
         assert_eq!(got.sources, m.sources);
         assert_eq!(got.conversation_id, "c1");
-        let high = NewMessage { confidence_score: Some(0.30), ..m.clone() };
+        let high = NewMessage {
+            confidence_score: Some(0.30),
+            ..m.clone()
+        };
         let id2 = insert(c, "m2", conv, &high).unwrap();
         assert!(!get(c, id2).unwrap().unwrap().low_confidence_warning);
-        assert_eq!(list_for_conversation(c, conv, Page::default()).unwrap().1, 2);
+        assert_eq!(
+            list_for_conversation(c, conv, Page::default()).unwrap().1,
+            2
+        );
         assert_eq!(row_id_owned(c, "u", "m1").unwrap(), Some(id));
         assert_eq!(row_id_owned(c, "other", "m1").unwrap(), None);
     }

@@ -29,7 +29,10 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { limit: DEFAULT_LIMIT, offset: 0 }
+        Page {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+        }
     }
 }
 
@@ -44,7 +47,12 @@ pub struct Listing<T> {
 
 impl<T> Listing<T> {
     pub fn new(items: Vec<T>, total: u64, page: Page) -> Self {
-        Listing { items, total, limit: page.limit, offset: page.offset }
+        Listing {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        }
     }
 }
 
@@ -117,7 +125,8 @@ pub(crate) mod testdb {
     pub fn open() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(dir.path().join("company.db")).unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;").unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")
+            .unwrap();
         migrate(&mut conn, MigrationSet::Company).unwrap();
         TestDb { conn, _dir: dir }
     }
@@ -125,6 +134,9 @@ pub(crate) mod testdb {
 
 impl<'a> From<&'a crate::tenant::Actor> for Viewer<'a> {
     fn from(actor: &'a crate::tenant::Actor) -> Self {
-        Viewer { user_uuid: &actor.user_uuid, is_admin: actor.is_company_admin() }
+        Viewer {
+            user_uuid: &actor.user_uuid,
+            is_admin: actor.is_company_admin(),
+        }
     }
 }

@@ -151,7 +151,11 @@ mod tests {
         let db = testdb::open();
         let c = &db.conn;
         assert_eq!(get(c).unwrap(), None);
-        let mut p = Profile { industry: Some("ITeS".into()), target_year: Some(2030), ..Default::default() };
+        let mut p = Profile {
+            industry: Some("ITeS".into()),
+            target_year: Some(2030),
+            ..Default::default()
+        };
         upsert(c, &p).unwrap();
         let first = get(c).unwrap().unwrap();
         assert_eq!(first.industry.as_deref(), Some("ITeS"));
@@ -162,7 +166,9 @@ mod tests {
         let second = get(c).unwrap().unwrap();
         assert_eq!(second.location.as_deref(), Some("Pune"));
         assert_eq!(second.created_at, first.created_at);
-        let rows: i64 = c.query_row("SELECT COUNT(*) FROM profiles", [], |r| r.get(0)).unwrap();
+        let rows: i64 = c
+            .query_row("SELECT COUNT(*) FROM profiles", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(rows, 1);
         // The schema refuses values out of range even if validation were bypassed.
         p.current_renewable_percentage = Some(120.0);

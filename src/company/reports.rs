@@ -26,8 +26,7 @@ pub struct Report {
     pub updated_at: String,
 }
 
-const COLUMNS: &str =
-    "id, uuid, title, report_type, report_data, tags, confidence, created_by, created_at, updated_at";
+const COLUMNS: &str = "id, uuid, title, report_type, report_data, tags, confidence, created_by, created_at, updated_at";
 
 impl Report {
     pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -76,13 +75,19 @@ pub fn insert(conn: &Connection, uuid: &str, author: &str, r: &NewReport) -> rus
 }
 
 pub fn get_by_uuid(conn: &Connection, uuid: &str) -> rusqlite::Result<Option<Report>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM saved_reports WHERE uuid = ?1"))?
-        .query_row([uuid], Report::from_row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM saved_reports WHERE uuid = ?1"
+    ))?
+    .query_row([uuid], Report::from_row)
+    .optional()
 }
 
 /// A page of reports, newest first, optionally of one type.
-pub fn list(conn: &Connection, report_type: Option<&str>, page: Page) -> rusqlite::Result<(Vec<Report>, u64)> {
+pub fn list(
+    conn: &Connection,
+    report_type: Option<&str>,
+    page: Page,
+) -> rusqlite::Result<(Vec<Report>, u64)> {
     let mut args: Vec<&dyn ToSql> = Vec::new();
     let condition = match &report_type {
         Some(t) => {
@@ -92,7 +97,9 @@ pub fn list(conn: &Connection, report_type: Option<&str>, page: Page) -> rusqlit
         None => "1",
     };
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM saved_reports WHERE {condition}"))?
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM saved_reports WHERE {condition}"
+        ))?
         .query_row(args.as_slice(), |r| r.get(0))?;
     args.push(&page.limit);
     args.push(&page.offset);
@@ -163,10 +170,23 @@ mod tests {
             confidence: Some(0.8),
         };
         let id = insert(c, "r1", "alice", &r).unwrap();
-        insert(c, "r2", "bob", &NewReport { report_type: "price".into(), ..r.clone() }).unwrap();
+        insert(
+            c,
+            "r2",
+            "bob",
+            &NewReport {
+                report_type: "price".into(),
+                ..r.clone()
+            },
+        )
+        .unwrap();
         assert_eq!(list(c, None, Page::default()).unwrap().1, 2);
         assert_eq!(list(c, Some("price"), Page::default()).unwrap().1, 1);
-        let p = ReportPatch { title: Some("Renamed".into()), confidence: Some(None), ..Default::default() };
+        let p = ReportPatch {
+            title: Some("Renamed".into()),
+            confidence: Some(None),
+            ..Default::default()
+        };
         assert!(update(c, id, &p).unwrap());
         let got = get_by_uuid(c, "r1").unwrap().unwrap();
         assert_eq!((got.title.as_str(), got.confidence), ("Renamed", None));

@@ -27,7 +27,11 @@ pub fn api() -> OpenApiRouter<AppState> {
 const STATUSES: &[&str] = &["success", "failed", "timeout"];
 
 /// Resolves a message id the actor may reach (its conversation's owner, or an admin).
-pub(super) fn message_row(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Option<i64>> {
+pub(super) fn message_row(
+    conn: &rusqlite::Connection,
+    actor: &Actor,
+    id: &str,
+) -> ApiResult<Option<i64>> {
     Ok(if actor.is_company_admin() {
         messages::row_id(conn, id)?
     } else {
@@ -54,18 +58,35 @@ struct AgentLogQuery {
     responses((status = 200, body = Listing<AgentLog>), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_agent_logs(actor: Actor, ApiQuery(q): ApiQuery<AgentLogQuery>) -> ApiResult<Json<Listing<AgentLog>>> {
+async fn list_agent_logs(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<AgentLogQuery>,
+) -> ApiResult<Json<Listing<AgentLog>>> {
     actor.require("agents:read")?;
     let page = validate::page(q.limit, q.offset)?;
-    let message = q.message_id.as_deref().map(|m| validate::id("message", m)).transpose()?;
+    let message = q
+        .message_id
+        .as_deref()
+        .map(|m| validate::id("message", m))
+        .transpose()?;
     let agent_type = validate::opt_text("agent_type", q.agent_type.as_deref(), 100)?;
-    let status = q.status.as_deref().map(|s| validate::one_of("status", s, STATUSES)).transpose()?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| validate::one_of("status", s, STATUSES))
+        .transpose()?;
     let listing = context::run(move |conn| {
         let message_id = match &message {
-            Some(m) => Some(message_row(conn, &actor, m)?.ok_or_else(|| ApiError::not_found("message"))?),
+            Some(m) => {
+                Some(message_row(conn, &actor, m)?.ok_or_else(|| ApiError::not_found("message"))?)
+            }
             None => None,
         };
-        let filter = AgentLogFilter { message_id, agent_type, status };
+        let filter = AgentLogFilter {
+            message_id,
+            agent_type,
+            status,
+        };
         let (items, total) = agent_logs::list(conn, &Viewer::from(&actor), &filter, page)?;
         Ok::<_, ApiError>(Listing::new(items, total, page))
     })
@@ -101,11 +122,19 @@ pub struct CreateAgentLog {
     responses((status = 201, body = AgentLog), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn create_agent_log(actor: Actor, ApiJson(body): ApiJson<CreateAgentLog>) -> ApiResult<(StatusCode, Json<AgentLog>)> {
+async fn create_agent_log(
+    actor: Actor,
+    ApiJson(body): ApiJson<CreateAgentLog>,
+) -> ApiResult<(StatusCode, Json<AgentLog>)> {
     actor.require("agents:execute")?;
-    let message = body.message_id.as_deref().map(|m| validate::id_field("message_id", m)).transpose()?;
+    let message = body
+        .message_id
+        .as_deref()
+        .map(|m| validate::id_field("message_id", m))
+        .transpose()?;
     let long = |field: &str, v: Option<String>| -> ApiResult<Option<String>> {
-        v.map(|t| validate::long_text(field, &t, 100_000, true)).transpose()
+        v.map(|t| validate::long_text(field, &t, 100_000, true))
+            .transpose()
     };
     let mut new = NewAgentLog {
         message_id: None,
@@ -114,24 +143,43 @@ async fn create_agent_log(actor: Actor, ApiJson(body): ApiJson<CreateAgentLog>) 
         action: validate::opt_text("action", body.action.as_deref(), 200)?,
         input_data: body.input_data,
         output_data: body.output_data,
-        execution_time: body.execution_time.map(|t| validate::non_negative("execution_time", t)).transpose()?,
+        execution_time: body
+            .execution_time
+            .map(|t| validate::non_negative("execution_time", t))
+            .transpose()?,
         tokens_used: body
             .tokens_used
-            .map(|t| if t >= 0 { Ok(t) } else { Err(ApiError::invalid("tokens_used", "must be >= 0")) })
+            .map(|t| {
+                if t >= 0 {
+                    Ok(t)
+                } else {
+                    Err(ApiError::invalid("tokens_used", "must be >= 0"))
+                }
+            })
             .transpose()?,
-        status: validate::one_of("status", body.status.as_deref().unwrap_or("success"), STATUSES)?,
+        status: validate::one_of(
+            "status",
+            body.status.as_deref().unwrap_or("success"),
+            STATUSES,
+        )?,
         error_message: long("error_message", body.error_message)?,
         reasoning: long("reasoning", body.reasoning)?,
-        confidence: body.confidence.map(|c| validate::unit_interval("confidence", c)).transpose()?,
+        confidence: body
+            .confidence
+            .map(|c| validate::unit_interval("confidence", c))
+            .transpose()?,
     };
     let created = context::run(move |conn| {
         let tx = write_tx(conn)?;
         if let Some(m) = &message {
-            new.message_id =
-                Some(message_row(&tx, &actor, m)?.ok_or_else(|| ApiError::invalid("message_id", "no such message"))?);
+            new.message_id = Some(
+                message_row(&tx, &actor, m)?
+                    .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
+            );
         }
         let row = agent_logs::insert(&tx, &new_uuid(), &actor.user_uuid, &new)?;
-        let log = agent_logs::get(&tx, row)?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted log vanished")))?;
+        let log = agent_logs::get(&tx, row)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted log vanished")))?;
         tx.commit()?;
         Ok::<_, ApiError>(log)
     })

@@ -24,7 +24,11 @@ use crate::tenant::{Actor, context};
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_conversation, list_conversations))
-        .routes(routes!(get_conversation, update_conversation, delete_conversation))
+        .routes(routes!(
+            get_conversation,
+            update_conversation,
+            delete_conversation
+        ))
         .routes(routes!(create_message, list_messages))
 }
 
@@ -66,7 +70,10 @@ pub struct UpdateConversation {
 /// Checks the shape of selected document ids (existence is checked in the transaction).
 fn document_ids(ids: &[String]) -> ApiResult<Vec<String>> {
     if ids.len() > 200 {
-        return Err(ApiError::invalid("selected_document_ids", "must have at most 200 ids"));
+        return Err(ApiError::invalid(
+            "selected_document_ids",
+            "must have at most 200 ids",
+        ));
     }
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
@@ -79,10 +86,17 @@ fn document_ids(ids: &[String]) -> ApiResult<Vec<String>> {
 }
 
 /// Every selected document must exist and be visible to the actor.
-fn check_documents_visible(conn: &rusqlite::Connection, actor: &Actor, ids: &[String]) -> ApiResult<()> {
+fn check_documents_visible(
+    conn: &rusqlite::Connection,
+    actor: &Actor,
+    ids: &[String],
+) -> ApiResult<()> {
     for (i, id) in ids.iter().enumerate() {
         if documents::get_visible(conn, &Viewer::from(actor), id)?.is_none() {
-            return Err(ApiError::invalid(format!("selected_document_ids[{i}]"), "no such document"));
+            return Err(ApiError::invalid(
+                format!("selected_document_ids[{i}]"),
+                "no such document",
+            ));
         }
     }
     Ok(())
@@ -102,11 +116,19 @@ async fn create_conversation(
         title: validate::opt_text("title", body.title.as_deref(), 500)?,
         llm_provider: validate::opt_text("llm_provider", body.llm_provider.as_deref(), 100)?,
         llm_model: validate::opt_text("llm_model", body.llm_model.as_deref(), 200)?,
-        selected_document_ids: body.selected_document_ids.as_deref().map(document_ids).transpose()?,
+        selected_document_ids: body
+            .selected_document_ids
+            .as_deref()
+            .map(document_ids)
+            .transpose()?,
     };
     let created = context::run(move |conn| {
         let tx = write_tx(conn)?;
-        check_documents_visible(&tx, &actor, new.selected_document_ids.as_deref().unwrap_or_default())?;
+        check_documents_visible(
+            &tx,
+            &actor,
+            new.selected_document_ids.as_deref().unwrap_or_default(),
+        )?;
         let uuid = new_uuid();
         conversations::insert(&tx, &uuid, &actor.user_uuid, &new)?;
         let c = conversations::get_owned(&tx, &actor.user_uuid, &uuid)?
@@ -122,7 +144,10 @@ async fn create_conversation(
 #[utoipa::path(get, path = "/api/conversations", tag = "conversations", params(PageQuery),
     responses((status = 200, body = Listing<Conversation>), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_conversations(actor: Actor, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<Listing<Conversation>>> {
+async fn list_conversations(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Listing<Conversation>>> {
     actor.require("chat:use")?;
     let page = validate::page(q.limit, q.offset)?;
     let listing = context::run(move |conn| {
@@ -134,17 +159,23 @@ async fn list_conversations(actor: Actor, ApiQuery(q): ApiQuery<PageQuery>) -> A
 }
 
 fn owned(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Conversation> {
-    conversations::get_owned(conn, &actor.user_uuid, id)?.ok_or_else(|| ApiError::not_found("conversation"))
+    conversations::get_owned(conn, &actor.user_uuid, id)?
+        .ok_or_else(|| ApiError::not_found("conversation"))
 }
 
 #[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations",
     params(("id" = String, Path, description = "conversation id")),
     responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Conversation>> {
+async fn get_conversation(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Conversation>> {
     actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
-    Ok(Json(context::read(move |conn| owned(conn, &actor, &id)).await?))
+    Ok(Json(
+        context::read(move |conn| owned(conn, &actor, &id)).await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations",
@@ -159,9 +190,11 @@ async fn update_conversation(
 ) -> ApiResult<Json<Conversation>> {
     actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
-    let opt = |field: &str, v: Option<Option<String>>, max: usize| -> ApiResult<Option<Option<String>>> {
-        v.map(|inner| validate::opt_text(field, inner.as_deref(), max)).transpose()
-    };
+    let opt =
+        |field: &str, v: Option<Option<String>>, max: usize| -> ApiResult<Option<Option<String>>> {
+            v.map(|inner| validate::opt_text(field, inner.as_deref(), max))
+                .transpose()
+        };
     let patch = ConversationPatch {
         title: opt("title", body.title, 500)?,
         llm_provider: opt("llm_provider", body.llm_provider, 100)?,
@@ -233,17 +266,27 @@ fn array_of_objects(field: &str, v: Value, max: usize) -> ApiResult<Value> {
     match &v {
         Value::Array(items) if items.len() <= max => {
             if let Some(i) = items.iter().position(|x| !x.is_object()) {
-                return Err(ApiError::invalid(format!("{field}[{i}]"), "must be an object"));
+                return Err(ApiError::invalid(
+                    format!("{field}[{i}]"),
+                    "must be an object",
+                ));
             }
             Ok(v)
         }
-        Value::Array(_) => Err(ApiError::invalid(field, format!("must have at most {max} items"))),
+        Value::Array(_) => Err(ApiError::invalid(
+            field,
+            format!("must have at most {max} items"),
+        )),
         _ => Err(ApiError::invalid(field, "must be an array of objects")),
     }
 }
 
 fn validate_message(actor: &Actor, body: CreateMessage) -> ApiResult<NewMessage> {
-    let role = validate::one_of("role", body.role.as_deref().unwrap_or("user"), &["user", "assistant", "system"])?;
+    let role = validate::one_of(
+        "role",
+        body.role.as_deref().unwrap_or("user"),
+        &["user", "assistant", "system"],
+    )?;
     if role != "user" {
         actor.require("agents:execute")?;
     }
@@ -255,20 +298,38 @@ fn validate_message(actor: &Actor, body: CreateMessage) -> ApiResult<NewMessage>
     Ok(NewMessage {
         role,
         content: validate::long_text("content", &body.content, 100_000, false)?,
-        retrieved_documents: body.retrieved_documents.map(|v| array_of_objects("retrieved_documents", v, 200)).transpose()?,
-        sources: body.sources.map(|v| array_of_objects("sources", v, 200)).transpose()?,
-        reasoning_chain: body.reasoning_chain.map(|v| array_of_objects("reasoning_chain", v, 200)).transpose()?,
+        retrieved_documents: body
+            .retrieved_documents
+            .map(|v| array_of_objects("retrieved_documents", v, 200))
+            .transpose()?,
+        sources: body
+            .sources
+            .map(|v| array_of_objects("sources", v, 200))
+            .transpose()?,
+        reasoning_chain: body
+            .reasoning_chain
+            .map(|v| array_of_objects("reasoning_chain", v, 200))
+            .transpose()?,
         grounding_evidence: grounding,
         agents_involved: body
             .agents_involved
             .map(|a| {
                 if a.len() > 50 {
-                    return Err(ApiError::invalid("agents_involved", "must have at most 50 names"));
+                    return Err(ApiError::invalid(
+                        "agents_involved",
+                        "must have at most 50 names",
+                    ));
                 }
-                a.iter().enumerate().map(|(i, n)| validate::text(&format!("agents_involved[{i}]"), n, 100)).collect()
+                a.iter()
+                    .enumerate()
+                    .map(|(i, n)| validate::text(&format!("agents_involved[{i}]"), n, 100))
+                    .collect()
             })
             .transpose()?,
-        confidence_score: body.confidence_score.map(|c| validate::unit_interval("confidence_score", c)).transpose()?,
+        confidence_score: body
+            .confidence_score
+            .map(|c| validate::unit_interval("confidence_score", c))
+            .transpose()?,
     })
 }
 
@@ -290,7 +351,8 @@ async fn create_message(
         let tx = write_tx(conn)?;
         let c = owned(&tx, &actor, &id)?;
         let row = messages::insert(&tx, &new_uuid(), c.row_id, &new)?;
-        let m = messages::get(&tx, row)?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted message vanished")))?;
+        let m = messages::get(&tx, row)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted message vanished")))?;
         tx.commit()?;
         Ok::<_, ApiError>(m)
     })

@@ -5,9 +5,9 @@
 //! 404 exactly like one that does not exist. Changing or deleting a document is for its
 //! uploader and company admins (others who can see it get 403).
 
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -95,14 +95,25 @@ async fn create_document(
     let ctx = context::current()?;
     let limit = app.workspace.max_upload_bytes;
     let parts = upload::read_parts(mp, &ctx.db.dir().join(UPLOADS_DIR), limit).await?;
-    let file = parts.file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
+    let file = parts
+        .file
+        .ok_or_else(|| ApiError::invalid("file", "is required"))?;
     let title = validate::opt_text("title", parts.title.as_deref(), 500)?;
-    let description = match parts.description.as_deref().filter(|d| !d.trim().is_empty()) {
+    let description = match parts
+        .description
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+    {
         Some(d) => Some(validate::long_text("description", d, 10_000, false)?),
         None => None,
     };
     let category = validate::opt_text("category", parts.category.as_deref(), 100)?;
-    let tags: Vec<String> = match parts.tags.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    let tags: Vec<String> = match parts
+        .tags
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         Some(raw) => validate::tags(
             "tags",
             &serde_json::from_str::<Vec<String>>(raw)
@@ -110,7 +121,12 @@ async fn create_document(
         )?,
         None => Vec::new(),
     };
-    let scope = match parts.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let scope = match parts
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(s) => validate::one_of("scope", s, SCOPES)?,
         None => "user".to_string(),
     };
@@ -125,9 +141,9 @@ async fn create_document(
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
         DetectError::UnsupportedExtension => ApiError::UnsupportedMediaType(e.to_string()),
-        DetectError::ContentMismatch(_) => ApiError::UnsupportedMediaType(format!(
-            "{e}: the content does not match the file name"
-        )),
+        DetectError::ContentMismatch(_) => {
+            ApiError::UnsupportedMediaType(format!("{e}: the content does not match the file name"))
+        }
     })?;
 
     let uuid = new_uuid();
@@ -147,14 +163,23 @@ async fn create_document(
         scope,
         uploaded_by: actor.user_uuid.clone(),
     };
-    file.persist(&ctx.db.dir().join(&rel_path)).await.map_err(ApiError::internal)?;
+    file.persist(&ctx.db.dir().join(&rel_path))
+        .await
+        .map_err(ApiError::internal)?;
     let job_uuid = new_uuid();
     let (job_uuid2, user) = (job_uuid.clone(), actor.user_uuid.clone());
     let stored = context::run(move |conn| {
         let tx = write_tx(conn)?;
         let doc_id = documents::insert(&tx, &new)?;
-        jobs::insert(&tx, &job_uuid2, jobs::DOCUMENT_PROCESSING, Some(doc_id), Some(&user))?;
-        let doc = documents::get(&tx, doc_id)?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted document vanished")))?;
+        jobs::insert(
+            &tx,
+            &job_uuid2,
+            jobs::DOCUMENT_PROCESSING,
+            Some(doc_id),
+            Some(&user),
+        )?;
+        let doc = documents::get(&tx, doc_id)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted document vanished")))?;
         tx.commit()?;
         Ok::<_, ApiError>(doc)
     })
@@ -168,7 +193,13 @@ async fn create_document(
         }
     };
     app.ingest.notify(ctx.db.company().id);
-    Ok((StatusCode::ACCEPTED, Json(UploadResponse { document, job_id: job_uuid })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(UploadResponse {
+            document,
+            job_id: job_uuid,
+        }),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -192,12 +223,23 @@ struct DocumentQuery {
     responses((status = 200, body = Listing<Document>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_documents(actor: Actor, ApiQuery(q): ApiQuery<DocumentQuery>) -> ApiResult<Json<Listing<Document>>> {
+async fn list_documents(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<DocumentQuery>,
+) -> ApiResult<Json<Listing<Document>>> {
     actor.require("documents:read")?;
     let page = validate::page(q.limit, q.offset)?;
     let filter = DocumentFilter {
-        status: q.status.as_deref().map(|s| validate::one_of("status", s, STATUSES)).transpose()?,
-        scope: q.scope.as_deref().map(|s| validate::one_of("scope", s, SCOPES)).transpose()?,
+        status: q
+            .status
+            .as_deref()
+            .map(|s| validate::one_of("status", s, STATUSES))
+            .transpose()?,
+        scope: q
+            .scope
+            .as_deref()
+            .map(|s| validate::one_of("scope", s, SCOPES))
+            .transpose()?,
         category: validate::opt_text("category", q.category.as_deref(), 100)?,
         q: validate::opt_text("q", q.q.as_deref(), 200)?,
     };
@@ -211,7 +253,8 @@ async fn list_documents(actor: Actor, ApiQuery(q): ApiQuery<DocumentQuery>) -> A
 
 /// Loads a document the actor may see, or 404.
 fn visible(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Document> {
-    documents::get_visible(conn, &Viewer::from(actor), id)?.ok_or_else(|| ApiError::not_found("document"))
+    documents::get_visible(conn, &Viewer::from(actor), id)?
+        .ok_or_else(|| ApiError::not_found("document"))
 }
 
 /// Writes are for the uploader and company admins.
@@ -219,7 +262,9 @@ fn check_owner(actor: &Actor, doc: &Document) -> ApiResult<()> {
     if actor.is_company_admin() || doc.uploaded_by == actor.user_uuid {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("only the uploader or a company admin may change this document".into()))
+        Err(ApiError::Forbidden(
+            "only the uploader or a company admin may change this document".into(),
+        ))
     }
 }
 
@@ -228,7 +273,10 @@ fn check_owner(actor: &Actor, doc: &Document) -> ApiResult<()> {
     params(("id" = String, Path, description = "document id")),
     responses((status = 200, body = DocumentResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<DocumentResponse>> {
+async fn get_document(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<DocumentResponse>> {
     actor.require("documents:read")?;
     let id = validate::id("document", &id)?;
     let found = context::read(move |conn| {
@@ -272,25 +320,40 @@ async fn update_document(
 ) -> ApiResult<Json<Document>> {
     actor.require("documents:update")?;
     let id = validate::id("document", &id)?;
-    let opt = |field: &str, v: Option<Option<String>>, max: usize| -> ApiResult<Option<Option<String>>> {
-        v.map(|inner| validate::opt_text(field, inner.as_deref(), max)).transpose()
-    };
+    let opt =
+        |field: &str, v: Option<Option<String>>, max: usize| -> ApiResult<Option<Option<String>>> {
+            v.map(|inner| validate::opt_text(field, inner.as_deref(), max))
+                .transpose()
+        };
     let patch = DocumentPatch {
         title: opt("title", body.title, 500)?,
         description: body
             .description
-            .map(|d| d.filter(|d| !d.trim().is_empty()).map(|d| validate::long_text("description", &d, 10_000, false)).transpose())
+            .map(|d| {
+                d.filter(|d| !d.trim().is_empty())
+                    .map(|d| validate::long_text("description", &d, 10_000, false))
+                    .transpose()
+            })
             .transpose()?,
         category: opt("category", body.category, 100)?,
-        tags: body.tags.as_deref().map(|t| validate::tags("tags", t)).transpose()?,
-        scope: body.scope.as_deref().map(|s| validate::one_of("scope", s, SCOPES)).transpose()?,
+        tags: body
+            .tags
+            .as_deref()
+            .map(|t| validate::tags("tags", t))
+            .transpose()?,
+        scope: body
+            .scope
+            .as_deref()
+            .map(|s| validate::one_of("scope", s, SCOPES))
+            .transpose()?,
     };
     let updated = context::run(move |conn| {
         let tx = write_tx(conn)?;
         let doc = visible(&tx, &actor, &id)?;
         check_owner(&actor, &doc)?;
         documents::update_metadata(&tx, doc.row_id, &patch)?;
-        let doc = documents::get(&tx, doc.row_id)?.ok_or_else(|| ApiError::not_found("document"))?;
+        let doc =
+            documents::get(&tx, doc.row_id)?.ok_or_else(|| ApiError::not_found("document"))?;
         tx.commit()?;
         Ok::<_, ApiError>(doc)
     })
@@ -372,7 +435,8 @@ async fn get_job(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<J
     actor.require("documents:read")?;
     let id = validate::id("job", &id)?;
     let job = context::read(move |conn| {
-        jobs::get_visible(conn, &Viewer::from(&actor), &id)?.ok_or_else(|| ApiError::not_found("job"))
+        jobs::get_visible(conn, &Viewer::from(&actor), &id)?
+            .ok_or_else(|| ApiError::not_found("job"))
     })
     .await?;
     Ok(Json(job))

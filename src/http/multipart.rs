@@ -28,7 +28,9 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
 /// Maps an error met while reading the parts.
 pub fn field_error(err: MultipartError, limit_bytes: u64) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!("the request body is larger than {limit_bytes} bytes"))
+        ApiError::PayloadTooLarge(format!(
+            "the request body is larger than {limit_bytes} bytes"
+        ))
     } else {
         ApiError::BadRequest(format!("malformed multipart body: {}", err.body_text()))
     }

@@ -7,10 +7,10 @@
 
 use std::sync::OnceLock;
 
+use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -51,7 +51,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -84,6 +89,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn openapi_json() -> impl IntoResponse {
     static JSON: OnceLock<String> = OnceLock::new();
-    let body = JSON.get_or_init(|| document().to_json().expect("the OpenAPI document serialises"));
+    let body = JSON.get_or_init(|| {
+        document()
+            .to_json()
+            .expect("the OpenAPI document serialises")
+    });
     ([(header::CONTENT_TYPE, "application/json")], body.as_str())
 }

@@ -27,7 +27,8 @@ pub fn api() -> OpenApiRouter<AppState> {
     security(("bearer" = [])))]
 async fn get_profile(actor: Actor) -> ApiResult<Json<Profile>> {
     actor.require("profile:read")?;
-    let p = context::read(|conn| Ok::<_, ApiError>(profile::get(conn)?.unwrap_or_default())).await?;
+    let p =
+        context::read(|conn| Ok::<_, ApiError>(profile::get(conn)?.unwrap_or_default())).await?;
     Ok(Json(p))
 }
 
@@ -86,18 +87,35 @@ fn merge(mut p: Profile, u: UpdateProfile) -> ApiResult<Profile> {
     }
     if let Some(v) = u.target_year {
         if v.is_some_and(|y| !(1900..=2200).contains(&y)) {
-            return Err(ApiError::invalid("target_year", "must be between 1900 and 2200"));
+            return Err(ApiError::invalid(
+                "target_year",
+                "must be between 1900 and 2200",
+            ));
         }
         p.target_year = v;
     }
-    p.renewable_percentage_increase =
-        num("renewable_percentage_increase", u.renewable_percentage_increase, p.renewable_percentage_increase)?;
+    p.renewable_percentage_increase = num(
+        "renewable_percentage_increase",
+        u.renewable_percentage_increase,
+        p.renewable_percentage_increase,
+    )?;
     p.budget = num("budget", u.budget, p.budget)?;
-    p.total_consumption_kwh = num("total_consumption_kwh", u.total_consumption_kwh, p.total_consumption_kwh)?;
-    p.sustainability_score = num("sustainability_score", u.sustainability_score, p.sustainability_score)?;
+    p.total_consumption_kwh = num(
+        "total_consumption_kwh",
+        u.total_consumption_kwh,
+        p.total_consumption_kwh,
+    )?;
+    p.sustainability_score = num(
+        "sustainability_score",
+        u.sustainability_score,
+        p.sustainability_score,
+    )?;
     if let Some(v) = u.current_renewable_percentage {
         if v.is_some_and(|x| !(x.is_finite() && (0.0..=100.0).contains(&x))) {
-            return Err(ApiError::invalid("current_renewable_percentage", "must be between 0 and 100"));
+            return Err(ApiError::invalid(
+                "current_renewable_percentage",
+                "must be between 0 and 100",
+            ));
         }
         p.current_renewable_percentage = v;
     }
@@ -117,7 +135,9 @@ fn merge(mut p: Profile, u: UpdateProfile) -> ApiResult<Profile> {
         p.portfolio_decision_weight = validate::unit_interval("portfolio_decision_weight", v)?;
     }
     if let Some(v) = u.extra {
-        if v.as_ref().is_some_and(|m| serde_json::to_string(m).map_or(0, |s| s.len()) > 64 * 1024) {
+        if v.as_ref()
+            .is_some_and(|m| serde_json::to_string(m).map_or(0, |s| s.len()) > 64 * 1024)
+        {
             return Err(ApiError::invalid("extra", "must be at most 64 KiB of JSON"));
         }
         p.extra = v;
@@ -130,7 +150,10 @@ fn merge(mut p: Profile, u: UpdateProfile) -> ApiResult<Profile> {
     responses((status = 200, body = Profile), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn update_profile(actor: Actor, ApiJson(body): ApiJson<UpdateProfile>) -> ApiResult<Json<Profile>> {
+async fn update_profile(
+    actor: Actor,
+    ApiJson(body): ApiJson<UpdateProfile>,
+) -> ApiResult<Json<Profile>> {
     actor.require("profile:update")?;
     let saved = context::run(move |conn| {
         // Read, merge and write under one write lock: two concurrent saves of different
@@ -138,7 +161,8 @@ async fn update_profile(actor: Actor, ApiJson(body): ApiJson<UpdateProfile>) -> 
         let tx = write_tx(conn)?;
         let merged = merge(profile::get(&tx)?.unwrap_or_default(), body)?;
         profile::upsert(&tx, &merged)?;
-        let p = profile::get(&tx)?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("profile vanished")))?;
+        let p = profile::get(&tx)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("profile vanished")))?;
         tx.commit()?;
         Ok::<_, ApiError>(p)
     })

@@ -70,7 +70,10 @@ fn report_data(v: Value) -> ApiResult<Value> {
     if v.is_object() || v.is_array() {
         Ok(v)
     } else {
-        Err(ApiError::invalid("report_data", "must be a JSON object or array"))
+        Err(ApiError::invalid(
+            "report_data",
+            "must be a JSON object or array",
+        ))
     }
 }
 
@@ -80,20 +83,27 @@ fn report_data(v: Value) -> ApiResult<Value> {
               (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn create_report(actor: Actor, ApiJson(body): ApiJson<CreateReport>) -> ApiResult<(StatusCode, Json<Report>)> {
+async fn create_report(
+    actor: Actor,
+    ApiJson(body): ApiJson<CreateReport>,
+) -> ApiResult<(StatusCode, Json<Report>)> {
     actor.require("reports:generate")?;
     let new = NewReport {
         title: validate::text("title", &body.title, 500)?,
         report_type: report_type(&body.report_type)?,
         report_data: report_data(body.report_data)?,
         tags: validate::tags("tags", body.tags.as_deref().unwrap_or_default())?,
-        confidence: body.confidence.map(|c| validate::unit_interval("confidence", c)).transpose()?,
+        confidence: body
+            .confidence
+            .map(|c| validate::unit_interval("confidence", c))
+            .transpose()?,
     };
     let created = context::run(move |conn| {
         let tx = write_tx(conn)?;
         let uuid = new_uuid();
         reports::insert(&tx, &uuid, &actor.user_uuid, &new)?;
-        let r = reports::get_by_uuid(&tx, &uuid)?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted report vanished")))?;
+        let r = reports::get_by_uuid(&tx, &uuid)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted report vanished")))?;
         tx.commit()?;
         Ok::<_, ApiError>(r)
     })
@@ -105,7 +115,10 @@ async fn create_report(actor: Actor, ApiJson(body): ApiJson<CreateReport>) -> Ap
 #[utoipa::path(get, path = "/api/reports", tag = "reports", params(ReportQuery),
     responses((status = 200, body = Listing<Report>), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_reports(actor: Actor, ApiQuery(q): ApiQuery<ReportQuery>) -> ApiResult<Json<Listing<Report>>> {
+async fn list_reports(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> ApiResult<Json<Listing<Report>>> {
     actor.require("reports:read")?;
     let page = validate::page(q.limit, q.offset)?;
     let kind = validate::opt_text("report_type", q.report_type.as_deref(), 100)?;
@@ -125,7 +138,9 @@ fn check_author(actor: &Actor, r: &Report) -> ApiResult<()> {
     if actor.is_company_admin() || r.created_by == actor.user_uuid {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("only the author or a company admin may change this report".into()))
+        Err(ApiError::Forbidden(
+            "only the author or a company admin may change this report".into(),
+        ))
     }
 }
 
@@ -152,13 +167,24 @@ async fn update_report(
     actor.require("reports:generate")?;
     let id = validate::id("report", &id)?;
     let patch = ReportPatch {
-        title: body.title.as_deref().map(|t| validate::text("title", t, 500)).transpose()?,
+        title: body
+            .title
+            .as_deref()
+            .map(|t| validate::text("title", t, 500))
+            .transpose()?,
         report_type: body.report_type.as_deref().map(report_type).transpose()?,
         report_data: body.report_data.map(report_data).transpose()?,
-        tags: body.tags.as_deref().map(|t| validate::tags("tags", t)).transpose()?,
+        tags: body
+            .tags
+            .as_deref()
+            .map(|t| validate::tags("tags", t))
+            .transpose()?,
         confidence: body
             .confidence
-            .map(|c| c.map(|c| validate::unit_interval("confidence", c)).transpose())
+            .map(|c| {
+                c.map(|c| validate::unit_interval("confidence", c))
+                    .transpose()
+            })
             .transpose()?,
     };
     let updated = context::run(move |conn| {

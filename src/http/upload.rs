@@ -12,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::multipart::field_error;
 use crate::error::ApiError;
+use crate::ingest::uploads::TEMP_PREFIX;
 
 /// Largest text part (title, description, tags, ...).
 const MAX_TEXT_PART: usize = 64 * 1024;
@@ -58,19 +59,28 @@ pub struct UploadParts {
 }
 
 /// Reads every part of `mp`: the file into `uploads_dir`, at most `limit` bytes.
-pub async fn read_parts(mut mp: Multipart, uploads_dir: &Path, limit: u64) -> Result<UploadParts, ApiError> {
+pub async fn read_parts(
+    mut mp: Multipart,
+    uploads_dir: &Path,
+    limit: u64,
+) -> Result<UploadParts, ApiError> {
     let mut parts = UploadParts::default();
     let mut count = 0;
     while let Some(field) = mp.next_field().await.map_err(|e| field_error(e, limit))? {
         count += 1;
         if count > MAX_PARTS {
-            return Err(ApiError::BadRequest(format!("at most {MAX_PARTS} form parts are accepted")));
+            return Err(ApiError::BadRequest(format!(
+                "at most {MAX_PARTS} form parts are accepted"
+            )));
         }
         let name = field.name().unwrap_or("").to_string();
         let slot = match name.as_str() {
             "file" => {
                 if parts.file.is_some() {
-                    return Err(ApiError::invalid("file", "only one file may be uploaded at a time"));
+                    return Err(ApiError::invalid(
+                        "file",
+                        "only one file may be uploaded at a time",
+                    ));
                 }
                 parts.file = Some(stage_file(field, uploads_dir, limit).await?);
                 continue;
@@ -95,7 +105,9 @@ async fn read_text(mut field: Field<'_>, name: &str, limit: u64) -> Result<Strin
     let mut buf = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
         if buf.len() + chunk.len() > MAX_TEXT_PART {
-            return Err(ApiError::PayloadTooLarge(format!("{name} is larger than {MAX_TEXT_PART} bytes")));
+            return Err(ApiError::PayloadTooLarge(format!(
+                "{name} is larger than {MAX_TEXT_PART} bytes"
+            )));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -110,7 +122,10 @@ fn clean_filename(raw: &str) -> Result<String, ApiError> {
         return Err(ApiError::invalid("file", "must have a file name"));
     }
     if cleaned.chars().count() > 255 {
-        return Err(ApiError::invalid("file", "the file name must be at most 255 characters"));
+        return Err(ApiError::invalid(
+            "file",
+            "the file name must be at most 255 characters",
+        ));
     }
     Ok(cleaned)
 }
@@ -121,8 +136,10 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
             .file_name()
             .ok_or_else(|| ApiError::invalid("file", "must be a file part with a file name"))?,
     )?;
-    tokio::fs::create_dir_all(dir).await.map_err(ApiError::internal)?;
-    let path = dir.join(format!(".upload-{}", uuid::Uuid::new_v4()));
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let path = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
     let mut staged = StagedFile {
         filename,
         declared_mime: field.content_type().map(str::to_string),
@@ -131,12 +148,16 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
         sha256: String::new(),
         keep: false,
     };
-    let mut out = tokio::fs::File::create(&staged.path).await.map_err(ApiError::internal)?;
+    let mut out = tokio::fs::File::create(&staged.path)
+        .await
+        .map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
         staged.size += chunk.len() as u64;
         if staged.size > limit {
-            return Err(ApiError::PayloadTooLarge(format!("the file is larger than the limit of {limit} bytes")));
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the file is larger than the limit of {limit} bytes"
+            )));
         }
         hasher.update(&chunk);
         out.write_all(&chunk).await.map_err(ApiError::internal)?;
@@ -157,7 +178,10 @@ mod tests {
 
     #[test]
     fn filenames_lose_their_directories() {
-        assert_eq!(clean_filename("../../etc/passwd.txt").unwrap(), "passwd.txt");
+        assert_eq!(
+            clean_filename("../../etc/passwd.txt").unwrap(),
+            "passwd.txt"
+        );
         assert_eq!(clean_filename("C:\\docs\\a.pdf").unwrap(), "a.pdf");
         assert!(clean_filename("dir/").is_err());
         assert!(clean_filename("..").is_err());

@@ -2,8 +2,8 @@
 //! (metering:read). Cost is estimated here from the configured price table, so every row
 //! keeps the price in force when it was recorded.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,9 @@ use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::company::usage::{self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals};
+use crate::company::usage::{
+    self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
+};
 use crate::company::{Viewer, agent_logs, conversations, new_uuid};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
@@ -50,14 +52,25 @@ fn tokens(field: &str, v: i64) -> ApiResult<i64> {
     if (0..=MAX_TOKENS).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::invalid(field, format!("must be between 0 and {MAX_TOKENS}")))
+        Err(ApiError::invalid(
+            field,
+            format!("must be between 0 and {MAX_TOKENS}"),
+        ))
     }
 }
 
 fn operation_type(raw: &str) -> ApiResult<String> {
     let op = raw.trim().to_ascii_lowercase();
-    if op.is_empty() || op.len() > 50 || !op.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        return Err(ApiError::invalid("operation_type", "must be 1 to 50 characters of a-z, 0-9 and _"));
+    if op.is_empty()
+        || op.len() > 50
+        || !op
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(ApiError::invalid(
+            "operation_type",
+            "must be 1 to 50 characters of a-z, 0-9 and _",
+        ));
     }
     Ok(op)
 }
@@ -79,11 +92,25 @@ async fn record_usage(
     let prompt = tokens("prompt_tokens", body.prompt_tokens)?;
     let completion = tokens("completion_tokens", body.completion_tokens)?;
     let embedding = tokens("embedding_tokens", body.embedding_tokens.unwrap_or(0))?;
-    let conversation = body.conversation_id.as_deref().map(|v| validate::id_field("conversation_id", v)).transpose()?;
-    let message = body.message_id.as_deref().map(|v| validate::id_field("message_id", v)).transpose()?;
-    let agent_log = body.agent_log_id.as_deref().map(|v| validate::id_field("agent_log_id", v)).transpose()?;
+    let conversation = body
+        .conversation_id
+        .as_deref()
+        .map(|v| validate::id_field("conversation_id", v))
+        .transpose()?;
+    let message = body
+        .message_id
+        .as_deref()
+        .map(|v| validate::id_field("message_id", v))
+        .transpose()?;
+    let agent_log = body
+        .agent_log_id
+        .as_deref()
+        .map(|v| validate::id_field("agent_log_id", v))
+        .transpose()?;
     let prices = &app.workspace.prices;
-    let cost = prices.cost(&provider, &model, prompt, completion, embedding).unwrap_or(0.0);
+    let cost = prices
+        .cost(&provider, &model, prompt, completion, embedding)
+        .unwrap_or(0.0);
     let mut new = NewUsage {
         uuid: new_uuid(),
         user_id: actor.user_uuid.clone(),
@@ -110,10 +137,16 @@ async fn record_usage(
                 } else {
                     conversations::row_id_owned(&tx, &actor.user_uuid, c)?
                 };
-                new.conversation_id = Some(row.ok_or_else(|| ApiError::invalid("conversation_id", "no such conversation"))?);
+                new.conversation_id =
+                    Some(row.ok_or_else(|| {
+                        ApiError::invalid("conversation_id", "no such conversation")
+                    })?);
             }
             if let Some(m) = &message {
-                new.message_id = Some(message_row(&tx, &actor, m)?.ok_or_else(|| ApiError::invalid("message_id", "no such message"))?);
+                new.message_id = Some(
+                    message_row(&tx, &actor, m)?
+                        .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
+                );
             }
             if let Some(l) = &agent_log {
                 new.agent_log_id = Some(
@@ -126,7 +159,8 @@ async fn record_usage(
         tx.commit()?;
         // Echo what was stored without a second query when nothing was linked (the hot path).
         let record = if links {
-            usage::get(conn, row)?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted usage vanished")))?
+            usage::get(conn, row)?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted usage vanished")))?
         } else {
             UsageRecord {
                 row_id: row,
@@ -181,27 +215,63 @@ pub struct UsageSummary {
     responses((status = 200, body = UsageSummary), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_usage_summary(actor: Actor, ApiQuery(q): ApiQuery<SummaryParams>) -> ApiResult<Json<UsageSummary>> {
+async fn get_usage_summary(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<SummaryParams>,
+) -> ApiResult<Json<UsageSummary>> {
     actor.require("metering:read")?;
-    let from = q.from.as_deref().map(|f| validate::timestamp("from", f, false)).transpose()?;
-    let to = q.to.as_deref().map(|t| validate::timestamp("to", t, true)).transpose()?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|f| validate::timestamp("from", f, false))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|t| validate::timestamp("to", t, true))
+            .transpose()?;
     if let (Some(f), Some(t)) = (&from, &to) {
         if f > t {
             return Err(ApiError::invalid("to", "must not be before from"));
         }
     }
     let mut group_by = Vec::new();
-    for name in q.group_by.as_deref().unwrap_or("").split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    for name in q
+        .group_by
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         // Names are looked up in a fixed table; only that table's SQL reaches the query.
         let key = GroupKey::parse(name).ok_or_else(|| {
-            ApiError::invalid("group_by", format!("unknown group {name:?}; use provider, model, operation_type, user, day"))
+            ApiError::invalid(
+                "group_by",
+                format!("unknown group {name:?}; use provider, model, operation_type, user, day"),
+            )
         })?;
         if !group_by.contains(&key) {
             group_by.push(key);
         }
     }
-    let user_id = q.user_id.as_deref().map(|u| validate::id_field("user_id", u)).transpose()?;
-    let query = SummaryQuery { from: from.clone(), to: to.clone(), user_id, group_by: group_by.clone() };
-    let (groups, totals) = context::run(move |conn| Ok::<_, ApiError>(usage::summary(conn, &query)?)).await?;
-    Ok(Json(UsageSummary { from, to, group_by, groups, totals }))
+    let user_id = q
+        .user_id
+        .as_deref()
+        .map(|u| validate::id_field("user_id", u))
+        .transpose()?;
+    let query = SummaryQuery {
+        from: from.clone(),
+        to: to.clone(),
+        user_id,
+        group_by: group_by.clone(),
+    };
+    let (groups, totals) =
+        context::run(move |conn| Ok::<_, ApiError>(usage::summary(conn, &query)?)).await?;
+    Ok(Json(UsageSummary {
+        from,
+        to,
+        group_by,
+        groups,
+        totals,
+    }))
 }

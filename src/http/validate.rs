@@ -20,9 +20,15 @@ where
 pub fn page(limit: Option<u32>, offset: Option<u32>) -> Result<Page, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
-    Ok(Page { limit, offset: offset.unwrap_or(0) })
+    Ok(Page {
+        limit,
+        offset: offset.unwrap_or(0),
+    })
 }
 
 /// A required one-line text: trimmed, non-empty, at most `max` characters, no control
@@ -33,10 +39,16 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+        return Err(ApiError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(v.to_string())
 }
@@ -50,15 +62,29 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<S
 }
 
 /// A multi-line text (descriptions, message contents): newlines and tabs allowed.
-pub fn long_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<String, ApiError> {
+pub fn long_text(
+    field: &str,
+    value: &str,
+    max: usize,
+    allow_empty: bool,
+) -> Result<String, ApiError> {
     if !allow_empty && value.trim().is_empty() {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+        return Err(ApiError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_string())
 }
@@ -115,7 +141,10 @@ pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiE
     if allowed.contains(&value) {
         Ok(value.to_string())
     } else {
-        Err(ApiError::invalid(field, format!("must be one of: {}", allowed.join(", "))))
+        Err(ApiError::invalid(
+            field,
+            format!("must be one of: {}", allowed.join(", ")),
+        ))
     }
 }
 
@@ -128,10 +157,17 @@ pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, Api
     let parsed = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         t.with_timezone(&Utc)
     } else if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let d = if end_of_day { d.succ_opt().unwrap_or(d) } else { d };
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
         d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
     } else {
-        return Err(ApiError::invalid(field, "must be an RFC 3339 time or a YYYY-MM-DD date"));
+        return Err(ApiError::invalid(
+            field,
+            "must be an RFC 3339 time or a YYYY-MM-DD date",
+        ));
     };
     Ok(parsed.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
@@ -142,9 +178,18 @@ mod tests {
 
     #[test]
     fn timestamps_are_canonical() {
-        assert_eq!(timestamp("from", "2025-01-31", false).unwrap(), "2025-01-31T00:00:00.000Z");
-        assert_eq!(timestamp("to", "2025-01-31", true).unwrap(), "2025-02-01T00:00:00.000Z");
-        assert_eq!(timestamp("to", "2025-01-31T12:00:00+02:00", true).unwrap(), "2025-01-31T10:00:00.000Z");
+        assert_eq!(
+            timestamp("from", "2025-01-31", false).unwrap(),
+            "2025-01-31T00:00:00.000Z"
+        );
+        assert_eq!(
+            timestamp("to", "2025-01-31", true).unwrap(),
+            "2025-02-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            timestamp("to", "2025-01-31T12:00:00+02:00", true).unwrap(),
+            "2025-01-31T10:00:00.000Z"
+        );
         assert!(timestamp("to", "yesterday", false).is_err());
     }
 
@@ -153,9 +198,15 @@ mod tests {
         assert_eq!(text("t", "  a ", 5).unwrap(), "a");
         assert!(text("t", "abcdef", 5).is_err());
         assert!(text("t", "a\u{0}b", 5).is_err());
-        assert_eq!(tags("tags", &["a".into(), "a".into(), "b".into()]).unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            tags("tags", &["a".into(), "a".into(), "b".into()]).unwrap(),
+            vec!["a", "b"]
+        );
         assert!(id("document", "nope").is_err());
-        assert_eq!(id("d", "6F9619FF-8B86-D011-B42D-00C04FC964FF").unwrap(), "6f9619ff-8b86-d011-b42d-00c04fc964ff");
+        assert_eq!(
+            id("d", "6F9619FF-8B86-D011-B42D-00C04FC964FF").unwrap(),
+            "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+        );
         assert!(page(Some(0), None).is_err());
         assert!(page(Some(201), None).is_err());
         assert_eq!(page(None, None).unwrap().limit, 50);

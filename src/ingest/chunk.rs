@@ -31,14 +31,20 @@ pub fn chunk_sections_with(sections: &[Section], size: usize, overlap: usize) ->
         .flat_map(|s| {
             chunk_text(&s.text, size, overlap)
                 .into_iter()
-                .map(|text| Piece { text: text.to_string(), page: s.page })
+                .map(|text| Piece {
+                    text: text.to_string(),
+                    page: s.page,
+                })
         })
         .collect()
 }
 
 /// Byte offset `n` characters after `from` (or the end).
 fn advance(text: &str, from: usize, n: usize) -> usize {
-    text[from..].char_indices().nth(n).map_or(text.len(), |(i, _)| from + i)
+    text[from..]
+        .char_indices()
+        .nth(n)
+        .map_or(text.len(), |(i, _)| from + i)
 }
 
 /// Byte offset `n` characters before `from` (or the start).
@@ -46,7 +52,11 @@ fn retreat(text: &str, from: usize, n: usize) -> usize {
     if n == 0 {
         return from;
     }
-    text[..from].char_indices().rev().nth(n - 1).map_or(0, |(i, _)| i)
+    text[..from]
+        .char_indices()
+        .rev()
+        .nth(n - 1)
+        .map_or(0, |(i, _)| i)
 }
 
 /// The best end of a chunk within `text[lo..hi]` (byte offsets on char boundaries): the
@@ -76,7 +86,10 @@ fn best_break(text: &str, lo: usize, hi: usize) -> usize {
 
 /// Cuts one text into chunks of at most `size` characters overlapping by about `overlap`.
 pub fn chunk_text(text: &str, size: usize, overlap: usize) -> Vec<&str> {
-    assert!(size > 0 && overlap < size, "chunk overlap must be smaller than the chunk size");
+    assert!(
+        size > 0 && overlap < size,
+        "chunk overlap must be smaller than the chunk size"
+    );
     let text = text.trim();
     let mut chunks = Vec::new();
     let mut start = 0;
@@ -131,7 +144,10 @@ mod tests {
 
     #[test]
     fn short_text_is_one_chunk() {
-        assert_eq!(chunk_text("  Hello world.  ", 1000, 200), vec!["Hello world."]);
+        assert_eq!(
+            chunk_text("  Hello world.  ", 1000, 200),
+            vec!["Hello world."]
+        );
         assert!(chunk_text("", 1000, 200).is_empty());
     }
 
@@ -145,12 +161,27 @@ mod tests {
             assert!(c.chars().count() <= 1000);
             assert!(c.chars().count() >= 400, "too small: {}", c.len());
             assert!(c.ends_with('.'), "ends mid-sentence: {c:?}");
-            assert!(c.starts_with(char::is_alphanumeric), "starts mid-word: {c:?}");
+            assert!(
+                c.starts_with(char::is_alphanumeric),
+                "starts mid-word: {c:?}"
+            );
         }
         // Consecutive chunks overlap.
         for w in chunks.windows(2) {
-            let tail: String = w[0].chars().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
-            assert!(w[1].contains(tail.trim()), "no overlap between {:?} and {:?}", w[0], w[1]);
+            let tail: String = w[0]
+                .chars()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            assert!(
+                w[1].contains(tail.trim()),
+                "no overlap between {:?} and {:?}",
+                w[0],
+                w[1]
+            );
         }
     }
 
@@ -159,7 +190,11 @@ mod tests {
         let para = format!("{}\n\n", "word ".repeat(130).trim());
         let text = para.repeat(4);
         let chunks = chunk_text(&text, 1000, 200);
-        assert!(chunks[0].ends_with("word") && !chunks[0].contains("\n\n"), "{:?}", chunks[0]);
+        assert!(
+            chunks[0].ends_with("word") && !chunks[0].contains("\n\n"),
+            "{:?}",
+            chunks[0]
+        );
     }
 
     #[test]
@@ -178,11 +213,23 @@ mod tests {
     #[test]
     fn sections_keep_their_page() {
         let sections = vec![
-            Section { page: Some(1), text: "one".into() },
-            Section { page: Some(2), text: "two ".repeat(400) },
+            Section {
+                page: Some(1),
+                text: "one".into(),
+            },
+            Section {
+                page: Some(2),
+                text: "two ".repeat(400),
+            },
         ];
         let pieces = chunk_sections(&sections);
-        assert_eq!(pieces[0], Piece { text: "one".into(), page: Some(1) });
+        assert_eq!(
+            pieces[0],
+            Piece {
+                text: "one".into(),
+                page: Some(1)
+            }
+        );
         assert!(pieces.len() > 2 && pieces[1..].iter().all(|p| p.page == Some(2)));
     }
 }

@@ -92,11 +92,17 @@ pub fn detect(filename: &str, bytes: &[u8]) -> Result<FileKind, DetectError> {
     let kind = FileKind::from_filename(filename).ok_or(DetectError::UnsupportedExtension)?;
     let ok = match kind {
         // The header may follow a little garbage (allowed by readers), but must be early.
-        FileKind::Pdf => bytes.len() >= 5 && find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some(),
+        FileKind::Pdf => {
+            bytes.len() >= 5 && find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some()
+        }
         FileKind::Docx => is_docx(bytes),
         _ => looks_like_text(bytes),
     };
-    if ok { Ok(kind) } else { Err(DetectError::ContentMismatch(kind.as_str())) }
+    if ok {
+        Ok(kind)
+    } else {
+        Err(DetectError::ContentMismatch(kind.as_str()))
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -135,7 +141,10 @@ pub enum ExtractError {
 }
 
 fn parse_err(kind: FileKind, reason: impl std::fmt::Display) -> ExtractError {
-    ExtractError::Parse { kind: kind.as_str(), reason: reason.to_string() }
+    ExtractError::Parse {
+        kind: kind.as_str(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Largest decompressed DOCX body read; a zip bomb stops here.
@@ -143,18 +152,24 @@ const MAX_DOCX_XML: u64 = 64 << 20;
 
 /// Extracts the text of a file. Never panics: a panic inside a parser becomes an error.
 pub fn extract(kind: FileKind, bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
-    let result = catch_unwind(AssertUnwindSafe(|| extract_inner(kind, bytes)))
-        .unwrap_or_else(|panic| {
+    let result =
+        catch_unwind(AssertUnwindSafe(|| extract_inner(kind, bytes))).unwrap_or_else(|panic| {
             let reason = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "the parser failed".into());
-            Err(parse_err(kind, format!("parser error ({})", truncate(&reason, 200))))
+            Err(parse_err(
+                kind,
+                format!("parser error ({})", truncate(&reason, 200)),
+            ))
         })?;
     let sections: Vec<Section> = result
         .into_iter()
-        .map(|s| Section { page: s.page, text: normalize(&s.text) })
+        .map(|s| Section {
+            page: s.page,
+            text: normalize(&s.text),
+        })
         .filter(|s| !s.text.is_empty())
         .collect();
     if sections.is_empty() {
@@ -181,11 +196,19 @@ fn extract_inner(kind: FileKind, bytes: &[u8]) -> Result<Vec<Section>, ExtractEr
     };
     match kind {
         FileKind::Text | FileKind::Markdown => whole(text()),
-        FileKind::Html => html_text(bytes).map_err(|e| parse_err(kind, e)).and_then(whole),
-        FileKind::Csv => csv_text(bytes).map_err(|e| parse_err(kind, e)).and_then(whole),
-        FileKind::Json => json_text(&text()).map_err(|e| parse_err(kind, e)).and_then(whole),
+        FileKind::Html => html_text(bytes)
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
+        FileKind::Csv => csv_text(bytes)
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
+        FileKind::Json => json_text(&text())
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
         FileKind::Pdf => pdf_pages(bytes).map_err(|e| parse_err(kind, e)),
-        FileKind::Docx => docx_text(bytes).map_err(|e| parse_err(kind, e)).and_then(whole),
+        FileKind::Docx => docx_text(bytes)
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
     }
 }
 
@@ -288,7 +311,10 @@ fn pdf_pages(bytes: &[u8]) -> Result<Vec<Section>, String> {
     Ok(pages
         .into_iter()
         .enumerate()
-        .map(|(i, text)| Section { page: Some(i as u32 + 1), text })
+        .map(|(i, text)| Section {
+            page: Some(i as u32 + 1),
+            text,
+        })
         .collect())
 }
 
@@ -379,27 +405,66 @@ mod tests {
     fn detect_checks_content_against_name() {
         assert_eq!(detect("a.txt", b"hello"), Ok(FileKind::Text));
         assert_eq!(detect("A.MD", b"# hi"), Ok(FileKind::Markdown));
-        assert_eq!(detect("a.exe", b"MZ"), Err(DetectError::UnsupportedExtension));
-        assert_eq!(detect("noext", b"hi"), Err(DetectError::UnsupportedExtension));
-        assert_eq!(detect("a.pdf", b"hello"), Err(DetectError::ContentMismatch("pdf")));
-        assert_eq!(detect("a.txt", b"%PDF-1.4 ..."), Err(DetectError::ContentMismatch("txt")));
-        assert_eq!(detect("a.txt", b"\xff\xfe\x00h"), Err(DetectError::ContentMismatch("txt")));
-        assert_eq!(detect("a.docx", b"PK\x03\x04junk"), Err(DetectError::ContentMismatch("docx")));
+        assert_eq!(
+            detect("a.exe", b"MZ"),
+            Err(DetectError::UnsupportedExtension)
+        );
+        assert_eq!(
+            detect("noext", b"hi"),
+            Err(DetectError::UnsupportedExtension)
+        );
+        assert_eq!(
+            detect("a.pdf", b"hello"),
+            Err(DetectError::ContentMismatch("pdf"))
+        );
+        assert_eq!(
+            detect("a.txt", b"%PDF-1.4 ..."),
+            Err(DetectError::ContentMismatch("txt"))
+        );
+        assert_eq!(
+            detect("a.txt", b"\xff\xfe\x00h"),
+            Err(DetectError::ContentMismatch("txt"))
+        );
+        assert_eq!(
+            detect("a.docx", b"PK\x03\x04junk"),
+            Err(DetectError::ContentMismatch("docx"))
+        );
         assert_eq!(detect("a.docx", &docx(&["x"])), Ok(FileKind::Docx));
         assert_eq!(detect("a.pdf", &pdf(&["x"])), Ok(FileKind::Pdf));
     }
 
     #[test]
     fn extracts_each_format() {
-        let t = |k, b: &[u8]| extract(k, b).unwrap().into_iter().map(|s| s.text).collect::<Vec<_>>().join("|");
-        assert_eq!(t(FileKind::Text, b"\xEF\xBB\xBFa\r\n\r\n\r\nb  \n"), "a\n\nb");
+        let t = |k, b: &[u8]| {
+            extract(k, b)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.text)
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        assert_eq!(
+            t(FileKind::Text, b"\xEF\xBB\xBFa\r\n\r\n\r\nb  \n"),
+            "a\n\nb"
+        );
         let html = t(FileKind::Html, b"<html><head><style>p{}</style><script>var x=1;</script></head><body><h1>Title</h1><p>Solar &amp; wind</p></body></html>");
-        assert!(html.contains("Title") && html.contains("Solar & wind"), "{html}");
+        assert!(
+            html.contains("Title") && html.contains("Solar & wind"),
+            "{html}"
+        );
         assert!(!html.contains("var x"), "{html}");
         let csv = t(FileKind::Csv, b"site,kwh\nPune,120\nDelhi,\"1,300\"\n");
         assert_eq!(csv, "site: Pune; kwh: 120\n\nsite: Delhi; kwh: 1,300");
-        let json = t(FileKind::Json, br#"{"site": {"name": "Pune", "kwh": [1, 2]}, "ok": true}"#);
-        assert!(json.contains("site.name: Pune") && json.contains("site.kwh[1]: 2") && json.contains("ok: true"), "{json}");
+        let json = t(
+            FileKind::Json,
+            br#"{"site": {"name": "Pune", "kwh": [1, 2]}, "ok": true}"#,
+        );
+        assert!(
+            json.contains("site.name: Pune")
+                && json.contains("site.kwh[1]: 2")
+                && json.contains("ok: true"),
+            "{json}"
+        );
         let d = t(FileKind::Docx, &docx(&["First &amp; one", "Second"]));
         assert_eq!(d, "First & one\n\nSecond");
         let p = extract(FileKind::Pdf, &pdf(&["Page one text", "Page two text"])).unwrap();
@@ -416,6 +481,9 @@ mod tests {
         assert!(extract(FileKind::Pdf, b"%PDF-1.7\n garbage garbage").is_err());
         assert!(extract(FileKind::Docx, b"PK\x03\x04 not a zip").is_err());
         assert!(extract(FileKind::Json, b"{\"a\": ").is_err());
-        assert!(matches!(extract(FileKind::Text, b"   \n\n "), Err(ExtractError::Empty)));
+        assert!(matches!(
+            extract(FileKind::Text, b"   \n\n "),
+            Err(ExtractError::Empty)
+        ));
     }
 }

@@ -69,4 +69,3 @@ pub fn pdf(pages: &[&str]) -> Vec<u8> {
     doc.save_to(&mut out).unwrap();
     out
 }
-

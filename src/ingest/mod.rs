@@ -5,6 +5,7 @@
 //! - [`pipeline`]: one job end to end, in one final transaction.
 //! - [`worker`]: the bounded background runner and the start-up recovery.
 //! - [`index_hooks`]: where the vector index is told about new and removed chunks.
+//! - [`uploads`]: the layout of `uploads/` and its housekeeping.
 
 pub mod chunk;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod extract;
 pub mod fixtures;
 pub mod index_hooks;
 pub mod pipeline;
+pub mod uploads;
 pub mod worker;
 
 pub use worker::IngestWorker;

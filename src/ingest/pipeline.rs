@@ -63,7 +63,10 @@ pub struct Outcome {
 /// Runs job `job` to its end: completed, failed, or nothing when its document was deleted
 /// meanwhile. Errors of recording the end itself are returned for the worker to log; the
 /// job then stays `processing` until the next start's recovery queues it again.
-pub fn run_job(job: &jobs::Job, embedder: Option<&Arc<dyn Embedder>>) -> Result<Option<Outcome>, PipelineError> {
+pub fn run_job(
+    job: &jobs::Job,
+    embedder: Option<&Arc<dyn Embedder>>,
+) -> Result<Option<Outcome>, PipelineError> {
     let Some(doc_id) = job.document_row_id else {
         let msg = "job has no document";
         context::with_conn(|c| {
@@ -120,13 +123,20 @@ fn process(
         .as_deref()
         .and_then(FileKind::parse)
         .ok_or_else(|| PipelineError::Failed("unsupported file type".into()))?;
-    let sections = extract::extract(kind, &bytes).map_err(|e| PipelineError::Failed(e.to_string()))?;
+    let sections =
+        extract::extract(kind, &bytes).map_err(|e| PipelineError::Failed(e.to_string()))?;
     drop(bytes);
     let pieces = chunk::chunk_sections(&sections);
     drop(sections);
     let total = pieces.len() as i64;
-    let step = if embedder.is_some() { "embedding" } else { "storing chunks" };
-    context::with_conn(|c| Ok::<_, PipelineError>(jobs::set_progress(c, job.row_id, 0, total, step)?))?;
+    let step = if embedder.is_some() {
+        "embedding"
+    } else {
+        "storing chunks"
+    };
+    context::with_conn(|c| {
+        Ok::<_, PipelineError>(jobs::set_progress(c, job.row_id, 0, total, step)?)
+    })?;
 
     let embeddings = match embedder {
         Some(e) => Some(embed_all(e.as_ref(), &pieces, |done| {
@@ -178,7 +188,11 @@ fn process(
     if let Some(e) = embedder {
         index_hooks::on_chunks_committed(&ctx.db, e.id(), &ids);
     }
-    Ok(Some(Outcome { chunks: ids.len(), tokens, embedded: embedder.is_some() }))
+    Ok(Some(Outcome {
+        chunks: ids.len(),
+        tokens,
+        embedded: embedder.is_some(),
+    }))
 }
 
 /// Reads a document's stored file. The path is relative to the company directory and was
@@ -186,10 +200,15 @@ fn process(
 fn read_stored_file(dir: &Path, rel: &str) -> Result<Vec<u8>, PipelineError> {
     let rel = Path::new(rel);
     if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(PipelineError::Internal(anyhow::anyhow!("refusing stored path {}", rel.display())));
+        return Err(PipelineError::Internal(anyhow::anyhow!(
+            "refusing stored path {}",
+            rel.display()
+        )));
     }
     std::fs::read(dir.join(rel)).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => PipelineError::Failed("the uploaded file is missing from storage".into()),
+        std::io::ErrorKind::NotFound => {
+            PipelineError::Failed("the uploaded file is missing from storage".into())
+        }
         _ => PipelineError::Internal(anyhow::Error::new(e).context("reading the uploaded file")),
     })
 }
@@ -210,13 +229,16 @@ fn embed_all(
             .map_err(|e| PipelineError::Failed(e.to_string()))?;
         if vectors.len() != texts.len() {
             return Err(PipelineError::Failed(format!(
-                "the embedding model returned {} vectors for {} texts", vectors.len(), texts.len()
+                "the embedding model returned {} vectors for {} texts",
+                vectors.len(),
+                texts.len()
             )));
         }
         for v in vectors {
             if v.len() != dims || v.iter().any(|x| !x.is_finite()) {
                 return Err(PipelineError::Failed(format!(
-                    "the embedding model returned a malformed vector ({} values, expected {dims})", v.len()
+                    "the embedding model returned a malformed vector ({} values, expected {dims})",
+                    v.len()
                 )));
             }
             out.push(v);

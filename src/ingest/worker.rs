@@ -17,15 +17,19 @@ use dashmap::DashSet;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::pipeline;
+use super::{pipeline, uploads};
 use crate::company::jobs;
 use crate::db::{Pool, now, write_tx};
 use crate::embed::Embedder;
 use crate::primary::companies;
+use crate::tenant::provision::UPLOADS_DIR;
 use crate::tenant::{TenantCtx, TenantError, TenantRegistry, context};
 
 /// How many companies the start-up recovery examines at once.
 const RECOVERY_CONCURRENCY: usize = 4;
+/// Temporary upload files older than this were left by a crash (an upload in progress
+/// writes to its file continuously).
+const STALE_UPLOAD_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Companies read from primary.db per page during recovery.
 const RECOVERY_PAGE: u32 = 500;
 
@@ -47,7 +51,11 @@ struct Inner {
 
 impl IngestWorker {
     /// A worker running at most `concurrency` jobs at once. Needs no runtime until used.
-    pub fn new(registry: Arc<TenantRegistry>, embedder: Option<Arc<dyn Embedder>>, concurrency: usize) -> Self {
+    pub fn new(
+        registry: Arc<TenantRegistry>,
+        embedder: Option<Arc<dyn Embedder>>,
+        concurrency: usize,
+    ) -> Self {
         IngestWorker {
             inner: Arc::new(Inner {
                 registry,
@@ -61,7 +69,9 @@ impl IngestWorker {
 
     /// One job per core: parsing and chunking are CPU-bound.
     pub fn default_concurrency() -> usize {
-        std::thread::available_parallelism().map_or(2, |n| n.get()).min(8)
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8)
     }
 
     /// Company `company_id` has new pending jobs: drain them unless already draining.
@@ -87,15 +97,23 @@ impl IngestWorker {
     /// attempts), and pending work is drained.
     pub async fn recover_company(&self, company_id: i64) -> Result<jobs::Recovered, TenantError> {
         let db = self.inner.registry.get(company_id).await?;
+        let uploads = db.dir().join(UPLOADS_DIR);
+        tokio::task::spawn_blocking(move || {
+            uploads::remove_stale_temp_files(&uploads, STALE_UPLOAD_AGE)
+        })
+        .await?;
         let ctx = TenantCtx::new(db, None);
         let boot = self.inner.boot.clone();
-        let (recovered, pending) = context::scope(ctx, context::run(move |conn| {
-            let tx = write_tx(conn)?;
-            let recovered = jobs::recover_interrupted(&tx, &boot)?;
-            let pending = jobs::has_pending(&tx)?;
-            tx.commit()?;
-            Ok::<_, TenantError>((recovered, pending))
-        }))
+        let (recovered, pending) = context::scope(
+            ctx,
+            context::run(move |conn| {
+                let tx = write_tx(conn)?;
+                let recovered = jobs::recover_interrupted(&tx, &boot)?;
+                let pending = jobs::has_pending(&tx)?;
+                tx.commit()?;
+                Ok::<_, TenantError>((recovered, pending))
+            }),
+        )
         .await?;
         if pending {
             self.notify(company_id);
@@ -155,7 +173,10 @@ pub struct RecoveryReport {
 }
 
 impl RecoveryReport {
-    fn add(&mut self, done: Option<Result<(i64, Result<jobs::Recovered, TenantError>), tokio::task::JoinError>>) {
+    fn add(
+        &mut self,
+        done: Option<Result<(i64, Result<jobs::Recovered, TenantError>), tokio::task::JoinError>>,
+    ) {
         match done {
             Some(Ok((_, Ok(r)))) => {
                 self.companies += 1;
@@ -182,7 +203,9 @@ impl Inner {
             match self.run_next(id).await {
                 Ok(true) => continue,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(company_id = id, error = %e, "ingestion worker: company unavailable"),
+                Err(e) => {
+                    tracing::warn!(company_id = id, error = %e, "ingestion worker: company unavailable")
+                }
             }
             self.draining.remove(&id);
             // A job queued between the last claim and the removal above would otherwise
@@ -199,20 +222,34 @@ impl Inner {
 
     async fn has_pending(&self, id: i64) -> Result<bool, TenantError> {
         let db = self.registry.get(id).await?;
-        context::scope(TenantCtx::new(db, None), context::run(|c| Ok(jobs::has_pending(c)?))).await
+        context::scope(
+            TenantCtx::new(db, None),
+            context::run(|c| Ok(jobs::has_pending(c)?)),
+        )
+        .await
     }
 
     /// Claims and runs one job; false when there was none.
     async fn run_next(&self, id: i64) -> Result<bool, TenantError> {
-        let _permit = self.permits.clone().acquire_owned().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
         let db = self.registry.get(id).await?;
         let ctx = TenantCtx::new(db, None);
-        let Some(job) = context::scope(ctx.clone(), context::run(|c| Ok::<_, TenantError>(jobs::claim_next(c)?))).await?
+        let Some(job) = context::scope(
+            ctx.clone(),
+            context::run(|c| Ok::<_, TenantError>(jobs::claim_next(c)?)),
+        )
+        .await?
         else {
             return Ok(false);
         };
         let embedder = self.embedder.clone();
-        let span = tracing::info_span!("ingest_job", company = %ctx.db.company().slug, job = %job.uuid);
+        let span =
+            tracing::info_span!("ingest_job", company = %ctx.db.company().slug, job = %job.uuid);
         let job_uuid = job.uuid.clone();
         let job_row = job.row_id;
         let handle = tokio::task::spawn_blocking({
@@ -223,25 +260,37 @@ impl Inner {
             }
         });
         match handle.await {
-            Ok(Ok(Some(outcome))) => tracing::info!(job = %job_uuid, chunks = outcome.chunks, "document processed"),
+            Ok(Ok(Some(outcome))) => {
+                tracing::info!(job = %job_uuid, chunks = outcome.chunks, "document processed")
+            }
             Ok(Ok(None)) => tracing::info!(job = %job_uuid, "document deleted while processing"),
             Ok(Err(pipeline::PipelineError::Failed(msg))) => {
                 tracing::info!(job = %job_uuid, reason = %msg, "document processing failed")
             }
-            Ok(Err(e)) => tracing::error!(job = %job_uuid, error = ?e, "document processing failed"),
+            Ok(Err(e)) => {
+                tracing::error!(job = %job_uuid, error = ?e, "document processing failed")
+            }
             Err(join) => {
                 // A panic outside the parsers (which catch their own): still fail the job so
                 // it does not stay `processing`.
                 tracing::error!(job = %job_uuid, error = ?join, "document processing panicked");
-                let failed = context::scope(ctx, context::run(move |c| {
-                    let tx = write_tx(c)?;
-                    jobs::fail(&tx, job_row, "internal error while processing the document")?;
-                    if let Some(doc) = jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id) {
-                        crate::company::documents::mark_failed(&tx, doc, "internal error while processing the document")?;
-                    }
-                    tx.commit()?;
-                    Ok::<_, TenantError>(())
-                }))
+                let failed = context::scope(
+                    ctx,
+                    context::run(move |c| {
+                        let tx = write_tx(c)?;
+                        jobs::fail(&tx, job_row, "internal error while processing the document")?;
+                        if let Some(doc) = jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
+                        {
+                            crate::company::documents::mark_failed(
+                                &tx,
+                                doc,
+                                "internal error while processing the document",
+                            )?;
+                        }
+                        tx.commit()?;
+                        Ok::<_, TenantError>(())
+                    }),
+                )
                 .await;
                 if let Err(e) = failed {
                     tracing::error!(job = %job_uuid, error = %e, "could not record the failure");

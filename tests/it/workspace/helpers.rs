@@ -24,7 +24,10 @@ pub struct Company {
 }
 
 pub async fn company(test: &TestApp, name: &str) -> Company {
-    let id = test.create_company(name).await["id"].as_str().unwrap().to_string();
+    let id = test.create_company(name).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, admin) = test.create_user(&id, "admin").await;
     let (analyst_user, analyst) = test.create_user(&id, "analyst").await;
     let (_, analyst2) = test.create_user(&id, "analyst").await;
@@ -74,8 +77,22 @@ pub async fn upload_parts(test: &TestApp, token: &str, parts: &[Part<'_>]) -> Re
 }
 
 /// Uploads one file with the given scope; asserts 202 and returns the reply body.
-pub async fn upload(test: &TestApp, token: &str, filename: &str, bytes: &[u8], scope: &str) -> Value {
-    let reply = upload_parts(test, token, &[("file", Some(filename), bytes), ("scope", None, scope.as_bytes())]).await;
+pub async fn upload(
+    test: &TestApp,
+    token: &str,
+    filename: &str,
+    bytes: &[u8],
+    scope: &str,
+) -> Value {
+    let reply = upload_parts(
+        test,
+        token,
+        &[
+            ("file", Some(filename), bytes),
+            ("scope", None, scope.as_bytes()),
+        ],
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     reply.body
 }
@@ -94,7 +111,13 @@ pub async fn wait_job(test: &TestApp, token: &str, job_id: &str) -> Value {
 }
 
 /// Uploads and waits for processing; returns (document id, job).
-pub async fn ingest(test: &TestApp, token: &str, filename: &str, bytes: &[u8], scope: &str) -> (String, Value) {
+pub async fn ingest(
+    test: &TestApp,
+    token: &str,
+    filename: &str,
+    bytes: &[u8],
+    scope: &str,
+) -> (String, Value) {
     let body = upload(test, token, filename, bytes, scope).await;
     let job = wait_job(test, token, body["job_id"].as_str().unwrap()).await;
     (body["document"]["id"].as_str().unwrap().to_string(), job)
@@ -107,7 +130,9 @@ pub async fn in_company<T: Send + 'static>(
     f: impl FnOnce(&mut silo::db::Conn) -> Result<T, ApiError> + Send + 'static,
 ) -> T {
     let db = test.app.registry.get(key).await.unwrap();
-    tenant::context::scope(TenantCtx::new(db, None), tenant::context::run(f)).await.unwrap()
+    tenant::context::scope(TenantCtx::new(db, None), tenant::context::run(f))
+        .await
+        .unwrap()
 }
 
 /// Asserts an error reply: status, code and (for 422) the field.

@@ -38,7 +38,9 @@ const CONTRACT: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_matches_the_router() {
     let test = TestApp::spawn().await;
-    let reply = test.call(Method::GET, "/api/openapi.json", None, None).await;
+    let reply = test
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     let doc = reply.body;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -50,17 +52,28 @@ async fn the_document_matches_the_router() {
                 continue;
             }
             documented.push((method.clone(), path.clone()));
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}: no responses");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}: no responses"
+            );
             assert!(op.get("security").is_some(), "{method} {path}: no security");
             if ["post", "put", "patch"].contains(&method.as_str()) {
-                assert!(op.get("requestBody").is_some(), "{method} {path}: no request body");
+                assert!(
+                    op.get("requestBody").is_some(),
+                    "{method} {path}: no request body"
+                );
             }
             // The router answers it: unauthenticated → 401 from the route's guard, never the
             // 404/405 fallbacks of an unknown route.
             let concrete = path.replace("{id}", MISSING);
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = test.call(m, &concrete, None, None).await;
-            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} is documented but not routed: {}", r.body);
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} is documented but not routed: {}",
+                r.body
+            );
         }
     }
     for (method, path) in CONTRACT {
@@ -72,7 +85,16 @@ async fn the_document_matches_the_router() {
     assert_eq!(documented.len(), CONTRACT.len(), "{documented:?}");
     // Schemas are included for the bodies.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for name in ["Document", "Job", "Message", "UsageRecord", "UsageSummary", "Profile", "Report", "ErrorBody"] {
+    for name in [
+        "Document",
+        "Job",
+        "Message",
+        "UsageRecord",
+        "UsageSummary",
+        "Profile",
+        "Report",
+        "ErrorBody",
+    ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
     // A route that is not in the document is not routed either.
