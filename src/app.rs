@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use crate::auth::ratelimit::{LoginLimiter, RateLimitOptions};
 use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
+use crate::company::usage_writer::UsageWriter;
 use crate::db::DbError;
 use crate::db::migrations::{self, MigrationSet, SchemaState};
 use crate::db::pool::{self, Conn, Pool, PoolOptions};
@@ -39,6 +40,8 @@ pub struct App {
     pub embedder: Option<Arc<dyn Embedder>>,
     /// Background document processing; `start_recovery` must be called once serving.
     pub ingest: IngestWorker,
+    /// Group commit of usage records, one writer per busy company.
+    pub usage_writer: UsageWriter,
 }
 
 /// Settings of the company workspace API.
@@ -49,6 +52,8 @@ pub struct WorkspaceOptions {
     /// Documents processed at once across all companies.
     pub ingest_concurrency: usize,
     pub prices: PriceTable,
+    /// How long a company's usage writer waits for more work before it stops.
+    pub usage_batch_idle: Duration,
 }
 
 impl Default for WorkspaceOptions {
@@ -57,6 +62,7 @@ impl Default for WorkspaceOptions {
             max_upload_bytes: 25 << 20,
             ingest_concurrency: IngestWorker::default_concurrency(),
             prices: PriceTable::default(),
+            usage_batch_idle: Duration::from_secs(2),
         }
     }
 }
@@ -138,6 +144,7 @@ impl App {
             login_limiter: LoginLimiter::new(options.rate_limit),
             hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
             ingest,
+            usage_writer: UsageWriter::new(512, options.workspace.usage_batch_idle),
             embedder: None,
             workspace: options.workspace,
         })

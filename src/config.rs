@@ -113,6 +113,7 @@ impl ServerOpts {
                     .ingest_concurrency
                     .map_or_else(IngestWorker::default_concurrency, |n| n as usize),
                 prices: self.price_table.clone().unwrap_or_default(),
+                ..WorkspaceOptions::default()
             },
         }
     }

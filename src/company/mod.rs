@@ -12,6 +12,7 @@ pub mod messages;
 pub mod profile;
 pub mod reports;
 pub mod usage;
+pub mod usage_writer;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use serde::Serialize;

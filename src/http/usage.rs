@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
 };
+use crate::company::usage_writer::WriteError;
 use crate::company::{Viewer, agent_logs, conversations, new_uuid};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
@@ -128,63 +129,71 @@ async fn record_usage(
         created_at: usage::stamp(),
     };
     let links = conversation.is_some() || message.is_some() || agent_log.is_some();
+    if !links {
+        // The hot path: no ids to resolve, so the row joins the company's group commit.
+        let row = app
+            .usage_writer
+            .insert(new.clone())
+            .await
+            .map_err(|e| match e {
+                WriteError::Tenant(t) => ApiError::from(t),
+                WriteError::Failed(msg) => ApiError::internal(anyhow::anyhow!(msg)),
+            })?;
+        return Ok((StatusCode::CREATED, Json(stored(row, new))));
+    }
     let record = context::run(move |conn| {
         let tx = write_tx(conn)?;
-        if links {
-            if let Some(c) = &conversation {
-                let row = if actor.is_company_admin() {
-                    conversations::row_id(&tx, c)?
-                } else {
-                    conversations::row_id_owned(&tx, &actor.user_uuid, c)?
-                };
-                new.conversation_id =
-                    Some(row.ok_or_else(|| {
-                        ApiError::invalid("conversation_id", "no such conversation")
-                    })?);
-            }
-            if let Some(m) = &message {
-                new.message_id = Some(
-                    message_row(&tx, &actor, m)?
-                        .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
-                );
-            }
-            if let Some(l) = &agent_log {
-                new.agent_log_id = Some(
-                    agent_logs::row_id_visible(&tx, &Viewer::from(&actor), l)?
-                        .ok_or_else(|| ApiError::invalid("agent_log_id", "no such agent log"))?,
-                );
-            }
+        if let Some(c) = &conversation {
+            let row = if actor.is_company_admin() {
+                conversations::row_id(&tx, c)?
+            } else {
+                conversations::row_id_owned(&tx, &actor.user_uuid, c)?
+            };
+            new.conversation_id = Some(
+                row.ok_or_else(|| ApiError::invalid("conversation_id", "no such conversation"))?,
+            );
+        }
+        if let Some(m) = &message {
+            new.message_id = Some(
+                message_row(&tx, &actor, m)?
+                    .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
+            );
+        }
+        if let Some(l) = &agent_log {
+            new.agent_log_id = Some(
+                agent_logs::row_id_visible(&tx, &Viewer::from(&actor), l)?
+                    .ok_or_else(|| ApiError::invalid("agent_log_id", "no such agent log"))?,
+            );
         }
         let row = usage::insert(&tx, &new)?;
         tx.commit()?;
-        // Echo what was stored without a second query when nothing was linked (the hot path).
-        let record = if links {
-            usage::get(conn, row)?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted usage vanished")))?
-        } else {
-            UsageRecord {
-                row_id: row,
-                total_tokens: new.total_tokens(),
-                uuid: new.uuid,
-                user_id: new.user_id,
-                conversation_id: None,
-                message_id: None,
-                agent_log_id: None,
-                provider: new.provider,
-                model: new.model,
-                operation_type: new.operation_type,
-                prompt_tokens: new.prompt_tokens,
-                completion_tokens: new.completion_tokens,
-                embedding_tokens: new.embedding_tokens,
-                estimated_cost: new.estimated_cost,
-                currency: new.currency,
-                created_at: new.created_at,
-            }
-        };
-        Ok::<_, ApiError>(record)
+        usage::get(conn, row)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted usage vanished")))
     })
     .await?;
     Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// The stored row of an unlinked record, echoed without reading it back.
+fn stored(row_id: i64, new: NewUsage) -> UsageRecord {
+    UsageRecord {
+        row_id,
+        total_tokens: new.total_tokens(),
+        uuid: new.uuid,
+        user_id: new.user_id,
+        conversation_id: None,
+        message_id: None,
+        agent_log_id: None,
+        provider: new.provider,
+        model: new.model,
+        operation_type: new.operation_type,
+        prompt_tokens: new.prompt_tokens,
+        completion_tokens: new.completion_tokens,
+        embedding_tokens: new.embedding_tokens,
+        estimated_cost: new.estimated_cost,
+        currency: new.currency,
+        created_at: new.created_at,
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -326,3 +326,31 @@ async fn sixty_four_concurrent_writers_all_succeed() {
     assert_eq!(r["totals"]["requests"], 640);
     assert_eq!(r["totals"]["total_tokens"], 640 * 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_writer_stops_when_idle_and_restarts_on_demand() {
+    let test = TestApp::spawn_with(|o| {
+        o.workspace.usage_batch_idle = std::time::Duration::from_millis(20)
+    })
+    .await;
+    let c = company(&test, "Idle Writer").await;
+    for round in 0..3 {
+        let r = test
+            .post("/api/usage", &c.analyst, usage("custom", "m", "chat", 1, 1))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "round {round}: {}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
+    // The idle writer let the company go: nothing holds it open but the registry.
+    let db = test.app.registry.get(c.key).await.unwrap();
+    assert_eq!(
+        std::sync::Arc::strong_count(&db),
+        2,
+        "only the registry and this test hold it"
+    );
+    drop(db);
+    assert_eq!(
+        test.get("/api/usage/summary", &c.admin).await.body["totals"]["requests"],
+        3
+    );
+}
