@@ -65,6 +65,15 @@ pub struct Viewer<'a> {
     pub is_admin: bool,
 }
 
+impl<'a> From<&'a crate::tenant::Actor> for Viewer<'a> {
+    fn from(actor: &'a crate::tenant::Actor) -> Self {
+        Viewer {
+            user_uuid: &actor.user_uuid,
+            is_admin: actor.is_company_admin(),
+        }
+    }
+}
+
 /// A JSON column read as a parsed value. The schema guards these with json_valid(), so a
 /// parse failure means the file was edited by hand; it surfaces as a conversion error.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -130,14 +139,5 @@ pub(crate) mod testdb {
             .unwrap();
         migrate(&mut conn, MigrationSet::Company).unwrap();
         TestDb { conn, _dir: dir }
-    }
-}
-
-impl<'a> From<&'a crate::tenant::Actor> for Viewer<'a> {
-    fn from(actor: &'a crate::tenant::Actor) -> Self {
-        Viewer {
-            user_uuid: &actor.user_uuid,
-            is_admin: actor.is_company_admin(),
-        }
     }
 }

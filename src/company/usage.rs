@@ -419,6 +419,7 @@ mod tests {
     use super::*;
     use crate::company::testdb;
 
+    #[allow(clippy::too_many_arguments)]
     fn usage(
         user: &str,
         provider: &str,

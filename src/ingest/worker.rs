@@ -163,6 +163,9 @@ impl IngestWorker {
     }
 }
 
+/// One company's recovery: its id and what was done (or why not).
+type CompanyRecovery = (i64, Result<jobs::Recovered, TenantError>);
+
 /// What the start-up recovery did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
@@ -173,10 +176,7 @@ pub struct RecoveryReport {
 }
 
 impl RecoveryReport {
-    fn add(
-        &mut self,
-        done: Option<Result<(i64, Result<jobs::Recovered, TenantError>), tokio::task::JoinError>>,
-    ) {
+    fn add(&mut self, done: Option<Result<CompanyRecovery, tokio::task::JoinError>>) {
         match done {
             Some(Ok((_, Ok(r)))) => {
                 self.companies += 1;
@@ -210,10 +210,7 @@ impl Inner {
             self.draining.remove(&id);
             // A job queued between the last claim and the removal above would otherwise
             // wait for the next upload: look once more, and take the company back if so.
-            let again = match self.has_pending(id).await {
-                Ok(p) => p,
-                Err(_) => false,
-            };
+            let again = self.has_pending(id).await.unwrap_or_default();
             if !(again && self.draining.insert(id)) {
                 return;
             }
