@@ -30,6 +30,15 @@ CREATE TABLE token_usage_daily (
 -- "My usage" summaries: equality on the user, then the day range.
 CREATE INDEX idx_token_usage_daily_user ON token_usage_daily (user_id, day);
 
+-- With the rollup serving every summary, these three indexes of version 1 only slowed each
+-- insert (measured: 29 µs → 18 µs per row without them): per-user and per-provider or
+-- per-operation breakdowns read the rollup, and the raw rows of a summary's partial edge
+-- days are a short created_at range of idx_token_usage_summary, which stays (it covers
+-- user_id too).
+DROP INDEX idx_token_usage_user_summary;
+DROP INDEX idx_token_usage_provider_model;
+DROP INDEX idx_token_usage_operation;
+
 INSERT INTO token_usage_daily (day, provider, model, operation_type, user_id, currency, requests,
     prompt_tokens, completion_tokens, embedding_tokens, total_tokens, estimated_cost)
 SELECT substr(created_at, 1, 10), provider, model, operation_type, user_id, currency, COUNT(*),
