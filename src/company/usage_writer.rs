@@ -111,11 +111,21 @@ impl UsageWriter {
                 };
                 let mut batch = Vec::with_capacity(max_batch.min(64));
                 batch.push(first);
-                while batch.len() < max_batch {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
+                // Each commit writes every page it touched to the WAL (a table leaf, an index
+                // leaf per index, a rollup page), so a batch of one costs about as much as a
+                // batch of fifty. Let the handlers already running enqueue their rows first:
+                // yield while new rows keep arriving (a few µs each), then write them all.
+                let mut idle_yields = 0;
+                while batch.len() < max_batch && idle_yields < 2 {
+                    let before = batch.len();
+                    while batch.len() < max_batch {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
                     }
+                    idle_yields = if batch.len() == before { idle_yields + 1 } else { 0 };
+                    tokio::task::yield_now().await;
                 }
                 write_batch(&ctx, batch).await;
             }

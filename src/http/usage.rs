@@ -19,7 +19,7 @@ use crate::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
 };
 use crate::company::usage_writer::WriteError;
-use crate::company::{Viewer, agent_logs, conversations, new_uuid};
+use crate::company::{Viewer, agent_logs, conversations, new_time_ordered_uuid};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::tenant::{Actor, context};
@@ -113,7 +113,7 @@ async fn record_usage(
         .cost(&provider, &model, prompt, completion, embedding)
         .unwrap_or(0.0);
     let mut new = NewUsage {
-        uuid: new_uuid(),
+        uuid: new_time_ordered_uuid(),
         user_id: actor.user_uuid.clone(),
         conversation_id: None,
         message_id: None,
