@@ -332,7 +332,23 @@ fn aggregate(
         }
         Source::Raw { from, to } => ("token_usage", "created_at", RAW_SUMS, from, to),
     };
-    let keys: Vec<&str> = group_by
+    // Grouped in the rollup's primary-key order (day, provider, model, operation, user), so
+    // SQLite can walk the key instead of sorting; values are put back in the asked order.
+    let canonical: Vec<GroupKey> = [
+        GroupKey::Day,
+        GroupKey::Provider,
+        GroupKey::Model,
+        GroupKey::OperationType,
+        GroupKey::User,
+    ]
+    .into_iter()
+    .filter(|k| group_by.contains(k))
+    .collect();
+    let position: Vec<usize> = group_by
+        .iter()
+        .map(|k| canonical.iter().position(|c| c == k).expect("every key is canonical"))
+        .collect();
+    let keys: Vec<&str> = canonical
         .iter()
         .map(|k| match source {
             Source::Rollup { .. } => k.rollup_sql(),
@@ -368,9 +384,10 @@ fn aggregate(
     let n = keys.len();
     conn.prepare_cached(&sql)?
         .query_map(args.as_slice(), |r| {
-            let key = (0..n)
+            let values = (0..n)
                 .map(|i| r.get::<_, String>(i))
                 .collect::<Result<Vec<_>, _>>()?;
+            let key = position.iter().map(|&i| values[i].clone()).collect();
             Ok((key, totals_at(r, n)?))
         })?
         .collect()
