@@ -231,6 +231,28 @@ impl App {
         }
     }
 
+    /// Records an administrative action in the audit log. A failure is logged, not returned:
+    /// the action itself has already happened.
+    pub async fn audit(
+        self: &Arc<Self>,
+        actor: &crate::tenant::Actor,
+        action: &'static str,
+        target: String,
+        detail: serde_json::Value,
+    ) {
+        let actor_id = actor.user_id;
+        let written = self
+            .with_primary(move |conn| {
+                Ok(crate::primary::audit::record(
+                    conn, actor_id, action, &target, &detail,
+                )?)
+            })
+            .await;
+        if let Err(err) = written {
+            tracing::error!(error = %err, action, "could not write the audit log");
+        }
+    }
+
     /// Runs argon2 work on the blocking pool, at most a few at a time.
     pub async fn hash_work<T: Send + 'static>(
         &self,

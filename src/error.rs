@@ -114,6 +114,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::auth::accounts::FieldError> for ApiError {
+    fn from(err: crate::auth::accounts::FieldError) -> Self {
+        ApiError::Invalid {
+            field: err.field.to_string(),
+            message: err.message,
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         ApiError::Internal(err.into())

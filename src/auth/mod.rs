@@ -2,6 +2,7 @@
 //! Sessions (refresh tokens) live in `primary::refresh_tokens`; the request pipeline that
 //! turns a token into a `TenantCtx` lives in `http::guard`.
 
+pub mod accounts;
 pub mod password;
 pub mod ratelimit;
 pub mod secret;

@@ -3,6 +3,7 @@
 
 pub mod company;
 pub mod serve;
+pub mod user;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,9 @@ pub enum Command {
     /// Create, list and delete companies (each gets its own database).
     #[command(subcommand)]
     Company(company::CompanyCommand),
+    /// Create user accounts.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 impl Cli {
@@ -38,6 +42,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve::run(&self.data, args),
             Command::Company(cmd) => company::run(&self.data, cmd),
+            Command::User(cmd) => user::run(&self.data, cmd),
         }
     }
 }

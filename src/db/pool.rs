@@ -133,11 +133,16 @@ pub fn open_pool(
     Ok(pool)
 }
 
-/// The shared r2d2 maintenance pool (one thread is plenty: it only reaps idle connections).
+/// The shared r2d2 maintenance pool. r2d2 opens every new connection on it, so it has a
+/// thread per core (at least two): one thread would serialise the cold starts of all
+/// companies behind each other.
 pub fn maintenance_pool() -> Arc<ScheduledThreadPool> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
     Arc::new(
         ScheduledThreadPool::builder()
-            .num_threads(1)
+            .num_threads(threads)
             .thread_name_pattern("silo-r2d2-{}")
             .build(),
     )

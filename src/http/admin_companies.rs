@@ -113,6 +113,13 @@ async fn create_company(
         Err(ProvisionError::Failed(e)) => return Err(ApiError::Internal(e)),
     };
     tracing::info!(company = %company.slug, by = %actor.email, "company created");
+    app.audit(
+        &actor,
+        "company.create",
+        company.uuid.clone(),
+        serde_json::json!({"name": company.name, "slug": company.slug}),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(CompanyResponse {
@@ -253,6 +260,7 @@ async fn update_company(
             companies::get(conn, company_id)?.ok_or_else(|| ApiError::not_found("company"))
         })
         .await?;
+    app.audit(&actor, "company.update", updated.uuid.clone(), serde_json::json!({"name": updated.name, "industry": updated.industry, "is_active": updated.is_active})).await;
     Ok(Json(CompanyResponse {
         open: app.registry.is_open(updated.id),
         company: updated,
@@ -271,5 +279,12 @@ async fn delete_company(
         .await
         .map_err(ApiError::Internal)?;
     tracing::info!(company = %company.slug, by = %actor.email, "company deleted");
+    app.audit(
+        &actor,
+        "company.delete",
+        company.uuid.clone(),
+        serde_json::json!({"name": company.name, "slug": company.slug}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -91,7 +91,7 @@ async fn create_user(
         ),
         None => None,
     };
-    let user = users::create_user(&app, body, company_id).await?;
+    let user = users::create_user(&app, &actor, body, company_id).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -113,7 +113,9 @@ async fn update_user(
     actor.require("users:manage")?;
     let target = users::find_user(&app, id).await?;
     Ok(Json(
-        users::update_user(&app, target, body, true).await?.into(),
+        users::update_user(&app, &actor, target, body, true)
+            .await?
+            .into(),
     ))
 }
 
@@ -127,7 +129,7 @@ async fn delete_user(
     if target.id == actor.user_id {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
-    users::delete_user(&app, target).await?;
+    users::delete_user(&app, &actor, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -157,6 +159,7 @@ async fn set_role_permissions(
             "the super_admin role's permissions are fixed".into(),
         ));
     }
+    let (role_name, requested) = (name.clone(), body.permissions.clone());
     let roles = app
         .with_primary(move |conn| {
             let known = roles::all_permissions(conn)?;
@@ -188,7 +191,14 @@ async fn set_role_permissions(
             Ok(roles::list(conn)?)
         })
         .await?;
-    tracing::info!(by = %actor.email, "role permissions changed");
+    tracing::info!(by = %actor.email, role = %role_name, "role permissions changed");
+    app.audit(
+        &actor,
+        "role.permissions",
+        role_name,
+        serde_json::json!({"permissions": requested}),
+    )
+    .await;
     Ok(Json(roles))
 }
 

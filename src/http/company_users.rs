@@ -84,7 +84,7 @@ async fn create_company_user(
             "must be one of admin, analyst, viewer",
         ));
     }
-    let user = users::create_user(&app, body, Some(company_id)).await?;
+    let user = users::create_user(&app, &actor, body, Some(company_id)).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -102,7 +102,9 @@ async fn update_company_user(
         ));
     }
     Ok(Json(
-        users::update_user(&app, target, body, false).await?.into(),
+        users::update_user(&app, &actor, target, body, false)
+            .await?
+            .into(),
     ))
 }
 
@@ -116,6 +118,6 @@ async fn delete_company_user(
     if target.id == actor.user_id {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
-    users::delete_user(&app, target).await?;
+    users::delete_user(&app, &actor, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

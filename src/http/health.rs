@@ -12,6 +12,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// The process is up and answering.
@@ -40,4 +41,31 @@ async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({"status": "ready", "open_companies": app.registry.open_count()}),
     ))
+}
+
+/// Prometheus text exposition of the registry's counters.
+async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = &app.registry.stats;
+    let body = format!(
+        "# HELP silo_open_companies Company databases open now.\n\
+         # TYPE silo_open_companies gauge\n\
+         silo_open_companies {}\n\
+         # HELP silo_company_opens_total Company databases opened since start.\n\
+         # TYPE silo_company_opens_total counter\n\
+         silo_company_opens_total {}\n\
+         # HELP silo_company_evictions_total Idle company databases closed to respect the cap.\n\
+         # TYPE silo_company_evictions_total counter\n\
+         silo_company_evictions_total {}\n",
+        app.registry.open_count(),
+        stats.opens.load(Relaxed),
+        stats.evictions.load(Relaxed),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
 }

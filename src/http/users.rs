@@ -4,11 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
+use crate::auth::accounts::{COMPANY_ROLES, check_role, parse_email, parse_full_name};
 use crate::auth::password;
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::primary::refresh_tokens;
 use crate::primary::users::{self, NewUser, User, UserChanges};
+use crate::primary::{audit, refresh_tokens};
+use crate::tenant::Actor;
 
 #[derive(Debug, Serialize)]
 pub struct UserResponse {
@@ -74,74 +76,27 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
-/// Lower-cases and checks an email address.
-pub fn parse_email(raw: &str) -> ApiResult<String> {
-    let email = raw.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && matches!(email.split_once('@'), Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if !valid {
-        return Err(ApiError::invalid("email", "must be an email address"));
-    }
-    Ok(email)
-}
-
-pub fn parse_full_name(raw: Option<&str>) -> ApiResult<Option<String>> {
-    let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
-        return Ok(None);
-    };
-    if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "full_name",
-            "must be at most 200 printable characters",
-        ));
-    }
-    Ok(Some(name.to_string()))
-}
-
-/// Roles a company user may have (super_admin belongs to no company).
-pub const COMPANY_ROLES: [&str; 3] = ["admin", "analyst", "viewer"];
-
 /// Creates a user in `company_id` (None only for super admins) after checking the input.
 pub async fn create_user(
     app: &AppState,
+    actor: &Actor,
     body: CreateUser,
     company_id: Option<i64>,
 ) -> ApiResult<User> {
     let email = parse_email(&body.email)?;
     let full_name = parse_full_name(body.full_name.as_deref())?;
+    check_role(&body.role, company_id.is_some())?;
     password::check_strength(&body.password).map_err(|m| ApiError::invalid("password", m))?;
     let role = body.role;
-    match (role.as_str(), company_id) {
-        ("super_admin", None) => {}
-        ("super_admin", Some(_)) => {
-            return Err(ApiError::invalid(
-                "role",
-                "super_admin users belong to no company",
-            ));
-        }
-        (r, Some(_)) if COMPANY_ROLES.contains(&r) => {}
-        (r, None) if COMPANY_ROLES.contains(&r) => {
-            return Err(ApiError::invalid(
-                "company_id",
-                "is required for company roles",
-            ));
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "role",
-                "must be one of admin, analyst, viewer, super_admin",
-            ));
-        }
-    }
     let secret = body.password;
     let hashed = app
         .hash_work(move || password::hash(&secret))
         .await?
         .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?;
     let uuid = uuid::Uuid::new_v4().to_string();
+    let actor_id = actor.user_id;
     app.with_primary(move |conn| {
+        let tx = write_tx(conn)?;
         let new = NewUser {
             uuid: &uuid,
             email: &email,
@@ -151,7 +106,7 @@ pub async fn create_user(
             company_id,
             role: &role,
         };
-        match users::insert(conn, &new) {
+        match users::insert(&tx, &new) {
             Ok(_) => {}
             Err(e) if e.is_unique_violation() => {
                 return Err(ApiError::Conflict(
@@ -160,8 +115,12 @@ pub async fn create_user(
             }
             Err(e) => return Err(e.into()),
         }
-        users::get_by_uuid(conn, &uuid)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))
+        let detail = serde_json::json!({"email": email, "role": role});
+        audit::record(&tx, actor_id, "user.create", &uuid, &detail)?;
+        let user = users::get_by_uuid(&tx, &uuid)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
+        tx.commit()?;
+        Ok(user)
     })
     .await
 }
@@ -169,6 +128,7 @@ pub async fn create_user(
 /// Applies `body` to `target`. `allow_password` is false for company admins.
 pub async fn update_user(
     app: &AppState,
+    actor: &Actor,
     target: User,
     body: UpdateUser,
     allow_password: bool,
@@ -209,6 +169,7 @@ pub async fn update_user(
         None => None,
     };
     let (role, is_active) = (body.role, body.is_active);
+    let actor_id = actor.user_id;
     app.with_primary(move |conn| {
         let tx = write_tx(conn)?;
         if target.role == "super_admin"
@@ -230,6 +191,9 @@ pub async fn update_user(
         if is_active == Some(false) || hashed.is_some() {
             refresh_tokens::revoke_all_for_user(&tx, target.id, None)?;
         }
+        let detail = serde_json::json!({"role": role, "is_active": is_active,
+            "full_name_changed": full_name.is_some(), "password_changed": hashed.is_some()});
+        audit::record(&tx, actor_id, "user.update", &target.uuid, &detail)?;
         let user = users::get_by_id(&tx, target.id)?.ok_or_else(|| ApiError::not_found("user"))?;
         tx.commit()?;
         Ok(user)
@@ -237,7 +201,8 @@ pub async fn update_user(
     .await
 }
 
-pub async fn delete_user(app: &AppState, target: User) -> ApiResult<()> {
+pub async fn delete_user(app: &AppState, actor: &Actor, target: User) -> ApiResult<()> {
+    let actor_id = actor.user_id;
     app.with_primary(move |conn| {
         let tx = write_tx(conn)?;
         if target.role == "super_admin" && users::other_active_super_admins(&tx, target.id)? == 0 {
@@ -246,6 +211,8 @@ pub async fn delete_user(app: &AppState, target: User) -> ApiResult<()> {
             ));
         }
         users::delete(&tx, target.id)?;
+        let detail = serde_json::json!({"email": target.email});
+        audit::record(&tx, actor_id, "user.delete", &target.uuid, &detail)?;
         tx.commit()?;
         Ok(())
     })

@@ -413,6 +413,33 @@ fn the_cli_refuses_traversal_names_and_creates_lists_and_deletes() {
     let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(created["slug"], "acme-inc");
     assert!(dir.path().join("companies/acme-inc/company.db").is_file());
+    let user = [
+        "user",
+        "create",
+        "--email",
+        "Boss@Acme.test",
+        "--password",
+        "long-enough-1",
+    ];
+    let out = silo(&[&user[..], &["--role", "admin", "--company", "acme-inc"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin boss@acme.test"));
+    let again = silo(&[&user[..], &["--role", "admin", "--company", "acme-inc"]].concat());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let orphan = silo(&[&user[..], &["--role", "viewer"]].concat());
+    assert!(String::from_utf8_lossy(&orphan.stderr).contains("company_id"));
+    let su = silo(
+        &[
+            &user[..],
+            &["--role", "super_admin", "--company", "acme-inc"],
+        ]
+        .concat(),
+    );
+    assert!(!su.status.success());
     let out = silo(&["company", "list", "--json"]);
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -443,6 +470,19 @@ async fn health_and_readiness_answer_and_unknown_routes_are_json_404() {
         .await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body["status"], "ready");
+    let req = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(test.router.clone(), req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    assert!(text.contains("silo_open_companies 0\n"), "{text}");
     let missing = test
         .call(axum::http::Method::GET, "/nope", None, None)
         .await;

@@ -628,6 +628,26 @@ async fn company_admins_manage_their_own_company_only() {
         test.get("/api/company/users", &admin_a).await.body["total"],
         1
     );
+    let conn = test.app.primary.get().unwrap();
+    let mut stmt = conn
+        .prepare("SELECT action FROM audit_log ORDER BY id")
+        .unwrap();
+    let actions: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for expected in [
+        "company.create",
+        "user.create",
+        "user.update",
+        "user.delete",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} not audited: {actions:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
