@@ -346,7 +346,12 @@ fn aggregate(
     .collect();
     let position: Vec<usize> = group_by
         .iter()
-        .map(|k| canonical.iter().position(|c| c == k).expect("every key is canonical"))
+        .map(|k| {
+            canonical
+                .iter()
+                .position(|c| c == k)
+                .expect("every key is canonical")
+        })
         .collect();
     let keys: Vec<&str> = canonical
         .iter()

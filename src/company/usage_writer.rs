@@ -124,7 +124,11 @@ impl UsageWriter {
                             Err(_) => break,
                         }
                     }
-                    idle_yields = if batch.len() == before { idle_yields + 1 } else { 0 };
+                    idle_yields = if batch.len() == before {
+                        idle_yields + 1
+                    } else {
+                        0
+                    };
                     tokio::task::yield_now().await;
                 }
                 write_batch(&ctx, batch).await;
