@@ -60,7 +60,7 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
         app.registry.open_count(),
         stats.opens.load(Relaxed),
         stats.evictions.load(Relaxed),
-    );
+    ) + &app.ingest.render_metrics();
     (
         [(
             axum::http::header::CONTENT_TYPE,

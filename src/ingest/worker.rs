@@ -12,6 +12,7 @@
 //!   left `processing`, and to drain the ones still `pending`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashSet;
 use tokio::sync::Semaphore;
@@ -47,6 +48,15 @@ struct Inner {
     draining: DashSet<i64>,
     /// When this process started: jobs `processing` since before then were interrupted.
     boot: String,
+    stats: IngestStats,
+}
+
+/// Counters for /metrics.
+#[derive(Default, Debug)]
+pub struct IngestStats {
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    pub chunks: AtomicU64,
 }
 
 impl IngestWorker {
@@ -63,6 +73,7 @@ impl IngestWorker {
                 permits: Arc::new(Semaphore::new(concurrency.max(1))),
                 draining: DashSet::new(),
                 boot: now(),
+                stats: IngestStats::default(),
             }),
         }
     }
@@ -80,6 +91,32 @@ impl IngestWorker {
             let inner = self.inner.clone();
             tokio::spawn(async move { inner.drain(company_id).await });
         }
+    }
+
+    /// Jobs completed and failed, and chunks stored, since start.
+    pub fn stats(&self) -> &IngestStats {
+        &self.inner.stats
+    }
+
+    /// Prometheus text for /metrics.
+    pub fn render_metrics(&self) -> String {
+        let s = &self.inner.stats;
+        format!(
+            "# HELP silo_ingest_jobs_total Document processing jobs finished since start.\n\
+             # TYPE silo_ingest_jobs_total counter\n\
+             silo_ingest_jobs_total{{status=\"completed\"}} {}\n\
+             silo_ingest_jobs_total{{status=\"failed\"}} {}\n\
+             # HELP silo_ingest_chunks_total Chunks stored by document processing since start.\n\
+             # TYPE silo_ingest_chunks_total counter\n\
+             silo_ingest_chunks_total {}\n\
+             # HELP silo_ingest_companies_draining Companies whose jobs are being processed now.\n\
+             # TYPE silo_ingest_companies_draining gauge\n\
+             silo_ingest_companies_draining {}\n",
+            s.completed.load(Ordering::Relaxed),
+            s.failed.load(Ordering::Relaxed),
+            s.chunks.load(Ordering::Relaxed),
+            self.inner.draining.len(),
+        )
     }
 
     /// Whether any company is being drained (tests wait on this).
@@ -258,16 +295,23 @@ impl Inner {
         });
         match handle.await {
             Ok(Ok(Some(outcome))) => {
+                self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .chunks
+                    .fetch_add(outcome.chunks as u64, Ordering::Relaxed);
                 tracing::info!(job = %job_uuid, chunks = outcome.chunks, "document processed")
             }
             Ok(Ok(None)) => tracing::info!(job = %job_uuid, "document deleted while processing"),
             Ok(Err(pipeline::PipelineError::Failed(msg))) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(job = %job_uuid, reason = %msg, "document processing failed")
             }
             Ok(Err(e)) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(job = %job_uuid, error = ?e, "document processing failed")
             }
             Err(join) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 // A panic outside the parsers (which catch their own): still fail the job so
                 // it does not stay `processing`.
                 tracing::error!(job = %job_uuid, error = ?join, "document processing panicked");

@@ -204,6 +204,24 @@ async fn an_unparseable_file_fails_its_job_with_a_reason_and_leaves_no_chunks() 
     // The worker survived: a good file still goes through.
     let (_, job) = ingest(&test, t, "ok.txt", b"still working", "user").await;
     assert_eq!(job["status"], "completed");
+    // Counters move just after the job row commits: wait for the worker to go idle.
+    for _ in 0..200 {
+        if test.app.ingest.is_idle() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let stats = test.app.ingest.stats();
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(
+        (stats.completed.load(Relaxed), stats.failed.load(Relaxed)),
+        (1, 4)
+    );
+    let metrics = test.app.ingest.render_metrics();
+    assert!(
+        metrics.contains("silo_ingest_jobs_total{status=\"failed\"} 4"),
+        "{metrics}"
+    );
 }
 
 /// Puts a completed document's job back to `processing` as a crashed process would have
