@@ -2,5 +2,10 @@
 //!
 //! cargo run --example openapi_dump > openapi.json
 fn main() {
-    println!("{}", silo::http::openapi::document().to_pretty_json().expect("serialises"));
+    println!(
+        "{}",
+        silo::http::openapi::document()
+            .to_pretty_json()
+            .expect("serialises")
+    );
 }

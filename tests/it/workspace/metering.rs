@@ -342,12 +342,17 @@ async fn the_usage_writer_stops_when_idle_and_restarts_on_demand() {
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
     }
     // The idle writer let the company go: nothing holds it open but the registry.
+    // (Polled: on a loaded machine the writer may notice its idle timeout a little late.)
     let db = test.app.registry.get(c.key).await.unwrap();
-    assert_eq!(
-        std::sync::Arc::strong_count(&db),
-        2,
-        "only the registry and this test hold it"
-    );
+    let mut holders = std::sync::Arc::strong_count(&db);
+    for _ in 0..200 {
+        if holders == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        holders = std::sync::Arc::strong_count(&db);
+    }
+    assert_eq!(holders, 2, "only the registry and this test hold it");
     drop(db);
     assert_eq!(
         test.get("/api/usage/summary", &c.admin).await.body["totals"]["requests"],
