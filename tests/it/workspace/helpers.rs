@@ -99,7 +99,8 @@ pub async fn upload(
 
 /// Polls a job until it is completed or failed; returns it.
 pub async fn wait_job(test: &TestApp, token: &str, job_id: &str) -> Value {
-    for _ in 0..400 {
+    // Up to 30 s: CI machines are shared and slow.
+    for _ in 0..1200 {
         let reply = test.get(&format!("/api/jobs/{job_id}"), token).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         if matches!(reply.body["status"].as_str(), Some("completed" | "failed")) {
