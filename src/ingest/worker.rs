@@ -442,7 +442,7 @@ mod tests {
         .unwrap();
         let worker = IngestWorker::new(app.registry.clone(), Some(embedder), 2);
         worker.notify(company.id);
-        for _ in 0..400 {
+        for _ in 0..3000 {
             if worker.is_idle() {
                 break;
             }
