@@ -54,6 +54,8 @@ pub struct WorkspaceOptions {
     pub prices: PriceTable,
     /// How long a company's usage writer waits for more work before it stops.
     pub usage_batch_idle: Duration,
+    /// Longest a document job may run before it is failed.
+    pub ingest_job_timeout: Duration,
 }
 
 impl Default for WorkspaceOptions {
@@ -63,6 +65,7 @@ impl Default for WorkspaceOptions {
             ingest_concurrency: IngestWorker::default_concurrency(),
             prices: PriceTable::default(),
             usage_batch_idle: Duration::from_secs(2),
+            ingest_job_timeout: crate::ingest::worker::DEFAULT_JOB_TIMEOUT,
         }
     }
 }
@@ -133,8 +136,12 @@ impl App {
             maintenance,
             options.registry,
         ));
-        let ingest =
-            IngestWorker::new(registry.clone(), None, options.workspace.ingest_concurrency);
+        let ingest = IngestWorker::with_timeout(
+            registry.clone(),
+            None,
+            options.workspace.ingest_concurrency,
+            options.workspace.ingest_job_timeout,
+        );
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(App {
             data_dir,
@@ -267,10 +274,11 @@ impl App {
     /// Installs the embedder ingestion uses (and search will use). Call before serving:
     /// the worker is rebuilt around it.
     pub fn set_embedder(&mut self, embedder: Arc<dyn Embedder>) {
-        self.ingest = IngestWorker::new(
+        self.ingest = IngestWorker::with_timeout(
             self.registry.clone(),
             Some(embedder.clone()),
             self.workspace.ingest_concurrency,
+            self.workspace.ingest_job_timeout,
         );
         self.embedder = Some(embedder);
     }

@@ -80,6 +80,11 @@ pub struct ServerOpts {
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub ingest_concurrency: Option<u32>,
 
+    /// Longest a document processing job may run, in seconds, before it is failed.
+    #[arg(long, env = "SILO_INGEST_JOB_TIMEOUT", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ingest_job_timeout: u64,
+
     /// Model price table as JSON, per 1M tokens:
     /// {"currency": "USD", "prices": [{"provider": "custom", "model": null, "prompt": 0.14,
     /// "completion": 0.28, "embedding": 0}]}. Default: custom 0.14/0.28, ollama free.
@@ -113,6 +118,7 @@ impl ServerOpts {
                     .ingest_concurrency
                     .map_or_else(IngestWorker::default_concurrency, |n| n as usize),
                 prices: self.price_table.clone().unwrap_or_default(),
+                ingest_job_timeout: Duration::from_secs(self.ingest_job_timeout),
                 ..WorkspaceOptions::default()
             },
         }

@@ -174,7 +174,7 @@ pub fn set_progress(
     conn.prepare_cached(
         "UPDATE processing_jobs SET processed_items = ?2, total_items = ?3, progress = ?4,
              current_step = ?5, updated_at = ?6
-         WHERE id = ?1",
+         WHERE id = ?1 AND status = 'processing'",
     )?
     .execute(params![
         row_id,
@@ -187,7 +187,8 @@ pub fn set_progress(
     Ok(())
 }
 
-/// Marks a job completed with a JSON result.
+/// Marks a running job completed with a JSON result. False when the job is no longer
+/// `processing` (failed by a timeout meanwhile, or gone): the caller must then store nothing.
 pub fn complete(
     conn: &Connection,
     row_id: i64,
@@ -199,18 +200,19 @@ pub fn complete(
         "UPDATE processing_jobs SET status = 'completed', processed_items = ?2, total_items = ?2,
              progress = 1.0, current_step = 'done', result = ?3, error = NULL,
              completed_at = ?4, updated_at = ?4
-         WHERE id = ?1",
+         WHERE id = ?1 AND status = 'processing'",
         params![row_id, items, result, ts],
     )? > 0)
 }
 
-/// Marks a job failed with a message for the user.
+/// Marks a running job failed with a message for the user; false when it is no longer
+/// `processing`.
 pub fn fail(conn: &Connection, row_id: i64, error: &str) -> rusqlite::Result<bool> {
     let ts = now();
     Ok(conn.execute(
         "UPDATE processing_jobs SET status = 'failed', error = ?2, current_step = 'failed',
              completed_at = ?3, updated_at = ?3
-         WHERE id = ?1",
+         WHERE id = ?1 AND status = 'processing'",
         params![row_id, error, ts],
     )? > 0)
 }

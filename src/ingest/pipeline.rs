@@ -87,8 +87,10 @@ pub fn run_job(
             };
             context::with_conn(|c| {
                 let tx = write_tx(c)?;
-                jobs::fail(&tx, job.row_id, &user_message)?;
-                documents::mark_failed(&tx, doc_id, &user_message)?;
+                // A job already ended (timed out) keeps the verdict it was given.
+                if jobs::fail(&tx, job.row_id, &user_message)? {
+                    documents::mark_failed(&tx, doc_id, &user_message)?;
+                }
                 tx.commit()?;
                 Ok::<_, PipelineError>(())
             })?;
@@ -168,13 +170,16 @@ fn process(
     .to_string();
     let committed = context::with_conn(|c| {
         let tx = write_tx(c)?;
-        let removed = chunks::delete_for_document(&tx, doc_id)?;
-        // The document may have been deleted while we worked: then store nothing.
-        if !documents::mark_completed(&tx, doc_id, rows.len() as i64, tokens)? {
+        // The job may have been failed by the worker's timeout, or the document deleted,
+        // while we worked: then roll back and store nothing.
+        if !jobs::complete(&tx, job.row_id, rows.len() as i64, &result)? {
             return Ok::<_, PipelineError>(None);
         }
+        if !documents::mark_completed(&tx, doc_id, rows.len() as i64, tokens)? {
+            return Ok(None);
+        }
+        let removed = chunks::delete_for_document(&tx, doc_id)?;
         let ids = chunks::insert_many(&tx, doc_id, &rows)?;
-        jobs::complete(&tx, job.row_id, rows.len() as i64, &result)?;
         tx.commit()?;
         Ok(Some((removed, ids)))
     })?;

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use dashmap::DashSet;
 use tokio::sync::Semaphore;
@@ -25,6 +26,11 @@ use crate::embed::Embedder;
 use crate::primary::companies;
 use crate::tenant::provision::UPLOADS_DIR;
 use crate::tenant::{TenantCtx, TenantError, TenantRegistry, context};
+
+/// Longest a job may run. A parser stuck on a hostile file (an endless loop cannot be
+/// interrupted on a blocking thread) then fails its job and gives its permit back, so the
+/// worker keeps serving everyone else; the stuck thread's late result is discarded.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// How many companies the start-up recovery examines at once.
 const RECOVERY_CONCURRENCY: usize = 4;
@@ -44,6 +50,8 @@ struct Inner {
     registry: Arc<TenantRegistry>,
     embedder: Option<Arc<dyn Embedder>>,
     permits: Arc<Semaphore>,
+    /// Longest a job may run before it is failed and its permit given back.
+    job_timeout: Duration,
     /// Companies with a drain task running.
     draining: DashSet<i64>,
     /// When this process started: jobs `processing` since before then were interrupted.
@@ -60,16 +68,28 @@ pub struct IngestStats {
 }
 
 impl IngestWorker {
-    /// A worker running at most `concurrency` jobs at once. Needs no runtime until used.
+    /// A worker running at most `concurrency` jobs at once, each for at most
+    /// [`DEFAULT_JOB_TIMEOUT`]. Needs no runtime until used.
     pub fn new(
         registry: Arc<TenantRegistry>,
         embedder: Option<Arc<dyn Embedder>>,
         concurrency: usize,
     ) -> Self {
+        Self::with_timeout(registry, embedder, concurrency, DEFAULT_JOB_TIMEOUT)
+    }
+
+    /// Like [`IngestWorker::new`] with another job time limit.
+    pub fn with_timeout(
+        registry: Arc<TenantRegistry>,
+        embedder: Option<Arc<dyn Embedder>>,
+        concurrency: usize,
+        job_timeout: Duration,
+    ) -> Self {
         IngestWorker {
             inner: Arc::new(Inner {
                 registry,
                 embedder,
+                job_timeout,
                 permits: Arc::new(Semaphore::new(concurrency.max(1))),
                 draining: DashSet::new(),
                 boot: now(),
@@ -293,7 +313,39 @@ impl Inner {
                 context::sync_scope(ctx, || pipeline::run_job(&job, embedder.as_ref()))
             }
         });
-        match handle.await {
+        let handle = match tokio::time::timeout(self.job_timeout, handle).await {
+            Ok(finished) => finished,
+            Err(_) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                let msg = format!(
+                    "processing took longer than {} s and was stopped; the file may be too \
+                     large or malformed",
+                    self.job_timeout.as_secs()
+                );
+                tracing::error!(job = %job_uuid, "document processing timed out");
+                let failed = context::scope(
+                    ctx,
+                    context::run(move |c| {
+                        let tx = write_tx(c)?;
+                        if jobs::fail(&tx, job_row, &msg)? {
+                            if let Some(doc) =
+                                jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
+                            {
+                                crate::company::documents::mark_failed(&tx, doc, &msg)?;
+                            }
+                        }
+                        tx.commit()?;
+                        Ok::<_, TenantError>(())
+                    }),
+                )
+                .await;
+                if let Err(e) = failed {
+                    tracing::error!(job = %job_uuid, error = %e, "could not record the timeout");
+                }
+                return Ok(true);
+            }
+        };
+        match handle {
             Ok(Ok(Some(outcome))) => {
                 self.stats.completed.fetch_add(1, Ordering::Relaxed);
                 self.stats
@@ -319,14 +371,13 @@ impl Inner {
                     ctx,
                     context::run(move |c| {
                         let tx = write_tx(c)?;
-                        jobs::fail(&tx, job_row, "internal error while processing the document")?;
-                        if let Some(doc) = jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
-                        {
-                            crate::company::documents::mark_failed(
-                                &tx,
-                                doc,
-                                "internal error while processing the document",
-                            )?;
+                        let msg = "internal error while processing the document";
+                        if jobs::fail(&tx, job_row, msg)? {
+                            if let Some(doc) =
+                                jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
+                            {
+                                crate::company::documents::mark_failed(&tx, doc, msg)?;
+                            }
                         }
                         tx.commit()?;
                         Ok::<_, TenantError>(())
@@ -376,6 +427,8 @@ mod tests {
                 Some("dims") => {
                     return Ok(texts.iter().map(|_| vec![0.5; self.dims + 1]).collect());
                 }
+                // Far slower than the test's job time limit (a stuck parser).
+                Some("slow") => std::thread::sleep(Duration::from_millis(300)),
                 _ => {}
             }
             Ok(texts
@@ -393,6 +446,16 @@ mod tests {
     /// its chunks' embeddings.
     async fn run_with(
         embedder: Arc<FakeEmbedder>,
+    ) -> (documents::Document, jobs::Job, Vec<Option<Vec<u8>>>) {
+        run_with_timeout(embedder, DEFAULT_JOB_TIMEOUT, Duration::ZERO).await
+    }
+
+    /// `settle`: how long to wait after the worker is idle before reading the results (so a
+    /// job's abandoned thread has finished too).
+    async fn run_with_timeout(
+        embedder: Arc<FakeEmbedder>,
+        timeout: Duration,
+        settle: Duration,
     ) -> (documents::Document, jobs::Job, Vec<Option<Vec<u8>>>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data");
@@ -440,7 +503,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let worker = IngestWorker::new(app.registry.clone(), Some(embedder), 2);
+        let worker = IngestWorker::with_timeout(app.registry.clone(), Some(embedder), 2, timeout);
         worker.notify(company.id);
         for _ in 0..3000 {
             if worker.is_idle() {
@@ -449,6 +512,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(worker.is_idle(), "the worker did not finish");
+        tokio::time::sleep(settle).await;
         context::scope(
             ctx,
             context::run(|c| {
@@ -509,5 +573,28 @@ mod tests {
             );
             assert!(blobs.is_empty(), "{broken}: partial chunks left");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_past_its_time_limit_fails_and_its_late_result_is_discarded() {
+        let embedder = Arc::new(FakeEmbedder {
+            dims: 8,
+            broken: Some("slow"),
+            calls: AtomicUsize::new(0),
+        });
+        let (doc, job, blobs) = run_with_timeout(
+            embedder.clone(),
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(job.status, "failed");
+        assert!(
+            job.error.as_deref().unwrap().contains("longer than"),
+            "{:?}",
+            job.error
+        );
+        assert_eq!(doc.status, "failed");
+        assert!(blobs.is_empty());
     }
 }
