@@ -9,6 +9,7 @@
 //! row, so one bad row never fails its neighbours.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -39,6 +40,14 @@ pub struct UsageWriter {
     queues: Arc<Queues>,
     max_batch: usize,
     idle: Duration,
+    stats: Arc<WriterStats>,
+}
+
+/// Counters for /metrics: rows / batches is the mean batch size.
+#[derive(Default, Debug)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub rows: AtomicU64,
 }
 
 impl Default for UsageWriter {
@@ -53,7 +62,26 @@ impl UsageWriter {
             queues: Arc::new(DashMap::new()),
             max_batch: max_batch.max(1),
             idle,
+            stats: Arc::default(),
         }
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Prometheus text for /metrics.
+    pub fn render_metrics(&self) -> String {
+        format!(
+            "# HELP silo_usage_batches_total Usage transactions committed by the group writer.\n\
+             # TYPE silo_usage_batches_total counter\n\
+             silo_usage_batches_total {}\n\
+             # HELP silo_usage_rows_total Usage rows written by the group writer.\n\
+             # TYPE silo_usage_rows_total counter\n\
+             silo_usage_rows_total {}\n",
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.rows.load(Ordering::Relaxed),
+        )
     }
 
     /// Inserts `row` into the current company's `token_usage`; returns its rowid once the
@@ -90,6 +118,7 @@ impl UsageWriter {
         let (tx, mut rx) = mpsc::channel::<Pending>(self.max_batch * 2);
         let (queues, me, max_batch, idle) =
             (self.queues.clone(), tx.clone(), self.max_batch, self.idle);
+        let stats = self.stats.clone();
         tokio::spawn(async move {
             loop {
                 let first = match tokio::time::timeout(idle, rx.recv()).await {
@@ -131,6 +160,8 @@ impl UsageWriter {
                     };
                     tokio::task::yield_now().await;
                 }
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 write_batch(&ctx, batch).await;
             }
             queues.remove_if(&company, |_, q| q.same_channel(&me));

@@ -325,6 +325,17 @@ async fn sixty_four_concurrent_writers_all_succeed() {
     let r = test.get("/api/usage/summary", &c.admin).await.body;
     assert_eq!(r["totals"]["requests"], 640);
     assert_eq!(r["totals"]["total_tokens"], 640 * 200);
+    // They went through the group writer, several rows per transaction.
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = test.app.usage_writer.stats();
+    assert_eq!(stats.rows.load(Relaxed), 640);
+    assert!(stats.batches.load(Relaxed) < 640, "{stats:?}");
+    assert!(
+        test.app
+            .usage_writer
+            .render_metrics()
+            .contains("silo_usage_rows_total 640")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
