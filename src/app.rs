@@ -10,10 +10,14 @@ use anyhow::{Context, bail};
 use crate::auth::ratelimit::{LoginLimiter, RateLimitOptions};
 use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
+use crate::company::usage_writer::UsageWriter;
 use crate::db::DbError;
 use crate::db::migrations::{self, MigrationSet, SchemaState};
 use crate::db::pool::{self, Conn, Pool, PoolOptions};
+use crate::embed::Embedder;
 use crate::error::ApiError;
+use crate::ingest::IngestWorker;
+use crate::pricing::PriceTable;
 use crate::tenant::provision::{self, COMPANIES_DIR};
 use crate::tenant::{RegistryOptions, TenantRegistry};
 
@@ -29,6 +33,41 @@ pub struct App {
     /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for ~18 ms, and on a
     /// small machine unbounded hashing stalls every other request.
     pub hashing: tokio::sync::Semaphore,
+    /// Limits and prices of the company workspace API (documents, usage).
+    pub workspace: WorkspaceOptions,
+    /// The embedder ingestion uses; None stores chunks without embeddings (keyword search
+    /// only) until the semantic-search work provides one.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Background document processing; `start_recovery` must be called once serving.
+    pub ingest: IngestWorker,
+    /// Group commit of usage records, one writer per busy company.
+    pub usage_writer: UsageWriter,
+}
+
+/// Settings of the company workspace API.
+#[derive(Clone, Debug)]
+pub struct WorkspaceOptions {
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Documents processed at once across all companies.
+    pub ingest_concurrency: usize,
+    pub prices: PriceTable,
+    /// How long a company's usage writer waits for more work before it stops.
+    pub usage_batch_idle: Duration,
+    /// Longest a document job may run before it is failed.
+    pub ingest_job_timeout: Duration,
+}
+
+impl Default for WorkspaceOptions {
+    fn default() -> Self {
+        WorkspaceOptions {
+            max_upload_bytes: 25 << 20,
+            ingest_concurrency: IngestWorker::default_concurrency(),
+            prices: PriceTable::default(),
+            usage_batch_idle: Duration::from_secs(2),
+            ingest_job_timeout: crate::ingest::worker::DEFAULT_JOB_TIMEOUT,
+        }
+    }
 }
 
 /// Everything `App::open` can be told; defaults suit a small installation.
@@ -39,6 +78,7 @@ pub struct AppOptions {
     /// The signing secret; generated into the data directory when None.
     pub jwt_secret: Option<String>,
     pub access_ttl: Duration,
+    pub workspace: WorkspaceOptions,
 }
 
 impl Default for AppOptions {
@@ -48,6 +88,7 @@ impl Default for AppOptions {
             rate_limit: RateLimitOptions::default(),
             jwt_secret: None,
             access_ttl: Duration::from_secs(15 * 60),
+            workspace: WorkspaceOptions::default(),
         }
     }
 }
@@ -95,6 +136,12 @@ impl App {
             maintenance,
             options.registry,
         ));
+        let ingest = IngestWorker::with_timeout(
+            registry.clone(),
+            None,
+            options.workspace.ingest_concurrency,
+            options.workspace.ingest_job_timeout,
+        );
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(App {
             data_dir,
@@ -103,6 +150,10 @@ impl App {
             keys: JwtKeys::new(&secret, options.access_ttl),
             login_limiter: LoginLimiter::new(options.rate_limit),
             hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
+            ingest,
+            usage_writer: UsageWriter::new(512, options.workspace.usage_batch_idle),
+            embedder: None,
+            workspace: options.workspace,
         })
     }
 }
@@ -216,5 +267,19 @@ impl App {
     ) -> Result<T, ApiError> {
         let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
         Ok(tokio::task::spawn_blocking(f).await?)
+    }
+}
+
+impl App {
+    /// Installs the embedder ingestion uses (and search will use). Call before serving:
+    /// the worker is rebuilt around it.
+    pub fn set_embedder(&mut self, embedder: Arc<dyn Embedder>) {
+        self.ingest = IngestWorker::with_timeout(
+            self.registry.clone(),
+            Some(embedder.clone()),
+            self.workspace.ingest_concurrency,
+            self.workspace.ingest_job_timeout,
+        );
+        self.embedder = Some(embedder);
     }
 }

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use crate::app::AppOptions;
+use crate::app::{AppOptions, WorkspaceOptions};
 use crate::auth::ratelimit::RateLimitOptions;
+use crate::ingest::IngestWorker;
+use crate::pricing::PriceTable;
 use crate::tenant::{OnSchemaBehind, RegistryOptions};
 
 /// Where Silo keeps its files; shared by every subcommand.
@@ -67,6 +69,31 @@ pub struct ServerOpts {
     #[arg(long, env = "SILO_LOGIN_WINDOW", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub login_window: u64,
+
+    /// Largest document upload accepted, in bytes.
+    #[arg(long, env = "SILO_MAX_UPLOAD_BYTES", default_value_t = 25 << 20,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_upload_bytes: u64,
+
+    /// Documents processed at once across all companies (default: one per core).
+    #[arg(long, env = "SILO_INGEST_CONCURRENCY",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub ingest_concurrency: Option<u32>,
+
+    /// Longest a document processing job may run, in seconds, before it is failed.
+    #[arg(long, env = "SILO_INGEST_JOB_TIMEOUT", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ingest_job_timeout: u64,
+
+    /// Model price table as JSON, per 1M tokens:
+    /// {"currency": "USD", "prices": [{"provider": "custom", "model": null, "prompt": 0.14,
+    /// "completion": 0.28, "embedding": 0}]}. Default: custom 0.14/0.28, ollama free.
+    #[arg(long, env = "SILO_PRICE_TABLE", value_parser = parse_price_table)]
+    pub price_table: Option<PriceTable>,
+}
+
+fn parse_price_table(raw: &str) -> Result<PriceTable, String> {
+    PriceTable::from_json(raw).map_err(|e| e.to_string())
 }
 
 impl ServerOpts {
@@ -85,6 +112,15 @@ impl ServerOpts {
             },
             jwt_secret: self.jwt_secret.clone(),
             access_ttl: Duration::from_secs(self.access_token_ttl),
+            workspace: WorkspaceOptions {
+                max_upload_bytes: self.max_upload_bytes,
+                ingest_concurrency: self
+                    .ingest_concurrency
+                    .map_or_else(IngestWorker::default_concurrency, |n| n as usize),
+                prices: self.price_table.clone().unwrap_or_default(),
+                ingest_job_timeout: Duration::from_secs(self.ingest_job_timeout),
+                ..WorkspaceOptions::default()
+            },
         }
     }
 }

@@ -5,12 +5,15 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod company;
 pub mod config;
 pub mod db;
 pub mod embed;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod ops;
+pub mod pricing;
 pub mod primary;
 pub mod search;
 pub mod tenant;

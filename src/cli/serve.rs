@@ -31,6 +31,9 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", opts.listen))?;
         tracing::info!(addr = %listener.local_addr()?, data_dir = %state.data_dir.display(), "serving");
+        // Jobs a previous process left unfinished: queued again in the background, so
+        // serving starts at once even with thousands of companies.
+        state.ingest.start_recovery(state.primary.clone());
         let service = crate::http::router(state)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, service)

@@ -60,7 +60,8 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
         app.registry.open_count(),
         stats.opens.load(Relaxed),
         stats.evictions.load(Relaxed),
-    );
+    ) + &app.ingest.render_metrics()
+        + &app.usage_writer.render_metrics();
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -3,13 +3,23 @@
 
 pub mod admin_companies;
 pub mod admin_users;
+pub mod agent_logs;
 pub mod auth;
 pub mod company;
 pub mod company_users;
+pub mod conversations;
+pub mod documents;
 pub mod guard;
 pub mod health;
 pub mod json;
+pub mod multipart;
+pub mod openapi;
+pub mod profile;
+pub mod reports;
+pub mod upload;
+pub mod usage;
 pub mod users;
+pub mod validate;
 
 use std::time::Duration;
 
@@ -51,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     ));
     Router::new()
         .merge(health::routes())
+        .merge(openapi::routes())
         .merge(auth::public_routes())
         .merge(authenticated)
         .merge(company)
@@ -81,7 +92,10 @@ pub fn router(state: AppState) -> Router {
 /// Routes over the caller's company database. Each handler starts with
 /// `actor.require("<resource>:<action>")?`.
 fn company_data_routes() -> Router<AppState> {
-    Router::new().merge(company::routes())
+    // The workspace routes (documents, jobs, conversations, agent logs, usage, profile,
+    // reports) come with their OpenAPI descriptions; see `openapi`.
+    let (workspace, _) = openapi::documented().split_for_parts();
+    Router::new().merge(company::routes()).merge(workspace)
 }
 
 async fn not_found() -> ApiError {

@@ -5,3 +5,4 @@ mod core;
 mod identity;
 mod ops;
 mod search_index;
+mod workspace;

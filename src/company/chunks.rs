@@ -1,0 +1,192 @@
+//! The `document_chunks` table: the pieces of text that search and answers cite. Inserting a
+//! chunk also indexes it for keyword search (the FTS triggers in the schema); embeddings are
+//! stored beside the text as little-endian f32 BLOBs, the source of truth for the vector
+//! index (invariant 3).
+
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Page, new_uuid};
+use crate::db::now;
+
+/// A chunk as the API shows it (without its embedding, which is large and internal).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Chunk {
+    #[serde(skip)]
+    pub row_id: i64,
+    #[serde(rename = "id")]
+    pub uuid: String,
+    pub content: String,
+    pub chunk_index: i64,
+    pub page_number: Option<i64>,
+    pub section: Option<String>,
+    pub token_count: Option<i64>,
+    /// Whether the chunk has a stored embedding (is searchable by vector).
+    pub embedded: bool,
+    pub created_at: String,
+}
+
+impl Chunk {
+    pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Chunk {
+            row_id: row.get(0)?,
+            uuid: row.get(1)?,
+            content: row.get(2)?,
+            chunk_index: row.get(3)?,
+            page_number: row.get(4)?,
+            section: row.get(5)?,
+            token_count: row.get(6)?,
+            embedded: row.get(7)?,
+            created_at: row.get(8)?,
+        })
+    }
+}
+
+/// A chunk to insert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewChunk {
+    pub content: String,
+    pub chunk_index: i64,
+    pub page_number: Option<i64>,
+    pub section: Option<String>,
+    pub token_count: i64,
+    /// Already encoded with [`encode_embedding`].
+    pub embedding: Option<Vec<u8>>,
+}
+
+/// Encodes a vector as the stored BLOB: f32 little-endian, no header.
+pub fn encode_embedding(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Decodes a stored embedding BLOB.
+pub fn decode_embedding(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Inserts chunks of document `document_id` (call inside the caller's write transaction, so
+/// chunks, FTS rows and the document's status commit together). Returns the new rowids.
+pub fn insert_many(
+    conn: &Connection,
+    document_id: i64,
+    chunks: &[NewChunk],
+) -> rusqlite::Result<Vec<i64>> {
+    let ts = now();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, page_number,
+             section, token_count, embedding, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut ids = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        stmt.execute(params![
+            new_uuid(),
+            document_id,
+            c.content,
+            c.chunk_index,
+            c.page_number,
+            c.section,
+            c.token_count,
+            c.embedding,
+            ts
+        ])?;
+        ids.push(conn.last_insert_rowid());
+    }
+    Ok(ids)
+}
+
+/// Removes every chunk of a document (a re-run starts from scratch). Returns the removed
+/// rowids, which the vector index must tombstone.
+pub fn delete_for_document(conn: &Connection, document_id: i64) -> rusqlite::Result<Vec<i64>> {
+    let ids = ids_for_document(conn, document_id)?;
+    conn.execute(
+        "DELETE FROM document_chunks WHERE document_id = ?1",
+        [document_id],
+    )?;
+    Ok(ids)
+}
+
+/// Rowids of a document's chunks, in order.
+pub fn ids_for_document(conn: &Connection, document_id: i64) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare_cached(
+        "SELECT id FROM document_chunks WHERE document_id = ?1 ORDER BY chunk_index",
+    )?
+    .query_map([document_id], |r| r.get(0))?
+    .collect()
+}
+
+/// A page of a document's chunks in reading order and the document's chunk count.
+pub fn list_for_document(
+    conn: &Connection,
+    document_id: i64,
+    page: Page,
+) -> rusqlite::Result<(Vec<Chunk>, u64)> {
+    let total: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM document_chunks WHERE document_id = ?1")?
+        .query_row([document_id], |r| r.get(0))?;
+    let items = conn
+        .prepare_cached(
+            "SELECT id, uuid, content, chunk_index, page_number, section, token_count,
+                    embedding IS NOT NULL, created_at
+             FROM document_chunks WHERE document_id = ?1
+             ORDER BY chunk_index LIMIT ?2 OFFSET ?3",
+        )?
+        .query_map(
+            params![document_id, page.limit, page.offset],
+            Chunk::from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, total as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::company::{documents, testdb};
+
+    #[test]
+    fn insert_list_and_embeddings_round_trip() {
+        let db = testdb::open();
+        let c = &db.conn;
+        let doc = documents::insert(c, &documents::tests::new_doc("u", "user", "t")).unwrap();
+        let v = [0.5f32, -1.25, 3.0];
+        let chunks: Vec<NewChunk> = (0..3)
+            .map(|i| NewChunk {
+                content: format!("chunk {i}"),
+                chunk_index: i,
+                page_number: Some(i + 1),
+                section: None,
+                token_count: 2,
+                embedding: (i == 0).then(|| encode_embedding(&v)),
+            })
+            .collect();
+        let ids = insert_many(c, doc, &chunks).unwrap();
+        assert_eq!(ids.len(), 3);
+        let (page, total) = list_for_document(
+            c,
+            doc,
+            Page {
+                limit: 2,
+                offset: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(page[0].chunk_index, 1);
+        assert_eq!(page[0].page_number, Some(2));
+        assert!(!page[0].embedded);
+        let blob: Vec<u8> = c
+            .query_row(
+                "SELECT embedding FROM document_chunks WHERE id = ?1",
+                [ids[0]],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(decode_embedding(&blob), v);
+        assert_eq!(delete_for_document(c, doc).unwrap(), ids);
+        assert_eq!(list_for_document(c, doc, Page::default()).unwrap().1, 0);
+    }
+}

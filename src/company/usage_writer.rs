@@ -1,0 +1,222 @@
+//! Group commit for usage rows. Every model call records a row, so under load many small
+//! write transactions of one company queue on SQLite's single write lock (and its busy
+//! handler sleeps between retries). Instead, each company with recent usage gets one writer
+//! task: concurrent records are put on its queue, and the writer inserts whatever has
+//! arrived in one `BEGIN IMMEDIATE` transaction, then answers each caller with its row id.
+//!
+//! A writer holds the company open (its `TenantCtx`) only while busy: after `idle` without
+//! work it stops, and the next record starts a new one. A batch that fails is retried row by
+//! row, so one bad row never fails its neighbours.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::{mpsc, oneshot};
+
+use super::usage::{self, NewUsage};
+use crate::db::{Conn, write_tx};
+use crate::tenant::{TenantCtx, TenantError, context};
+
+/// Why a batched insert failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    #[error("storing the usage row failed: {0}")]
+    Failed(String),
+}
+
+struct Pending {
+    row: NewUsage,
+    done: oneshot::Sender<Result<i64, String>>,
+}
+
+type Queues = DashMap<i64, mpsc::Sender<Pending>>;
+
+/// The per-company usage writers.
+pub struct UsageWriter {
+    queues: Arc<Queues>,
+    max_batch: usize,
+    idle: Duration,
+    stats: Arc<WriterStats>,
+}
+
+/// Counters for /metrics: rows / batches is the mean batch size.
+#[derive(Default, Debug)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub rows: AtomicU64,
+}
+
+impl Default for UsageWriter {
+    fn default() -> Self {
+        UsageWriter::new(512, Duration::from_secs(2))
+    }
+}
+
+impl UsageWriter {
+    pub fn new(max_batch: usize, idle: Duration) -> Self {
+        UsageWriter {
+            queues: Arc::new(DashMap::new()),
+            max_batch: max_batch.max(1),
+            idle,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Prometheus text for /metrics.
+    pub fn render_metrics(&self) -> String {
+        format!(
+            "# HELP silo_usage_batches_total Usage transactions committed by the group writer.\n\
+             # TYPE silo_usage_batches_total counter\n\
+             silo_usage_batches_total {}\n\
+             # HELP silo_usage_rows_total Usage rows written by the group writer.\n\
+             # TYPE silo_usage_rows_total counter\n\
+             silo_usage_rows_total {}\n",
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.rows.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Inserts `row` into the current company's `token_usage`; returns its rowid once the
+    /// transaction holding it has committed.
+    pub async fn insert(&self, row: NewUsage) -> Result<i64, WriteError> {
+        let ctx = context::current()?;
+        let company = ctx.db.company().id;
+        let (done, answer) = oneshot::channel();
+        let mut pending = Pending { row, done };
+        loop {
+            let queue = self
+                .queues
+                .entry(company)
+                .or_insert_with(|| self.spawn_writer(company, ctx.clone()))
+                .clone();
+            match queue.send(pending).await {
+                Ok(()) => break,
+                // The writer stopped (idle): forget it and start another.
+                Err(mpsc::error::SendError(p)) => {
+                    self.queues
+                        .remove_if(&company, |_, q| q.same_channel(&queue));
+                    pending = p;
+                }
+            }
+        }
+        match answer.await {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(msg)) => Err(WriteError::Failed(msg)),
+            Err(_) => Err(WriteError::Failed("the usage writer stopped".into())),
+        }
+    }
+
+    fn spawn_writer(&self, company: i64, ctx: Arc<TenantCtx>) -> mpsc::Sender<Pending> {
+        let (tx, mut rx) = mpsc::channel::<Pending>(self.max_batch * 2);
+        let (queues, me, max_batch, idle) =
+            (self.queues.clone(), tx.clone(), self.max_batch, self.idle);
+        let stats = self.stats.clone();
+        tokio::spawn(async move {
+            loop {
+                let first = match tokio::time::timeout(idle, rx.recv()).await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => break,
+                    Err(_) => {
+                        // Idle: refuse new sends (callers start a new writer), then write
+                        // what slipped in before the close.
+                        rx.close();
+                        let mut rest = Vec::new();
+                        while let Ok(p) = rx.try_recv() {
+                            rest.push(p);
+                        }
+                        if !rest.is_empty() {
+                            write_batch(&ctx, rest).await;
+                        }
+                        break;
+                    }
+                };
+                let mut batch = Vec::with_capacity(max_batch.min(64));
+                batch.push(first);
+                // Each commit writes every page it touched to the WAL (a table leaf, an index
+                // leaf per index, a rollup page), so a batch of one costs about as much as a
+                // batch of fifty. Let the handlers already running enqueue their rows first:
+                // yield while new rows keep arriving (a few µs each), then write them all.
+                let mut idle_yields = 0;
+                while batch.len() < max_batch && idle_yields < 2 {
+                    let before = batch.len();
+                    while batch.len() < max_batch {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    idle_yields = if batch.len() == before {
+                        idle_yields + 1
+                    } else {
+                        0
+                    };
+                    tokio::task::yield_now().await;
+                }
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                write_batch(&ctx, batch).await;
+            }
+            queues.remove_if(&company, |_, q| q.same_channel(&me));
+        });
+        tx
+    }
+}
+
+async fn write_batch(ctx: &Arc<TenantCtx>, batch: Vec<Pending>) {
+    let (rows, answers): (Vec<NewUsage>, Vec<_>) =
+        batch.into_iter().map(|p| (p.row, p.done)).unzip();
+    let ctx2 = ctx.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        context::sync_scope(ctx2, || context::with_conn(|conn| insert_all(conn, &rows)))
+    })
+    .await;
+    let results: Vec<Result<i64, String>> = match written {
+        Ok(Ok(results)) => results,
+        Ok(Err(e)) => answers.iter().map(|_| Err(e.to_string())).collect(),
+        Err(e) => answers
+            .iter()
+            .map(|_| Err(format!("usage writer panicked: {e}")))
+            .collect(),
+    };
+    for (answer, result) in answers.into_iter().zip(results) {
+        // The caller may have gone away (client disconnected): the row is stored anyway.
+        let _ = answer.send(result);
+    }
+}
+
+/// Inserts every row in one transaction; if that fails, each row in its own.
+fn insert_all(conn: &mut Conn, rows: &[NewUsage]) -> Result<Vec<Result<i64, String>>, TenantError> {
+    let all = (|| {
+        let tx = write_tx(conn)?;
+        let ids = rows
+            .iter()
+            .map(|r| usage::insert(&tx, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok::<_, rusqlite::Error>(ids)
+    })();
+    match all {
+        Ok(ids) => Ok(ids.into_iter().map(Ok).collect()),
+        Err(e) if rows.len() == 1 => Ok(vec![Err(e.to_string())]),
+        Err(e) => {
+            tracing::warn!(error = %e, rows = rows.len(), "usage batch failed; retrying row by row");
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let tx = write_tx(conn).map_err(|e| e.to_string())?;
+                    let id = usage::insert(&tx, r).map_err(|e| e.to_string())?;
+                    tx.commit().map_err(|e| e.to_string())?;
+                    Ok(id)
+                })
+                .collect())
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! /api/agent-logs: the record of agent runs. Reading needs agents:read, writing
+//! agents:execute. A log is visible to the user who ran it, the owner of its message's
+//! conversation, and company admins.
+
+use axum::Json;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::json::{ApiJson, ApiQuery};
+use super::openapi::ErrorBody;
+use super::validate;
+use crate::app::AppState;
+use crate::company::agent_logs::{self, AgentLog, AgentLogFilter, NewAgentLog};
+use crate::company::{Listing, Viewer, messages, new_uuid};
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult};
+use crate::tenant::{Actor, context};
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_agent_log, list_agent_logs))
+}
+
+const STATUSES: &[&str] = &["success", "failed", "timeout"];
+
+/// Resolves a message id the actor may reach (its conversation's owner, or an admin).
+pub(super) fn message_row(
+    conn: &rusqlite::Connection,
+    actor: &Actor,
+    id: &str,
+) -> ApiResult<Option<i64>> {
+    Ok(if actor.is_company_admin() {
+        messages::row_id(conn, id)?
+    } else {
+        messages::row_id_owned(conn, &actor.user_uuid, id)?
+    })
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct AgentLogQuery {
+    /// Only the runs for this message.
+    message_id: Option<String>,
+    /// research, analyzer, grounding, explainability, ...
+    agent_type: Option<String>,
+    /// success, failed or timeout.
+    status: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// Agent runs the caller may see, newest first.
+#[utoipa::path(get, path = "/api/agent-logs", tag = "agents", params(AgentLogQuery),
+    responses((status = 200, body = Listing<AgentLog>), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_agent_logs(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<AgentLogQuery>,
+) -> ApiResult<Json<Listing<AgentLog>>> {
+    actor.require("agents:read")?;
+    let page = validate::page(q.limit, q.offset)?;
+    let message = q
+        .message_id
+        .as_deref()
+        .map(|m| validate::id("message", m))
+        .transpose()?;
+    let agent_type = validate::opt_text("agent_type", q.agent_type.as_deref(), 100)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| validate::one_of("status", s, STATUSES))
+        .transpose()?;
+    let listing = context::run(move |conn| {
+        let message_id = match &message {
+            Some(m) => {
+                Some(message_row(conn, &actor, m)?.ok_or_else(|| ApiError::not_found("message"))?)
+            }
+            None => None,
+        };
+        let filter = AgentLogFilter {
+            message_id,
+            agent_type,
+            status,
+        };
+        let (items, total) = agent_logs::list(conn, &Viewer::from(&actor), &filter, page)?;
+        Ok::<_, ApiError>(Listing::new(items, total, page))
+    })
+    .await?;
+    Ok(Json(listing))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAgentLog {
+    /// The message the run worked on (a message of the caller's conversations).
+    pub message_id: Option<String>,
+    pub agent_name: String,
+    pub agent_type: Option<String>,
+    pub action: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub input_data: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub output_data: Option<Value>,
+    /// Seconds, >= 0.
+    pub execution_time: Option<f64>,
+    pub tokens_used: Option<i64>,
+    /// success (default), failed or timeout.
+    pub status: Option<String>,
+    pub error_message: Option<String>,
+    pub reasoning: Option<String>,
+    /// 0 to 1.
+    pub confidence: Option<f64>,
+}
+
+/// Records an agent run.
+#[utoipa::path(post, path = "/api/agent-logs", tag = "agents", request_body = CreateAgentLog,
+    responses((status = 201, body = AgentLog), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_agent_log(
+    actor: Actor,
+    ApiJson(body): ApiJson<CreateAgentLog>,
+) -> ApiResult<(StatusCode, Json<AgentLog>)> {
+    actor.require("agents:execute")?;
+    let message = body
+        .message_id
+        .as_deref()
+        .map(|m| validate::id_field("message_id", m))
+        .transpose()?;
+    let long = |field: &str, v: Option<String>| -> ApiResult<Option<String>> {
+        v.map(|t| validate::long_text(field, &t, 100_000, true))
+            .transpose()
+    };
+    let mut new = NewAgentLog {
+        message_id: None,
+        agent_name: validate::text("agent_name", &body.agent_name, 100)?,
+        agent_type: validate::opt_text("agent_type", body.agent_type.as_deref(), 100)?,
+        action: validate::opt_text("action", body.action.as_deref(), 200)?,
+        input_data: body.input_data,
+        output_data: body.output_data,
+        execution_time: body
+            .execution_time
+            .map(|t| validate::non_negative("execution_time", t))
+            .transpose()?,
+        tokens_used: body
+            .tokens_used
+            .map(|t| {
+                if t >= 0 {
+                    Ok(t)
+                } else {
+                    Err(ApiError::invalid("tokens_used", "must be >= 0"))
+                }
+            })
+            .transpose()?,
+        status: validate::one_of(
+            "status",
+            body.status.as_deref().unwrap_or("success"),
+            STATUSES,
+        )?,
+        error_message: long("error_message", body.error_message)?,
+        reasoning: long("reasoning", body.reasoning)?,
+        confidence: body
+            .confidence
+            .map(|c| validate::unit_interval("confidence", c))
+            .transpose()?,
+    };
+    let created = context::run(move |conn| {
+        let tx = write_tx(conn)?;
+        if let Some(m) = &message {
+            new.message_id = Some(
+                message_row(&tx, &actor, m)?
+                    .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
+            );
+        }
+        let row = agent_logs::insert(&tx, &new_uuid(), &actor.user_uuid, &new)?;
+        let log = agent_logs::get(&tx, row)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted log vanished")))?;
+        tx.commit()?;
+        Ok::<_, ApiError>(log)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}

@@ -1,0 +1,384 @@
+//! /api/conversations and their messages. Conversations are personal: only their owner
+//! reaches them (others get 404). Messages carry the RAG fields of seed 001, checked for
+//! shape here before they are stored as JSON.
+
+use axum::Json;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::json::{ApiJson, ApiPath, ApiQuery};
+use super::openapi::ErrorBody;
+use super::validate::{self, double_option};
+use crate::app::AppState;
+use crate::company::conversations::{self, Conversation, ConversationPatch, NewConversation};
+use crate::company::messages::{self, Message, NewMessage};
+use crate::company::{Listing, Viewer, documents, new_uuid};
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult};
+use crate::tenant::{Actor, context};
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_conversation, list_conversations))
+        .routes(routes!(
+            get_conversation,
+            update_conversation,
+            delete_conversation
+        ))
+        .routes(routes!(create_message, list_messages))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversation {
+    pub title: Option<String>,
+    /// Document ids retrieval is limited to (each must be visible to the caller).
+    pub selected_document_ids: Option<Vec<String>>,
+    pub llm_provider: Option<String>,
+    pub llm_model: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConversation {
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub selected_document_ids: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub llm_provider: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub llm_model: Option<Option<String>>,
+}
+
+/// Checks the shape of selected document ids (existence is checked in the transaction).
+fn document_ids(ids: &[String]) -> ApiResult<Vec<String>> {
+    if ids.len() > 200 {
+        return Err(ApiError::invalid(
+            "selected_document_ids",
+            "must have at most 200 ids",
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let id = validate::id_field(&format!("selected_document_ids[{i}]"), id)?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Every selected document must exist and be visible to the actor.
+fn check_documents_visible(
+    conn: &rusqlite::Connection,
+    actor: &Actor,
+    ids: &[String],
+) -> ApiResult<()> {
+    for (i, id) in ids.iter().enumerate() {
+        if documents::get_visible(conn, &Viewer::from(actor), id)?.is_none() {
+            return Err(ApiError::invalid(
+                format!("selected_document_ids[{i}]"),
+                "no such document",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Starts a conversation.
+#[utoipa::path(post, path = "/api/conversations", tag = "conversations", request_body = CreateConversation,
+    responses((status = 201, body = Conversation), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_conversation(
+    actor: Actor,
+    ApiJson(body): ApiJson<CreateConversation>,
+) -> ApiResult<(StatusCode, Json<Conversation>)> {
+    actor.require("chat:use")?;
+    let new = NewConversation {
+        title: validate::opt_text("title", body.title.as_deref(), 500)?,
+        llm_provider: validate::opt_text("llm_provider", body.llm_provider.as_deref(), 100)?,
+        llm_model: validate::opt_text("llm_model", body.llm_model.as_deref(), 200)?,
+        selected_document_ids: body
+            .selected_document_ids
+            .as_deref()
+            .map(document_ids)
+            .transpose()?,
+    };
+    let created = context::run(move |conn| {
+        let tx = write_tx(conn)?;
+        check_documents_visible(
+            &tx,
+            &actor,
+            new.selected_document_ids.as_deref().unwrap_or_default(),
+        )?;
+        let uuid = new_uuid();
+        conversations::insert(&tx, &uuid, &actor.user_uuid, &new)?;
+        let c = conversations::get_owned(&tx, &actor.user_uuid, &uuid)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted conversation vanished")))?;
+        tx.commit()?;
+        Ok::<_, ApiError>(c)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The caller's conversations, most recently active first.
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations", params(PageQuery),
+    responses((status = 200, body = Listing<Conversation>), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_conversations(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Listing<Conversation>>> {
+    actor.require("chat:use")?;
+    let page = validate::page(q.limit, q.offset)?;
+    let listing = context::run(move |conn| {
+        let (items, total) = conversations::list_owned(conn, &actor.user_uuid, page)?;
+        Ok::<_, ApiError>(Listing::new(items, total, page))
+    })
+    .await?;
+    Ok(Json(listing))
+}
+
+fn owned(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Conversation> {
+    conversations::get_owned(conn, &actor.user_uuid, id)?
+        .ok_or_else(|| ApiError::not_found("conversation"))
+}
+
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "conversation id")),
+    responses((status = 200, body = Conversation), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_conversation(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Conversation>> {
+    actor.require("chat:use")?;
+    let id = validate::id("conversation", &id)?;
+    Ok(Json(
+        context::read(move |conn| owned(conn, &actor, &id)).await?,
+    ))
+}
+
+#[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "conversation id")), request_body = UpdateConversation,
+    responses((status = 200, body = Conversation), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_conversation(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateConversation>,
+) -> ApiResult<Json<Conversation>> {
+    actor.require("chat:use")?;
+    let id = validate::id("conversation", &id)?;
+    let opt =
+        |field: &str, v: Option<Option<String>>, max: usize| -> ApiResult<Option<Option<String>>> {
+            v.map(|inner| validate::opt_text(field, inner.as_deref(), max))
+                .transpose()
+        };
+    let patch = ConversationPatch {
+        title: opt("title", body.title, 500)?,
+        llm_provider: opt("llm_provider", body.llm_provider, 100)?,
+        llm_model: opt("llm_model", body.llm_model, 200)?,
+        selected_document_ids: body
+            .selected_document_ids
+            .map(|ids| ids.as_deref().map(document_ids).transpose())
+            .transpose()?,
+    };
+    let updated = context::run(move |conn| {
+        let tx = write_tx(conn)?;
+        let c = owned(&tx, &actor, &id)?;
+        if let Some(Some(ids)) = &patch.selected_document_ids {
+            check_documents_visible(&tx, &actor, ids)?;
+        }
+        conversations::update(&tx, c.row_id, &patch)?;
+        let c = owned(&tx, &actor, &id)?;
+        tx.commit()?;
+        Ok::<_, ApiError>(c)
+    })
+    .await?;
+    Ok(Json(updated))
+}
+
+/// Deletes a conversation with its messages and their agent logs (usage rows stay).
+#[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "conversation id")),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
+    actor.require("chat:use")?;
+    let id = validate::id("conversation", &id)?;
+    context::run(move |conn| {
+        let tx = write_tx(conn)?;
+        let c = owned(&tx, &actor, &id)?;
+        conversations::delete(&tx, c.row_id)?;
+        tx.commit()?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMessage {
+    pub content: String,
+    /// `user` (default); `assistant` and `system` need agents:execute.
+    pub role: Option<String>,
+    /// Array of retrieved chunks: `{document_id, chunk_id, content, similarity_score, page_number}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub retrieved_documents: Option<Value>,
+    /// Array of cited sources: `{id, filename, title, relevance_score, cited_text}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub sources: Option<Value>,
+    /// Array of steps: `{step, agent, action, reasoning, execution_time}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub reasoning_chain: Option<Value>,
+    /// Object: `{score, verified_claims, unverified_claims, evidence}`.
+    #[schema(value_type = Option<Object>)]
+    pub grounding_evidence: Option<Value>,
+    pub agents_involved: Option<Vec<String>>,
+    /// 0 to 1; below 0.30 the message carries low_confidence_warning.
+    pub confidence_score: Option<f64>,
+}
+
+/// An array of JSON objects, at most `max` long.
+fn array_of_objects(field: &str, v: Value, max: usize) -> ApiResult<Value> {
+    match &v {
+        Value::Array(items) if items.len() <= max => {
+            if let Some(i) = items.iter().position(|x| !x.is_object()) {
+                return Err(ApiError::invalid(
+                    format!("{field}[{i}]"),
+                    "must be an object",
+                ));
+            }
+            Ok(v)
+        }
+        Value::Array(_) => Err(ApiError::invalid(
+            field,
+            format!("must have at most {max} items"),
+        )),
+        _ => Err(ApiError::invalid(field, "must be an array of objects")),
+    }
+}
+
+fn validate_message(actor: &Actor, body: CreateMessage) -> ApiResult<NewMessage> {
+    let role = validate::one_of(
+        "role",
+        body.role.as_deref().unwrap_or("user"),
+        &["user", "assistant", "system"],
+    )?;
+    if role != "user" {
+        actor.require("agents:execute")?;
+    }
+    let grounding = match body.grounding_evidence {
+        Some(v @ Value::Object(_)) => Some(v),
+        Some(_) => return Err(ApiError::invalid("grounding_evidence", "must be an object")),
+        None => None,
+    };
+    Ok(NewMessage {
+        role,
+        content: validate::long_text("content", &body.content, 100_000, false)?,
+        retrieved_documents: body
+            .retrieved_documents
+            .map(|v| array_of_objects("retrieved_documents", v, 200))
+            .transpose()?,
+        sources: body
+            .sources
+            .map(|v| array_of_objects("sources", v, 200))
+            .transpose()?,
+        reasoning_chain: body
+            .reasoning_chain
+            .map(|v| array_of_objects("reasoning_chain", v, 200))
+            .transpose()?,
+        grounding_evidence: grounding,
+        agents_involved: body
+            .agents_involved
+            .map(|a| {
+                if a.len() > 50 {
+                    return Err(ApiError::invalid(
+                        "agents_involved",
+                        "must have at most 50 names",
+                    ));
+                }
+                a.iter()
+                    .enumerate()
+                    .map(|(i, n)| validate::text(&format!("agents_involved[{i}]"), n, 100))
+                    .collect()
+            })
+            .transpose()?,
+        confidence_score: body
+            .confidence_score
+            .map(|c| validate::unit_interval("confidence_score", c))
+            .transpose()?,
+    })
+}
+
+/// Stores a message in a conversation.
+#[utoipa::path(post, path = "/api/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "conversation id")), request_body = CreateMessage,
+    responses((status = 201, body = Message), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_message(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateMessage>,
+) -> ApiResult<(StatusCode, Json<Message>)> {
+    actor.require("chat:use")?;
+    let id = validate::id("conversation", &id)?;
+    let new = validate_message(&actor, body)?;
+    let created = context::run(move |conn| {
+        let tx = write_tx(conn)?;
+        let c = owned(&tx, &actor, &id)?;
+        let row = messages::insert(&tx, &new_uuid(), c.row_id, &new)?;
+        let m = messages::get(&tx, row)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted message vanished")))?;
+        tx.commit()?;
+        Ok::<_, ApiError>(m)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A conversation's messages, oldest first.
+#[utoipa::path(get, path = "/api/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "conversation id"), PageQuery),
+    responses((status = 200, body = Listing<Message>), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_messages(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Listing<Message>>> {
+    actor.require("chat:use")?;
+    let id = validate::id("conversation", &id)?;
+    let page = validate::page(q.limit, q.offset)?;
+    let listing = context::run(move |conn| {
+        let c = owned(conn, &actor, &id)?;
+        let (items, total) = messages::list_for_conversation(conn, c.row_id, page)?;
+        Ok::<_, ApiError>(Listing::new(items, total, page))
+    })
+    .await?;
+    Ok(Json(listing))
+}

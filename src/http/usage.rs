@@ -1,0 +1,286 @@
+//! /api/usage: recording model calls (metering:write) and summarising them
+//! (metering:read). Cost is estimated here from the configured price table, so every row
+//! keeps the price in force when it was recorded.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::agent_logs::message_row;
+use super::json::{ApiJson, ApiQuery};
+use super::openapi::ErrorBody;
+use super::validate;
+use crate::app::AppState;
+use crate::company::usage::{
+    self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
+};
+use crate::company::usage_writer::WriteError;
+use crate::company::{Viewer, agent_logs, conversations, new_time_ordered_uuid};
+use crate::db::write_tx;
+use crate::error::{ApiError, ApiResult};
+use crate::tenant::{Actor, context};
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(record_usage))
+        .routes(routes!(get_usage_summary))
+}
+
+/// Largest token count accepted for one call (far above any model's context).
+const MAX_TOKENS: i64 = 1_000_000_000;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUsage {
+    /// custom, ollama, ...
+    pub provider: String,
+    pub model: String,
+    /// chat, embedding, analysis, grounding, explanation, ... (lower_snake_case).
+    pub operation_type: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub embedding_tokens: Option<i64>,
+    pub conversation_id: Option<String>,
+    pub message_id: Option<String>,
+    pub agent_log_id: Option<String>,
+}
+
+fn tokens(field: &str, v: i64) -> ApiResult<i64> {
+    if (0..=MAX_TOKENS).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("must be between 0 and {MAX_TOKENS}"),
+        ))
+    }
+}
+
+fn operation_type(raw: &str) -> ApiResult<String> {
+    let op = raw.trim().to_ascii_lowercase();
+    if op.is_empty()
+        || op.len() > 50
+        || !op
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(ApiError::invalid(
+            "operation_type",
+            "must be 1 to 50 characters of a-z, 0-9 and _",
+        ));
+    }
+    Ok(op)
+}
+
+/// Records one model call; answers the stored row with total_tokens and estimated_cost.
+#[utoipa::path(post, path = "/api/usage", tag = "usage", request_body = CreateUsage,
+    responses((status = 201, body = UsageRecord), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn record_usage(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<CreateUsage>,
+) -> ApiResult<(StatusCode, Json<UsageRecord>)> {
+    actor.require("metering:write")?;
+    let provider = validate::text("provider", &body.provider, 100)?;
+    let model = validate::text("model", &body.model, 200)?;
+    let operation_type = operation_type(&body.operation_type)?;
+    let prompt = tokens("prompt_tokens", body.prompt_tokens)?;
+    let completion = tokens("completion_tokens", body.completion_tokens)?;
+    let embedding = tokens("embedding_tokens", body.embedding_tokens.unwrap_or(0))?;
+    let conversation = body
+        .conversation_id
+        .as_deref()
+        .map(|v| validate::id_field("conversation_id", v))
+        .transpose()?;
+    let message = body
+        .message_id
+        .as_deref()
+        .map(|v| validate::id_field("message_id", v))
+        .transpose()?;
+    let agent_log = body
+        .agent_log_id
+        .as_deref()
+        .map(|v| validate::id_field("agent_log_id", v))
+        .transpose()?;
+    let prices = &app.workspace.prices;
+    let cost = prices
+        .cost(&provider, &model, prompt, completion, embedding)
+        .unwrap_or(0.0);
+    let mut new = NewUsage {
+        uuid: new_time_ordered_uuid(),
+        user_id: actor.user_uuid.clone(),
+        conversation_id: None,
+        message_id: None,
+        agent_log_id: None,
+        provider,
+        model,
+        operation_type,
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        embedding_tokens: embedding,
+        estimated_cost: cost,
+        currency: prices.currency.clone(),
+        created_at: usage::stamp(),
+    };
+    let links = conversation.is_some() || message.is_some() || agent_log.is_some();
+    if !links {
+        // The hot path: no ids to resolve, so the row joins the company's group commit.
+        let row = app
+            .usage_writer
+            .insert(new.clone())
+            .await
+            .map_err(|e| match e {
+                WriteError::Tenant(t) => ApiError::from(t),
+                WriteError::Failed(msg) => ApiError::internal(anyhow::anyhow!(msg)),
+            })?;
+        return Ok((StatusCode::CREATED, Json(stored(row, new))));
+    }
+    let record = context::run(move |conn| {
+        let tx = write_tx(conn)?;
+        if let Some(c) = &conversation {
+            let row = if actor.is_company_admin() {
+                conversations::row_id(&tx, c)?
+            } else {
+                conversations::row_id_owned(&tx, &actor.user_uuid, c)?
+            };
+            new.conversation_id = Some(
+                row.ok_or_else(|| ApiError::invalid("conversation_id", "no such conversation"))?,
+            );
+        }
+        if let Some(m) = &message {
+            new.message_id = Some(
+                message_row(&tx, &actor, m)?
+                    .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
+            );
+        }
+        if let Some(l) = &agent_log {
+            new.agent_log_id = Some(
+                agent_logs::row_id_visible(&tx, &Viewer::from(&actor), l)?
+                    .ok_or_else(|| ApiError::invalid("agent_log_id", "no such agent log"))?,
+            );
+        }
+        let row = usage::insert(&tx, &new)?;
+        tx.commit()?;
+        usage::get(conn, row)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted usage vanished")))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// The stored row of an unlinked record, echoed without reading it back.
+fn stored(row_id: i64, new: NewUsage) -> UsageRecord {
+    UsageRecord {
+        row_id,
+        total_tokens: new.total_tokens(),
+        uuid: new.uuid,
+        user_id: new.user_id,
+        conversation_id: None,
+        message_id: None,
+        agent_log_id: None,
+        provider: new.provider,
+        model: new.model,
+        operation_type: new.operation_type,
+        prompt_tokens: new.prompt_tokens,
+        completion_tokens: new.completion_tokens,
+        embedding_tokens: new.embedding_tokens,
+        estimated_cost: new.estimated_cost,
+        currency: new.currency,
+        created_at: new.created_at,
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct SummaryParams {
+    /// Start, inclusive: RFC 3339 time or YYYY-MM-DD.
+    from: Option<String>,
+    /// End: an RFC 3339 time is exclusive; a YYYY-MM-DD date includes that whole day.
+    to: Option<String>,
+    /// Comma-separated: provider, model, operation_type, user, day.
+    group_by: Option<String>,
+    /// Only this user's usage (user id).
+    user_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageSummary {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub group_by: Vec<GroupKey>,
+    pub groups: Vec<UsageGroup>,
+    pub totals: UsageTotals,
+}
+
+/// Sums of tokens and cost over a time range, grouped as asked.
+#[utoipa::path(get, path = "/api/usage/summary", tag = "usage", params(SummaryParams),
+    responses((status = 200, body = UsageSummary), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_usage_summary(
+    actor: Actor,
+    ApiQuery(q): ApiQuery<SummaryParams>,
+) -> ApiResult<Json<UsageSummary>> {
+    actor.require("metering:read")?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|f| validate::timestamp("from", f, false))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|t| validate::timestamp("to", t, true))
+            .transpose()?;
+    if let (Some(f), Some(t)) = (&from, &to) {
+        if f > t {
+            return Err(ApiError::invalid("to", "must not be before from"));
+        }
+    }
+    let mut group_by = Vec::new();
+    for name in q
+        .group_by
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        // Names are looked up in a fixed table; only that table's SQL reaches the query.
+        let key = GroupKey::parse(name).ok_or_else(|| {
+            ApiError::invalid(
+                "group_by",
+                format!("unknown group {name:?}; use provider, model, operation_type, user, day"),
+            )
+        })?;
+        if !group_by.contains(&key) {
+            group_by.push(key);
+        }
+    }
+    let user_id = q
+        .user_id
+        .as_deref()
+        .map(|u| validate::id_field("user_id", u))
+        .transpose()?;
+    let query = SummaryQuery {
+        from: from.clone(),
+        to: to.clone(),
+        user_id,
+        group_by: group_by.clone(),
+    };
+    let (groups, totals) =
+        context::run(move |conn| Ok::<_, ApiError>(usage::summary(conn, &query)?)).await?;
+    Ok(Json(UsageSummary {
+        from,
+        to,
+        group_by,
+        groups,
+        totals,
+    }))
+}

@@ -1,0 +1,489 @@
+//! Text extraction: from an uploaded file's bytes to plain text, split in sections (pages for
+//! PDF). Pure Rust only, so a fresh install needs no system library.
+//!
+//! The type is decided twice: [`detect`] at upload checks that the content agrees with the
+//! file name (a `.pdf` must start like a PDF, a `.docx` must be a zip with a Word body, text
+//! must be UTF-8 without NUL bytes), and [`extract`] parses it in the worker. Parsers of
+//! untrusted files can panic; [`extract`] catches that and reports a failure, so one bad
+//! file fails its own job and never the worker.
+
+use std::io::{Cursor, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// The kinds of file Silo can extract text from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Text,
+    Markdown,
+    Html,
+    Csv,
+    Json,
+    Pdf,
+    Docx,
+}
+
+impl FileKind {
+    /// The kind a file name's extension announces.
+    pub fn from_filename(name: &str) -> Option<FileKind> {
+        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "txt" | "text" | "log" => FileKind::Text,
+            "md" | "markdown" => FileKind::Markdown,
+            "html" | "htm" => FileKind::Html,
+            "csv" => FileKind::Csv,
+            "json" => FileKind::Json,
+            "pdf" => FileKind::Pdf,
+            "docx" => FileKind::Docx,
+            _ => return None,
+        })
+    }
+
+    /// The stored `file_type` (also the extension of the stored file).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Text => "txt",
+            FileKind::Markdown => "md",
+            FileKind::Html => "html",
+            FileKind::Csv => "csv",
+            FileKind::Json => "json",
+            FileKind::Pdf => "pdf",
+            FileKind::Docx => "docx",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FileKind> {
+        FileKind::from_filename(&format!("x.{s}"))
+    }
+
+    /// The canonical MIME type stored with the document (not the client's claim).
+    pub fn mime(self) -> &'static str {
+        match self {
+            FileKind::Text => "text/plain",
+            FileKind::Markdown => "text/markdown",
+            FileKind::Html => "text/html",
+            FileKind::Csv => "text/csv",
+            FileKind::Json => "application/json",
+            FileKind::Pdf => "application/pdf",
+            FileKind::Docx => {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            }
+        }
+    }
+
+    fn is_text(self) -> bool {
+        !matches!(self, FileKind::Pdf | FileKind::Docx)
+    }
+}
+
+/// The extensions accepted at upload, for error messages and the API description.
+pub const SUPPORTED: &str = "txt, md, html, csv, json, pdf, docx";
+
+/// Why an upload's type is refused (→ 415).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DetectError {
+    #[error("unsupported file type; supported: {SUPPORTED}")]
+    UnsupportedExtension,
+    #[error("the content is not a {0} file")]
+    ContentMismatch(&'static str),
+}
+
+/// Decides a file's kind from its name and checks that its content agrees.
+pub fn detect(filename: &str, bytes: &[u8]) -> Result<FileKind, DetectError> {
+    let kind = FileKind::from_filename(filename).ok_or(DetectError::UnsupportedExtension)?;
+    let ok = match kind {
+        // The header may follow a little garbage (allowed by readers), but must be early.
+        FileKind::Pdf => {
+            bytes.len() >= 5 && find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some()
+        }
+        FileKind::Docx => is_docx(bytes),
+        _ => looks_like_text(bytes),
+    };
+    if ok {
+        Ok(kind)
+    } else {
+        Err(DetectError::ContentMismatch(kind.as_str()))
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// UTF-8 (BOM allowed) without NUL bytes, and not a binary format wearing a text name.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    !body.starts_with(b"%PDF-")
+        && !body.starts_with(b"PK\x03\x04")
+        && !body.contains(&0)
+        && std::str::from_utf8(body).is_ok()
+}
+
+fn is_docx(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+        && zip::ZipArchive::new(Cursor::new(bytes))
+            .is_ok_and(|mut z| z.by_name("word/document.xml").is_ok())
+}
+
+/// A run of text and the page it came from (PDF only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub page: Option<u32>,
+    pub text: String,
+}
+
+/// Why a file's text could not be extracted (→ the job fails with this message).
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the file could not be parsed as {kind}: {reason}")]
+    Parse { kind: &'static str, reason: String },
+    #[error("the file contains no extractable text")]
+    Empty,
+}
+
+fn parse_err(kind: FileKind, reason: impl std::fmt::Display) -> ExtractError {
+    ExtractError::Parse {
+        kind: kind.as_str(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Largest decompressed DOCX body read; a zip bomb stops here.
+const MAX_DOCX_XML: u64 = 64 << 20;
+
+/// Extracts the text of a file. Never panics: a panic inside a parser becomes an error.
+pub fn extract(kind: FileKind, bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
+    let result =
+        catch_unwind(AssertUnwindSafe(|| extract_inner(kind, bytes))).unwrap_or_else(|panic| {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the parser failed".into());
+            Err(parse_err(
+                kind,
+                format!("parser error ({})", truncate(&reason, 200)),
+            ))
+        })?;
+    let sections: Vec<Section> = result
+        .into_iter()
+        .map(|s| Section {
+            page: s.page,
+            text: normalize(&s.text),
+        })
+        .filter(|s| !s.text.is_empty())
+        .collect();
+    if sections.is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    Ok(sections)
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn extract_inner(kind: FileKind, bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
+    let whole = |text: String| Ok(vec![Section { page: None, text }]);
+    if kind.is_text() && !looks_like_text(bytes) {
+        return Err(parse_err(kind, "not UTF-8 text"));
+    }
+    let text = || {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        String::from_utf8_lossy(body).into_owned()
+    };
+    match kind {
+        FileKind::Text | FileKind::Markdown => whole(text()),
+        FileKind::Html => html_text(bytes)
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
+        FileKind::Csv => csv_text(bytes)
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
+        FileKind::Json => json_text(&text())
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
+        FileKind::Pdf => pdf_pages(bytes).map_err(|e| parse_err(kind, e)),
+        FileKind::Docx => docx_text(bytes)
+            .map_err(|e| parse_err(kind, e))
+            .and_then(whole),
+    }
+}
+
+/// HTML to readable text (scripts and styles dropped, block structure kept as blank lines).
+fn html_text(bytes: &[u8]) -> Result<String, String> {
+    // A very wide line width: wrapping would insert newlines in the middle of sentences.
+    html2text::config::plain()
+        .string_from_read(bytes, 100_000)
+        .map_err(|e| e.to_string())
+}
+
+/// CSV rows as `header: value` lines, so every chunk carries the meaning of its numbers.
+fn csv_text(bytes: &[u8]) -> Result<String, String> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        let fields: Vec<String> = record
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(i, v)| match headers.get(i).filter(|h| !h.is_empty()) {
+                Some(h) => format!("{h}: {}", v.trim()),
+                None => v.trim().to_string(),
+            })
+            .collect();
+        if !fields.is_empty() {
+            out.push_str(&fields.join("; "));
+            out.push_str("\n\n");
+        }
+    }
+    if out.is_empty() {
+        // Only a header row: its names are still the content.
+        out = headers.join("; ");
+    }
+    Ok(out)
+}
+
+/// JSON as `path: value` lines: searchable text that keeps which field a value belongs to.
+fn json_text(text: &str) -> Result<String, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    flatten_json(&value, &mut String::new(), &mut out, 0);
+    Ok(out)
+}
+
+fn flatten_json(v: &serde_json::Value, path: &mut String, out: &mut String, depth: usize) {
+    use serde_json::Value;
+    // serde_json already refuses nesting past 128; this keeps recursion shallow regardless.
+    if depth > 64 {
+        return;
+    }
+    let len = path.len();
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                flatten_json(child, path, out, depth + 1);
+                path.truncate(len);
+            }
+            if depth == 1 {
+                out.push('\n'); // Top-level records become paragraphs.
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push_str(&format!("[{i}]"));
+                flatten_json(child, path, out, depth + 1);
+                path.truncate(len);
+            }
+        }
+        Value::Null => {}
+        scalar => {
+            let s = match scalar {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if path.is_empty() {
+                out.push_str(&s);
+            } else {
+                out.push_str(&format!("{path}: {s}"));
+            }
+            out.push('\n');
+        }
+    }
+}
+
+/// The text of each page of a PDF, with 1-based page numbers.
+fn pdf_pages(bytes: &[u8]) -> Result<Vec<Section>, String> {
+    let pages = pdf_extract::extract_text_from_mem_by_pages(bytes).map_err(|e| e.to_string())?;
+    Ok(pages
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| Section {
+            page: Some(i as u32 + 1),
+            text,
+        })
+        .collect())
+}
+
+/// The body text of a DOCX: paragraphs (`w:p`) separated by blank lines, `w:tab` and
+/// `w:br` kept as whitespace, table cells separated by tabs.
+fn docx_text(bytes: &[u8]) -> Result<String, String> {
+    use quick_xml::events::Event;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let mut xml = String::new();
+    zip.by_name("word/document.xml")
+        .map_err(|e| format!("word/document.xml: {e}"))?
+        .take(MAX_DOCX_XML)
+        .read_to_string(&mut xml)
+        .map_err(|e| format!("word/document.xml: {e}"))?;
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut out = String::with_capacity(xml.len() / 4);
+    let mut in_text = false;
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) => match e.local_name().as_ref() {
+                b"t" => in_text = true,
+                b"tab" => out.push('\t'),
+                b"br" | b"cr" => out.push('\n'),
+                _ => {}
+            },
+            Event::Empty(e) => match e.local_name().as_ref() {
+                b"tab" => out.push('\t'),
+                b"br" | b"cr" => out.push('\n'),
+                _ => {}
+            },
+            Event::End(e) => match e.local_name().as_ref() {
+                b"t" => in_text = false,
+                b"p" => out.push_str("\n\n"),
+                b"tc" => out.push('\t'),
+                _ => {}
+            },
+            Event::Text(t) if in_text => {
+                out.push_str(&t.decode().map_err(|e| e.to_string())?);
+            }
+            Event::GeneralRef(r) if in_text => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    out.push(c);
+                } else {
+                    out.push_str(match r.decode().map_err(|e| e.to_string())?.as_ref() {
+                        "lt" => "<",
+                        "gt" => ">",
+                        "amp" => "&",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "",
+                    });
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Normalises whitespace: CRLF to LF, trailing spaces removed, runs of blank lines reduced
+/// to one blank line (the paragraph boundary the chunker looks for).
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.replace("\r\n", "\n").replace('\r', "\n").split('\n') {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
+        }
+        blank_run = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::ingest::fixtures::{docx, pdf};
+
+    #[test]
+    fn detect_checks_content_against_name() {
+        assert_eq!(detect("a.txt", b"hello"), Ok(FileKind::Text));
+        assert_eq!(detect("A.MD", b"# hi"), Ok(FileKind::Markdown));
+        assert_eq!(
+            detect("a.exe", b"MZ"),
+            Err(DetectError::UnsupportedExtension)
+        );
+        assert_eq!(
+            detect("noext", b"hi"),
+            Err(DetectError::UnsupportedExtension)
+        );
+        assert_eq!(
+            detect("a.pdf", b"hello"),
+            Err(DetectError::ContentMismatch("pdf"))
+        );
+        assert_eq!(
+            detect("a.txt", b"%PDF-1.4 ..."),
+            Err(DetectError::ContentMismatch("txt"))
+        );
+        assert_eq!(
+            detect("a.txt", b"\xff\xfe\x00h"),
+            Err(DetectError::ContentMismatch("txt"))
+        );
+        assert_eq!(
+            detect("a.docx", b"PK\x03\x04junk"),
+            Err(DetectError::ContentMismatch("docx"))
+        );
+        assert_eq!(detect("a.docx", &docx(&["x"])), Ok(FileKind::Docx));
+        assert_eq!(detect("a.pdf", &pdf(&["x"])), Ok(FileKind::Pdf));
+    }
+
+    #[test]
+    fn extracts_each_format() {
+        let t = |k, b: &[u8]| {
+            extract(k, b)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.text)
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        assert_eq!(
+            t(FileKind::Text, b"\xEF\xBB\xBFa\r\n\r\n\r\nb  \n"),
+            "a\n\nb"
+        );
+        let html = t(FileKind::Html, b"<html><head><style>p{}</style><script>var x=1;</script></head><body><h1>Title</h1><p>Solar &amp; wind</p></body></html>");
+        assert!(
+            html.contains("Title") && html.contains("Solar & wind"),
+            "{html}"
+        );
+        assert!(!html.contains("var x"), "{html}");
+        let csv = t(FileKind::Csv, b"site,kwh\nPune,120\nDelhi,\"1,300\"\n");
+        assert_eq!(csv, "site: Pune; kwh: 120\n\nsite: Delhi; kwh: 1,300");
+        let json = t(
+            FileKind::Json,
+            br#"{"site": {"name": "Pune", "kwh": [1, 2]}, "ok": true}"#,
+        );
+        assert!(
+            json.contains("site.name: Pune")
+                && json.contains("site.kwh[1]: 2")
+                && json.contains("ok: true"),
+            "{json}"
+        );
+        let d = t(FileKind::Docx, &docx(&["First &amp; one", "Second"]));
+        assert_eq!(d, "First & one\n\nSecond");
+        let p = extract(FileKind::Pdf, &pdf(&["Page one text", "Page two text"])).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[1].page, Some(2));
+        assert!(p[1].text.contains("Page two text"), "{:?}", p);
+    }
+
+    #[test]
+    fn corrupt_files_fail_without_panicking() {
+        let mut broken = pdf(&["hello"]);
+        broken.truncate(broken.len() / 2);
+        assert!(extract(FileKind::Pdf, &broken).is_err());
+        assert!(extract(FileKind::Pdf, b"%PDF-1.7\n garbage garbage").is_err());
+        assert!(extract(FileKind::Docx, b"PK\x03\x04 not a zip").is_err());
+        assert!(extract(FileKind::Json, b"{\"a\": ").is_err());
+        assert!(matches!(
+            extract(FileKind::Text, b"   \n\n "),
+            Err(ExtractError::Empty)
+        ));
+    }
+}

@@ -1,0 +1,19 @@
+//! Document ingestion: uploaded files become searchable chunks in the background.
+//!
+//! - [`extract`]: file bytes → text sections (txt, md, html, csv, json, pdf, docx).
+//! - [`chunk`]: text → overlapping chunks on paragraph/sentence boundaries.
+//! - [`pipeline`]: one job end to end, in one final transaction.
+//! - [`worker`]: the bounded background runner and the start-up recovery.
+//! - [`index_hooks`]: where the vector index is told about new and removed chunks.
+//! - [`uploads`]: the layout of `uploads/` and its housekeeping.
+
+pub mod chunk;
+pub mod extract;
+#[doc(hidden)]
+pub mod fixtures;
+pub mod index_hooks;
+pub mod pipeline;
+pub mod uploads;
+pub mod worker;
+
+pub use worker::IngestWorker;

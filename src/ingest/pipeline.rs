@@ -1,0 +1,254 @@
+//! The document pipeline, run by the worker for one claimed `document_processing` job:
+//! read the stored file → extract text → chunk → embed in batches (when an embedder is
+//! configured) → one write transaction inserting every chunk (FTS rows by trigger, the
+//! embeddings beside them) and marking document and job completed → vector index hook.
+//!
+//! A failure at any step (unparseable file, missing file, embedder error) marks the job and
+//! the document failed with a message for the user; since chunks are only written in the
+//! final transaction, a failed or interrupted run leaves no partial chunks behind. A re-run
+//! (after a restart) deletes any chunks of the document first, so it is idempotent.
+//!
+//! Runs on a blocking thread inside the company's `TenantCtx` (see `worker`).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Component, Path};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::chunk::{self, Piece};
+use super::extract::{self, FileKind};
+use super::index_hooks;
+use crate::company::chunks::{self, NewChunk};
+use crate::company::{documents, jobs};
+use crate::db::write_tx;
+use crate::embed::Embedder;
+use crate::tenant::{TenantError, context};
+
+/// Chunks embedded per call: big enough to amortise a model call, small enough that a
+/// local model on two cores answers within a second and progress moves visibly.
+pub const EMBED_BATCH: usize = 16;
+
+/// What went wrong in a run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The user's file or configuration is at fault: the message is shown to the user.
+    #[error("{0}")]
+    Failed(String),
+    /// Storage failed; logged, and the user sees a generic message.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<rusqlite::Error> for PipelineError {
+    fn from(e: rusqlite::Error) -> Self {
+        PipelineError::Internal(e.into())
+    }
+}
+
+impl From<TenantError> for PipelineError {
+    fn from(e: TenantError) -> Self {
+        PipelineError::Internal(e.into())
+    }
+}
+
+/// What a completed run produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub chunks: usize,
+    pub tokens: i64,
+    pub embedded: bool,
+}
+
+/// Runs job `job` to its end: completed, failed, or nothing when its document was deleted
+/// meanwhile. Errors of recording the end itself are returned for the worker to log; the
+/// job then stays `processing` until the next start's recovery queues it again.
+pub fn run_job(
+    job: &jobs::Job,
+    embedder: Option<&Arc<dyn Embedder>>,
+) -> Result<Option<Outcome>, PipelineError> {
+    let Some(doc_id) = job.document_row_id else {
+        let msg = "job has no document";
+        context::with_conn(|c| {
+            jobs::fail(c, job.row_id, msg)?;
+            Ok::<_, PipelineError>(())
+        })?;
+        return Err(PipelineError::Failed(msg.into()));
+    };
+    match process(job, doc_id, embedder) {
+        Ok(outcome) => Ok(outcome),
+        Err(err) => {
+            let user_message = match &err {
+                PipelineError::Failed(m) => m.clone(),
+                PipelineError::Internal(e) => {
+                    tracing::error!(job = %job.uuid, error = ?e, "document processing failed");
+                    "internal error while processing the document; upload it again".into()
+                }
+            };
+            context::with_conn(|c| {
+                let tx = write_tx(c)?;
+                // A job already ended (timed out) keeps the verdict it was given.
+                if jobs::fail(&tx, job.row_id, &user_message)? {
+                    documents::mark_failed(&tx, doc_id, &user_message)?;
+                }
+                tx.commit()?;
+                Ok::<_, PipelineError>(())
+            })?;
+            Err(err)
+        }
+    }
+}
+
+fn process(
+    job: &jobs::Job,
+    doc_id: i64,
+    embedder: Option<&Arc<dyn Embedder>>,
+) -> Result<Option<Outcome>, PipelineError> {
+    let ctx = context::current()?;
+    let doc = context::with_conn(|c| {
+        let tx = write_tx(c)?;
+        let doc = documents::get(&tx, doc_id)?;
+        if doc.is_some() {
+            documents::mark_processing(&tx, doc_id)?;
+            jobs::set_progress(&tx, job.row_id, 0, 0, "extracting")?;
+        }
+        tx.commit()?;
+        Ok::<_, PipelineError>(doc)
+    })?;
+    let Some(doc) = doc else {
+        return Ok(None); // Deleted meanwhile: its job went with it.
+    };
+
+    let bytes = read_stored_file(ctx.db.dir(), &doc.file_path)?;
+    let kind = doc
+        .file_type
+        .as_deref()
+        .and_then(FileKind::parse)
+        .ok_or_else(|| PipelineError::Failed("unsupported file type".into()))?;
+    let sections =
+        extract::extract(kind, &bytes).map_err(|e| PipelineError::Failed(e.to_string()))?;
+    drop(bytes);
+    let pieces = chunk::chunk_sections(&sections);
+    drop(sections);
+    let total = pieces.len() as i64;
+    let step = if embedder.is_some() {
+        "embedding"
+    } else {
+        "storing chunks"
+    };
+    context::with_conn(|c| {
+        Ok::<_, PipelineError>(jobs::set_progress(c, job.row_id, 0, total, step)?)
+    })?;
+
+    let embeddings = match embedder {
+        Some(e) => Some(embed_all(e.as_ref(), &pieces, |done| {
+            // Progress is informative: a failed update must not fail the job.
+            let _ = context::with_conn(|c| {
+                Ok::<_, PipelineError>(jobs::set_progress(c, job.row_id, done, total, "embedding")?)
+            });
+        })?),
+        None => None,
+    };
+
+    let tokens: i64 = pieces.iter().map(|p| chunk::estimate_tokens(&p.text)).sum();
+    let rows: Vec<NewChunk> = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, Piece { text, page })| NewChunk {
+            token_count: chunk::estimate_tokens(&text),
+            content: text,
+            chunk_index: i as i64,
+            page_number: page.map(i64::from),
+            section: None,
+            embedding: embeddings.as_ref().map(|e| chunks::encode_embedding(&e[i])),
+        })
+        .collect();
+    let result = json!({
+        "chunks": rows.len(), "tokens": tokens, "embedded": embeddings.is_some(),
+        "embedder": embedder.map(|e| e.id().to_string()),
+    })
+    .to_string();
+    let committed = context::with_conn(|c| {
+        let tx = write_tx(c)?;
+        // The job may have been failed by the worker's timeout, or the document deleted,
+        // while we worked: then roll back and store nothing.
+        if !jobs::complete(&tx, job.row_id, rows.len() as i64, &result)? {
+            return Ok::<_, PipelineError>(None);
+        }
+        if !documents::mark_completed(&tx, doc_id, rows.len() as i64, tokens)? {
+            return Ok(None);
+        }
+        let removed = chunks::delete_for_document(&tx, doc_id)?;
+        let ids = chunks::insert_many(&tx, doc_id, &rows)?;
+        tx.commit()?;
+        Ok(Some((removed, ids)))
+    })?;
+    let Some((removed, ids)) = committed else {
+        return Ok(None);
+    };
+    // ── Vector index hooks: after commit, never failing the job (see index_hooks). ──
+    if !removed.is_empty() {
+        index_hooks::on_chunks_removed(&ctx.db, &removed);
+    }
+    if let Some(e) = embedder {
+        index_hooks::on_chunks_committed(&ctx.db, e.id(), &ids);
+    }
+    Ok(Some(Outcome {
+        chunks: ids.len(),
+        tokens,
+        embedded: embedder.is_some(),
+    }))
+}
+
+/// Reads a document's stored file. The path is relative to the company directory and was
+/// made by the upload handler; it is still checked to stay inside that directory.
+fn read_stored_file(dir: &Path, rel: &str) -> Result<Vec<u8>, PipelineError> {
+    let rel = Path::new(rel);
+    if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(PipelineError::Internal(anyhow::anyhow!(
+            "refusing stored path {}",
+            rel.display()
+        )));
+    }
+    std::fs::read(dir.join(rel)).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            PipelineError::Failed("the uploaded file is missing from storage".into())
+        }
+        _ => PipelineError::Internal(anyhow::Error::new(e).context("reading the uploaded file")),
+    })
+}
+
+/// Embeds every piece in batches, checking what the embedder returns (count, dimensions,
+/// finite values): a misbehaving embedder fails the job instead of storing bad vectors.
+fn embed_all(
+    embedder: &dyn Embedder,
+    pieces: &[Piece],
+    mut progress: impl FnMut(i64),
+) -> Result<Vec<Vec<f32>>, PipelineError> {
+    let dims = embedder.dimensions();
+    let mut out = Vec::with_capacity(pieces.len());
+    for batch in pieces.chunks(EMBED_BATCH) {
+        let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
+        let vectors = catch_unwind(AssertUnwindSafe(|| embedder.embed(&texts)))
+            .map_err(|_| PipelineError::Failed("the embedding model failed".into()))?
+            .map_err(|e| PipelineError::Failed(e.to_string()))?;
+        if vectors.len() != texts.len() {
+            return Err(PipelineError::Failed(format!(
+                "the embedding model returned {} vectors for {} texts",
+                vectors.len(),
+                texts.len()
+            )));
+        }
+        for v in vectors {
+            if v.len() != dims || v.iter().any(|x| !x.is_finite()) {
+                return Err(PipelineError::Failed(format!(
+                    "the embedding model returned a malformed vector ({} values, expected {dims})",
+                    v.len()
+                )));
+            }
+            out.push(v);
+        }
+        progress(out.len() as i64);
+    }
+    Ok(out)
+}

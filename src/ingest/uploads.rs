@@ -1,0 +1,55 @@
+//! The company's `uploads/` directory: stored files are `<document uuid>.<ext>`; uploads in
+//! progress are written to `.upload-<uuid>` temporary files first, which a crash can leave
+//! behind and which the start-up recovery removes once they are old enough not to belong to
+//! an upload still running.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// Prefix of temporary upload files.
+pub const TEMP_PREFIX: &str = ".upload-";
+
+/// Removes temporary upload files in `dir` last modified more than `older_than` ago;
+/// returns how many were removed. Errors are logged and skipped: this is housekeeping.
+pub fn remove_stale_temp_files(dir: &Path, older_than: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > older_than);
+        if old {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(error = %e, "could not remove a stale upload"),
+            }
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_temporary_files_go() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".upload-a"), b"x").unwrap();
+        std::fs::write(dir.path().join("doc.txt"), b"x").unwrap();
+        assert_eq!(
+            remove_stale_temp_files(dir.path(), Duration::from_secs(3600)),
+            0
+        );
+        assert_eq!(remove_stale_temp_files(dir.path(), Duration::ZERO), 1);
+        assert!(dir.path().join("doc.txt").exists());
+    }
+}

@@ -1,0 +1,600 @@
+//! The ingestion worker: runs queued `processing_jobs` in the background, bounded.
+//!
+//! - Jobs live in each company's database (the queue is durable); the worker only keeps a
+//!   set of companies it is draining. [`IngestWorker::notify`] (called after an upload
+//!   commits) starts draining a company unless that is already happening.
+//! - Each job holds one permit of a semaphore sized to the cores while it runs, so however
+//!   many companies upload at once, at most `concurrency` documents are parsed at a time, and
+//!   companies take turns (a permit per job, not per company).
+//! - A job runs on the blocking pool inside the company's `TenantCtx`, like a request.
+//! - At start, [`IngestWorker::start_recovery`] walks every company in the background (a
+//!   page at a time, a few companies at once) to queue again the jobs a previous process
+//!   left `processing`, and to drain the ones still `pending`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashSet;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::{pipeline, uploads};
+use crate::company::jobs;
+use crate::db::{Pool, now, write_tx};
+use crate::embed::Embedder;
+use crate::primary::companies;
+use crate::tenant::provision::UPLOADS_DIR;
+use crate::tenant::{TenantCtx, TenantError, TenantRegistry, context};
+
+/// Longest a job may run. A parser stuck on a hostile file (an endless loop cannot be
+/// interrupted on a blocking thread) then fails its job and gives its permit back, so the
+/// worker keeps serving everyone else; the stuck thread's late result is discarded.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How many companies the start-up recovery examines at once.
+const RECOVERY_CONCURRENCY: usize = 4;
+/// Temporary upload files older than this were left by a crash (an upload in progress
+/// writes to its file continuously).
+const STALE_UPLOAD_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Companies read from primary.db per page during recovery.
+const RECOVERY_PAGE: u32 = 500;
+
+/// Handle to the worker; cheap to clone.
+#[derive(Clone)]
+pub struct IngestWorker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Arc<TenantRegistry>,
+    embedder: Option<Arc<dyn Embedder>>,
+    permits: Arc<Semaphore>,
+    /// Longest a job may run before it is failed and its permit given back.
+    job_timeout: Duration,
+    /// Companies with a drain task running.
+    draining: DashSet<i64>,
+    /// When this process started: jobs `processing` since before then were interrupted.
+    boot: String,
+    stats: IngestStats,
+}
+
+/// Counters for /metrics.
+#[derive(Default, Debug)]
+pub struct IngestStats {
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    pub chunks: AtomicU64,
+}
+
+impl IngestWorker {
+    /// A worker running at most `concurrency` jobs at once, each for at most
+    /// [`DEFAULT_JOB_TIMEOUT`]. Needs no runtime until used.
+    pub fn new(
+        registry: Arc<TenantRegistry>,
+        embedder: Option<Arc<dyn Embedder>>,
+        concurrency: usize,
+    ) -> Self {
+        Self::with_timeout(registry, embedder, concurrency, DEFAULT_JOB_TIMEOUT)
+    }
+
+    /// Like [`IngestWorker::new`] with another job time limit.
+    pub fn with_timeout(
+        registry: Arc<TenantRegistry>,
+        embedder: Option<Arc<dyn Embedder>>,
+        concurrency: usize,
+        job_timeout: Duration,
+    ) -> Self {
+        IngestWorker {
+            inner: Arc::new(Inner {
+                registry,
+                embedder,
+                job_timeout,
+                permits: Arc::new(Semaphore::new(concurrency.max(1))),
+                draining: DashSet::new(),
+                boot: now(),
+                stats: IngestStats::default(),
+            }),
+        }
+    }
+
+    /// One job per core: parsing and chunking are CPU-bound.
+    pub fn default_concurrency() -> usize {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8)
+    }
+
+    /// Company `company_id` has new pending jobs: drain them unless already draining.
+    pub fn notify(&self, company_id: i64) {
+        if self.inner.draining.insert(company_id) {
+            let inner = self.inner.clone();
+            tokio::spawn(async move { inner.drain(company_id).await });
+        }
+    }
+
+    /// Jobs completed and failed, and chunks stored, since start.
+    pub fn stats(&self) -> &IngestStats {
+        &self.inner.stats
+    }
+
+    /// Prometheus text for /metrics.
+    pub fn render_metrics(&self) -> String {
+        let s = &self.inner.stats;
+        format!(
+            "# HELP silo_ingest_jobs_total Document processing jobs finished since start.\n\
+             # TYPE silo_ingest_jobs_total counter\n\
+             silo_ingest_jobs_total{{status=\"completed\"}} {}\n\
+             silo_ingest_jobs_total{{status=\"failed\"}} {}\n\
+             # HELP silo_ingest_chunks_total Chunks stored by document processing since start.\n\
+             # TYPE silo_ingest_chunks_total counter\n\
+             silo_ingest_chunks_total {}\n\
+             # HELP silo_ingest_companies_draining Companies whose jobs are being processed now.\n\
+             # TYPE silo_ingest_companies_draining gauge\n\
+             silo_ingest_companies_draining {}\n",
+            s.completed.load(Ordering::Relaxed),
+            s.failed.load(Ordering::Relaxed),
+            s.chunks.load(Ordering::Relaxed),
+            self.inner.draining.len(),
+        )
+    }
+
+    /// Whether any company is being drained (tests wait on this).
+    pub fn is_idle(&self) -> bool {
+        self.inner.draining.is_empty()
+    }
+
+    /// Starts the background recovery of every company (see the module doc).
+    pub fn start_recovery(&self, primary: Pool) -> tokio::task::JoinHandle<RecoveryReport> {
+        let worker = self.clone();
+        tokio::spawn(async move { worker.recover_all(primary).await })
+    }
+
+    /// Recovers one company: interrupted jobs are queued again (or failed after too many
+    /// attempts), and pending work is drained.
+    pub async fn recover_company(&self, company_id: i64) -> Result<jobs::Recovered, TenantError> {
+        let db = self.inner.registry.get(company_id).await?;
+        let uploads = db.dir().join(UPLOADS_DIR);
+        tokio::task::spawn_blocking(move || {
+            uploads::remove_stale_temp_files(&uploads, STALE_UPLOAD_AGE)
+        })
+        .await?;
+        let ctx = TenantCtx::new(db, None);
+        let boot = self.inner.boot.clone();
+        let (recovered, pending) = context::scope(
+            ctx,
+            context::run(move |conn| {
+                let tx = write_tx(conn)?;
+                let recovered = jobs::recover_interrupted(&tx, &boot)?;
+                let pending = jobs::has_pending(&tx)?;
+                tx.commit()?;
+                Ok::<_, TenantError>((recovered, pending))
+            }),
+        )
+        .await?;
+        if pending {
+            self.notify(company_id);
+        }
+        Ok(recovered)
+    }
+
+    async fn recover_all(&self, primary: Pool) -> RecoveryReport {
+        let mut report = RecoveryReport::default();
+        let mut offset = 0;
+        loop {
+            let p = primary.clone();
+            let page = tokio::task::spawn_blocking(move || {
+                let conn = p.get()?;
+                Ok::<_, anyhow::Error>(companies::list(&conn, RECOVERY_PAGE, offset)?.0)
+            })
+            .await;
+            let page = match page {
+                Ok(Ok(page)) => page,
+                Ok(Err(e)) => {
+                    tracing::error!(error = ?e, "job recovery: listing companies failed");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "job recovery: listing companies panicked");
+                    break;
+                }
+            };
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len() as u32;
+            let mut set = JoinSet::new();
+            for company in page.into_iter().filter(|c| c.is_active) {
+                while set.len() >= RECOVERY_CONCURRENCY {
+                    report.add(set.join_next().await);
+                }
+                let worker = self.clone();
+                set.spawn(async move { (company.id, worker.recover_company(company.id).await) });
+            }
+            while let Some(done) = set.join_next().await {
+                report.add(Some(done));
+            }
+        }
+        tracing::info!(?report, "job recovery finished");
+        report
+    }
+}
+
+/// One company's recovery: its id and what was done (or why not).
+type CompanyRecovery = (i64, Result<jobs::Recovered, TenantError>);
+
+/// What the start-up recovery did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub companies: usize,
+    pub requeued: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+impl RecoveryReport {
+    fn add(&mut self, done: Option<Result<CompanyRecovery, tokio::task::JoinError>>) {
+        match done {
+            Some(Ok((_, Ok(r)))) => {
+                self.companies += 1;
+                self.requeued += r.requeued;
+                self.failed += r.failed;
+            }
+            Some(Ok((id, Err(e)))) => {
+                self.errors += 1;
+                tracing::warn!(company_id = id, error = %e, "job recovery failed for a company");
+            }
+            Some(Err(e)) => {
+                self.errors += 1;
+                tracing::error!(error = ?e, "job recovery task panicked");
+            }
+            None => {}
+        }
+    }
+}
+
+impl Inner {
+    /// Runs company `id`'s pending jobs one after another until none is left.
+    async fn drain(self: Arc<Self>, id: i64) {
+        loop {
+            match self.run_next(id).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(company_id = id, error = %e, "ingestion worker: company unavailable")
+                }
+            }
+            self.draining.remove(&id);
+            // A job queued between the last claim and the removal above would otherwise
+            // wait for the next upload: look once more, and take the company back if so.
+            let again = self.has_pending(id).await.unwrap_or_default();
+            if !(again && self.draining.insert(id)) {
+                return;
+            }
+        }
+    }
+
+    async fn has_pending(&self, id: i64) -> Result<bool, TenantError> {
+        let db = self.registry.get(id).await?;
+        context::scope(
+            TenantCtx::new(db, None),
+            context::run(|c| Ok(jobs::has_pending(c)?)),
+        )
+        .await
+    }
+
+    /// Claims and runs one job; false when there was none.
+    async fn run_next(&self, id: i64) -> Result<bool, TenantError> {
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        let db = self.registry.get(id).await?;
+        let ctx = TenantCtx::new(db, None);
+        let Some(job) = context::scope(
+            ctx.clone(),
+            context::run(|c| Ok::<_, TenantError>(jobs::claim_next(c)?)),
+        )
+        .await?
+        else {
+            return Ok(false);
+        };
+        let embedder = self.embedder.clone();
+        let span =
+            tracing::info_span!("ingest_job", company = %ctx.db.company().slug, job = %job.uuid);
+        let job_uuid = job.uuid.clone();
+        let job_row = job.row_id;
+        let handle = tokio::task::spawn_blocking({
+            let ctx = ctx.clone();
+            move || {
+                let _enter = span.enter();
+                context::sync_scope(ctx, || pipeline::run_job(&job, embedder.as_ref()))
+            }
+        });
+        let handle = match tokio::time::timeout(self.job_timeout, handle).await {
+            Ok(finished) => finished,
+            Err(_) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                let msg = format!(
+                    "processing took longer than {} s and was stopped; the file may be too \
+                     large or malformed",
+                    self.job_timeout.as_secs()
+                );
+                tracing::error!(job = %job_uuid, "document processing timed out");
+                let failed = context::scope(
+                    ctx,
+                    context::run(move |c| {
+                        let tx = write_tx(c)?;
+                        if jobs::fail(&tx, job_row, &msg)? {
+                            if let Some(doc) =
+                                jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
+                            {
+                                crate::company::documents::mark_failed(&tx, doc, &msg)?;
+                            }
+                        }
+                        tx.commit()?;
+                        Ok::<_, TenantError>(())
+                    }),
+                )
+                .await;
+                if let Err(e) = failed {
+                    tracing::error!(job = %job_uuid, error = %e, "could not record the timeout");
+                }
+                return Ok(true);
+            }
+        };
+        match handle {
+            Ok(Ok(Some(outcome))) => {
+                self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .chunks
+                    .fetch_add(outcome.chunks as u64, Ordering::Relaxed);
+                tracing::info!(job = %job_uuid, chunks = outcome.chunks, "document processed")
+            }
+            Ok(Ok(None)) => tracing::info!(job = %job_uuid, "document deleted while processing"),
+            Ok(Err(pipeline::PipelineError::Failed(msg))) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(job = %job_uuid, reason = %msg, "document processing failed")
+            }
+            Ok(Err(e)) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(job = %job_uuid, error = ?e, "document processing failed")
+            }
+            Err(join) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                // A panic outside the parsers (which catch their own): still fail the job so
+                // it does not stay `processing`.
+                tracing::error!(job = %job_uuid, error = ?join, "document processing panicked");
+                let failed = context::scope(
+                    ctx,
+                    context::run(move |c| {
+                        let tx = write_tx(c)?;
+                        let msg = "internal error while processing the document";
+                        if jobs::fail(&tx, job_row, msg)? {
+                            if let Some(doc) =
+                                jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
+                            {
+                                crate::company::documents::mark_failed(&tx, doc, msg)?;
+                            }
+                        }
+                        tx.commit()?;
+                        Ok::<_, TenantError>(())
+                    }),
+                )
+                .await;
+                if let Err(e) = failed {
+                    tracing::error!(job = %job_uuid, error = %e, "could not record the failure");
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::app::{App, AppOptions};
+    use crate::company::{chunks, documents};
+    use crate::embed::EmbedError;
+    use crate::tenant::provision::{self, NewCompany};
+
+    /// A deterministic embedder for tests: `dims` values derived from the text; `broken`
+    /// makes it misbehave in the given way.
+    struct FakeEmbedder {
+        dims: usize,
+        broken: Option<&'static str>,
+        calls: AtomicUsize,
+    }
+
+    impl Embedder for FakeEmbedder {
+        fn id(&self) -> &str {
+            "fake-v1"
+        }
+        fn dimensions(&self) -> usize {
+            self.dims
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            match self.broken {
+                Some("error") => return Err(EmbedError::Unavailable("model not loaded".into())),
+                Some("panic") => panic!("embedder bug"),
+                Some("dims") => {
+                    return Ok(texts.iter().map(|_| vec![0.5; self.dims + 1]).collect());
+                }
+                // Far slower than the test's job time limit (a stuck parser).
+                Some("slow") => std::thread::sleep(Duration::from_millis(300)),
+                _ => {}
+            }
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    (0..self.dims)
+                        .map(|i| (t.len() + i) as f32 / 1000.0)
+                        .collect()
+                })
+                .collect())
+        }
+    }
+
+    /// Runs one text document through a worker with `embedder`; returns the document and
+    /// its chunks' embeddings.
+    async fn run_with(
+        embedder: Arc<FakeEmbedder>,
+    ) -> (documents::Document, jobs::Job, Vec<Option<Vec<u8>>>) {
+        run_with_timeout(embedder, DEFAULT_JOB_TIMEOUT, Duration::ZERO).await
+    }
+
+    /// `settle`: how long to wait after the worker is idle before reading the results (so a
+    /// job's abandoned thread has finished too).
+    async fn run_with_timeout(
+        embedder: Arc<FakeEmbedder>,
+        timeout: Duration,
+        settle: Duration,
+    ) -> (documents::Document, jobs::Job, Vec<Option<Vec<u8>>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let app =
+            tokio::task::spawn_blocking(move || App::open(&path, AppOptions::default()).unwrap())
+                .await
+                .unwrap();
+        let company = provision::create_company(
+            &app.primary,
+            &app.data_dir,
+            &NewCompany {
+                name: "Embed Co".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let db = app.registry.get(company.id).await.unwrap();
+        let text = "Solar panels on the roof produce power. ".repeat(500);
+        std::fs::write(db.dir().join("uploads/doc.txt"), &text).unwrap();
+        let ctx = TenantCtx::new(db, None);
+        context::scope(
+            ctx.clone(),
+            context::run(move |c| {
+                let doc = documents::insert(
+                    c,
+                    &documents::NewDocument {
+                        uuid: "doc".into(),
+                        filename: "doc.txt".into(),
+                        file_path: "uploads/doc.txt".into(),
+                        file_type: "txt".into(),
+                        mime_type: "text/plain".into(),
+                        file_size: text.len() as i64,
+                        sha256: "0".repeat(64),
+                        title: None,
+                        description: None,
+                        category: None,
+                        tags: vec![],
+                        scope: "user".into(),
+                        uploaded_by: "u".into(),
+                    },
+                )?;
+                jobs::insert(c, "job", jobs::DOCUMENT_PROCESSING, Some(doc), None)?;
+                Ok::<_, TenantError>(())
+            }),
+        )
+        .await
+        .unwrap();
+        let worker = IngestWorker::with_timeout(app.registry.clone(), Some(embedder), 2, timeout);
+        worker.notify(company.id);
+        for _ in 0..3000 {
+            if worker.is_idle() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(worker.is_idle(), "the worker did not finish");
+        tokio::time::sleep(settle).await;
+        context::scope(
+            ctx,
+            context::run(|c| {
+                let doc = documents::get(c, 1)?.unwrap();
+                let job = jobs::get(c, 1)?.unwrap();
+                let blobs = c
+                    .prepare("SELECT embedding FROM document_chunks ORDER BY chunk_index")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<Vec<Option<Vec<u8>>>, _>>()?;
+                Ok::<_, TenantError>((doc, job, blobs))
+            }),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn embeddings_are_stored_with_the_chunks_in_batches() {
+        let embedder = Arc::new(FakeEmbedder {
+            dims: 8,
+            broken: None,
+            calls: AtomicUsize::new(0),
+        });
+        let (doc, job, blobs) = run_with(embedder.clone()).await;
+        assert_eq!(job.status, "completed", "{:?}", job.error);
+        assert_eq!(doc.status, "completed");
+        assert!(
+            blobs.len() > super::pipeline::EMBED_BATCH,
+            "{} chunks",
+            blobs.len()
+        );
+        assert_eq!(doc.num_chunks as usize, blobs.len());
+        // Batches of EMBED_BATCH, not one call per chunk.
+        assert_eq!(
+            embedder.calls.load(Ordering::SeqCst),
+            blobs.len().div_ceil(super::pipeline::EMBED_BATCH)
+        );
+        for blob in &blobs {
+            let v = chunks::decode_embedding(blob.as_deref().expect("every chunk embedded"));
+            assert_eq!(v.len(), 8);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_embedder_fails_the_job_without_chunks() {
+        for broken in ["error", "panic", "dims"] {
+            let embedder = Arc::new(FakeEmbedder {
+                dims: 8,
+                broken: Some(broken),
+                calls: AtomicUsize::new(0),
+            });
+            let (doc, job, blobs) = run_with(embedder).await;
+            assert_eq!(job.status, "failed", "{broken}");
+            assert_eq!(doc.status, "failed", "{broken}");
+            assert!(
+                job.error.as_deref().is_some_and(|e| !e.is_empty()),
+                "{broken}"
+            );
+            assert!(blobs.is_empty(), "{broken}: partial chunks left");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_past_its_time_limit_fails_and_its_late_result_is_discarded() {
+        let embedder = Arc::new(FakeEmbedder {
+            dims: 8,
+            broken: Some("slow"),
+            calls: AtomicUsize::new(0),
+        });
+        let (doc, job, blobs) = run_with_timeout(
+            embedder.clone(),
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(job.status, "failed");
+        assert!(
+            job.error.as_deref().unwrap().contains("longer than"),
+            "{:?}",
+            job.error
+        );
+        assert_eq!(doc.status, "failed");
+        assert!(blobs.is_empty());
+    }
+}

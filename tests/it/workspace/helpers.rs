@@ -1,0 +1,151 @@
+//! Helpers of the workspace tests: a company with users of each role, multipart uploads,
+//! waiting for jobs, direct access to a company database.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::Value;
+use silo::error::ApiError;
+use silo::tenant::{self, TenantCtx};
+
+use crate::common::{Reply, TestApp};
+
+/// A company and a token for each role.
+#[allow(dead_code)]
+pub struct Company {
+    pub id: String,
+    pub key: i64,
+    pub admin: String,
+    pub analyst: String,
+    pub analyst2: String,
+    pub viewer: String,
+    pub analyst_id: String,
+}
+
+pub async fn company(test: &TestApp, name: &str) -> Company {
+    let id = test.create_company(name).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, admin) = test.create_user(&id, "admin").await;
+    let (analyst_user, analyst) = test.create_user(&id, "analyst").await;
+    let (_, analyst2) = test.create_user(&id, "analyst").await;
+    let (_, viewer) = test.create_user(&id, "viewer").await;
+    Company {
+        key: test.company_key(&id),
+        id,
+        admin,
+        analyst,
+        analyst2,
+        viewer,
+        analyst_id: analyst_user["id"].as_str().unwrap().to_string(),
+    }
+}
+
+/// One part of a multipart form: (name, file name, bytes).
+pub type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+pub fn multipart_body(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = "silo-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub async fn upload_parts(test: &TestApp, token: &str, parts: &[Part<'_>]) -> Reply {
+    let (content_type, body) = multipart_body(parts);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/documents")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap();
+    test.send(req).await
+}
+
+/// Uploads one file with the given scope; asserts 202 and returns the reply body.
+pub async fn upload(
+    test: &TestApp,
+    token: &str,
+    filename: &str,
+    bytes: &[u8],
+    scope: &str,
+) -> Value {
+    let reply = upload_parts(
+        test,
+        token,
+        &[
+            ("file", Some(filename), bytes),
+            ("scope", None, scope.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    reply.body
+}
+
+/// Polls a job until it is completed or failed; returns it.
+pub async fn wait_job(test: &TestApp, token: &str, job_id: &str) -> Value {
+    // Up to 30 s: CI machines are shared and slow.
+    for _ in 0..1200 {
+        let reply = test.get(&format!("/api/jobs/{job_id}"), token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        if matches!(reply.body["status"].as_str(), Some("completed" | "failed")) {
+            return reply.body;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("job {job_id} did not finish");
+}
+
+/// Uploads and waits for processing; returns (document id, job).
+pub async fn ingest(
+    test: &TestApp,
+    token: &str,
+    filename: &str,
+    bytes: &[u8],
+    scope: &str,
+) -> (String, Value) {
+    let body = upload(test, token, filename, bytes, scope).await;
+    let job = wait_job(test, token, body["job_id"].as_str().unwrap()).await;
+    (body["document"]["id"].as_str().unwrap().to_string(), job)
+}
+
+/// Runs `f` with a connection to company `key`, inside its tenant scope.
+pub async fn in_company<T: Send + 'static>(
+    test: &TestApp,
+    key: i64,
+    f: impl FnOnce(&mut silo::db::Conn) -> Result<T, ApiError> + Send + 'static,
+) -> T {
+    let db = test.app.registry.get(key).await.unwrap();
+    tenant::context::scope(TenantCtx::new(db, None), tenant::context::run(f))
+        .await
+        .unwrap()
+}
+
+/// Asserts an error reply: status, code and (for 422) the field.
+pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.code(), code, "{}", reply.body);
+    assert!(!reply.message().is_empty());
+}
+
+pub fn assert_invalid(reply: &Reply, field: &str) {
+    assert_error(reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert_eq!(reply.body["error"]["field"], field, "{}", reply.body);
+}
+
+pub const MISSING: &str = "00000000-0000-4000-8000-000000000000";
