@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod company;
 pub mod migrate_all;
+pub mod reindex;
 pub mod restore;
 pub mod serve;
 pub mod user;
@@ -34,6 +35,8 @@ pub enum Command {
     /// Create, list and delete companies (each gets its own database).
     #[command(subcommand)]
     Company(company::CompanyCommand),
+    /// Embed a company's chunks again with the configured embedder and rebuild its index.
+    Reindex(reindex::ReindexArgs),
     /// Create user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -52,6 +55,7 @@ impl Cli {
             Command::Serve(args) => serve::run(&self.data, args),
             Command::Company(cmd) => company::run(&self.data, cmd),
             Command::User(cmd) => user::run(&self.data, cmd),
+            Command::Reindex(args) => reindex::run(&self.data, args),
             Command::MigrateAllCompanies(args) => migrate_all::run(&self.data, args),
             Command::Backup(args) => backup::run(&self.data, args),
             Command::Restore(args) => restore::run(&self.data, args),

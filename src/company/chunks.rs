@@ -53,12 +53,11 @@ pub struct NewChunk {
     pub token_count: i64,
     /// Already encoded with [`encode_embedding`].
     pub embedding: Option<Vec<u8>>,
+    /// Id of the embedder that made `embedding` (vectors of different models never mix).
+    pub embedding_model: Option<String>,
 }
 
-/// Encodes a vector as the stored BLOB: f32 little-endian, no header.
-pub fn encode_embedding(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+pub use crate::vectors::store::encode_embedding;
 
 /// Decodes a stored embedding BLOB.
 pub fn decode_embedding(blob: &[u8]) -> Vec<f32> {
@@ -77,8 +76,8 @@ pub fn insert_many(
     let ts = now();
     let mut stmt = conn.prepare_cached(
         "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, page_number,
-             section, token_count, embedding, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             section, token_count, embedding, embedding_model, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9)",
     )?;
     let mut ids = Vec::with_capacity(chunks.len());
     for c in chunks {
@@ -91,7 +90,8 @@ pub fn insert_many(
             c.section,
             c.token_count,
             c.embedding,
-            ts
+            ts,
+            c.embedding.as_ref().and(c.embedding_model.as_deref())
         ])?;
         ids.push(conn.last_insert_rowid());
     }
@@ -161,6 +161,7 @@ mod tests {
                 section: None,
                 token_count: 2,
                 embedding: (i == 0).then(|| encode_embedding(&v)),
+                embedding_model: Some("test-model".into()),
             })
             .collect();
         let ids = insert_many(c, doc, &chunks).unwrap();

@@ -11,6 +11,7 @@ pub mod company;
 pub mod fusion;
 pub mod hits;
 pub mod keyword;
+pub mod reindex;
 pub mod vector;
 
 use std::collections::HashSet;

@@ -243,3 +243,86 @@ async fn bad_search_requests_are_refused_clearly() {
         .await;
     assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
 }
+
+/// After an embedder change, reindexing re-embeds every chunk and rebuilds the index for the
+/// new model; semantic search then works with it. Uses the real local model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_moves_a_company_to_another_embedder() {
+    use silo::embed::{EmbedderConfig, EmbedderKind, select_embedder};
+    use silo::search::{self, SearchMode, SearchRequest, reindex};
+    let model_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2");
+    let config = EmbedderConfig {
+        kind: EmbedderKind::Minilm,
+        model_dir: Some(model_dir),
+        ..Default::default()
+    };
+    let Ok(minilm) = select_embedder(std::path::Path::new("/nonexistent"), &config) else {
+        assert!(
+            std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
+            "the local model is missing"
+        );
+        eprintln!("model not fetched: run scripts/fetch_model.sh");
+        return;
+    };
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Acme").await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    let (revenue_id, _) = ingest(
+        &test,
+        &acme.analyst,
+        "revenue.txt",
+        REVENUE.as_bytes(),
+        "company",
+    )
+    .await;
+    let db = test.app.registry.get(acme.key).await.unwrap();
+    let dir = db.dir().to_path_buf();
+    let ctx = silo::tenant::TenantCtx::new(db, None);
+    let embedder = minilm.clone();
+    let (before, report, after, hits) = tokio::task::spawn_blocking(move || {
+        silo::tenant::context::sync_scope(ctx, || {
+            silo::tenant::context::with_conn(|conn| {
+                let before = reindex::stale_count(conn, embedder.as_ref())?;
+                let mut calls = 0;
+                let report =
+                    reindex::reindex(conn, &dir, embedder.as_ref(), &mut |_, _| calls += 1)?;
+                assert!(calls >= 1);
+                let after = reindex::stale_count(conn, embedder.as_ref())?;
+                let index = silo::vectors::VectorIndex::open_or_rebuild(
+                    &dir.join("vectors"),
+                    conn,
+                    embedder.id(),
+                    embedder.dimensions(),
+                )?;
+                assert_eq!(index.embedder_id(), "all-minilm-l6-v2");
+                let req = SearchRequest {
+                    query: "how much money did we make",
+                    k: 2,
+                    mode: SearchMode::Vector,
+                    allowed: None,
+                };
+                let hits = search::search(conn, Some(&index), embedder.as_ref(), req)?;
+                anyhow::Ok((before, report, after, hits))
+            })
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        before, 2,
+        "both chunks carried the lexical embedder's vectors"
+    );
+    assert_eq!((report.reembedded, report.indexed), (2, 2));
+    assert_eq!(after, 0);
+    // A question with no word in common with the answer: only a semantic model finds it.
+    assert_eq!(hits[0].document_id, revenue_id, "{hits:?}");
+}
