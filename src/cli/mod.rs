@@ -1,7 +1,10 @@
 //! The `silo` command line: one binary, one module per subcommand, each with its options
 //! and a `run()`.
 
+pub mod backup;
 pub mod company;
+pub mod migrate_all;
+pub mod restore;
 pub mod serve;
 pub mod user;
 
@@ -34,6 +37,12 @@ pub enum Command {
     /// Create user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Migrate primary.db, then every company database (backed up first), in parallel.
+    MigrateAllCompanies(migrate_all::MigrateAllArgs),
+    /// Take consistent online backups of primary.db and the company databases.
+    Backup(backup::BackupArgs),
+    /// Replace a company's database with a checked backup.
+    Restore(restore::RestoreArgs),
 }
 
 impl Cli {
@@ -43,6 +52,9 @@ impl Cli {
             Command::Serve(args) => serve::run(&self.data, args),
             Command::Company(cmd) => company::run(&self.data, cmd),
             Command::User(cmd) => user::run(&self.data, cmd),
+            Command::MigrateAllCompanies(args) => migrate_all::run(&self.data, args),
+            Command::Backup(args) => backup::run(&self.data, args),
+            Command::Restore(args) => restore::run(&self.data, args),
         }
     }
 }

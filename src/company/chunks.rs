@@ -53,6 +53,8 @@ pub struct NewChunk {
     pub token_count: i64,
     /// Already encoded with [`encode_embedding`].
     pub embedding: Option<Vec<u8>>,
+    /// Id of the embedder that made `embedding` (search skips vectors of another model).
+    pub embedding_model: Option<String>,
 }
 
 /// Encodes a vector as the stored BLOB: f32 little-endian, no header.
@@ -77,8 +79,8 @@ pub fn insert_many(
     let ts = now();
     let mut stmt = conn.prepare_cached(
         "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, page_number,
-             section, token_count, embedding, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             section, token_count, embedding, embedding_model, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut ids = Vec::with_capacity(chunks.len());
     for c in chunks {
@@ -91,6 +93,7 @@ pub fn insert_many(
             c.section,
             c.token_count,
             c.embedding,
+            c.embedding.as_ref().and(c.embedding_model.as_ref()),
             ts
         ])?;
         ids.push(conn.last_insert_rowid());
@@ -161,6 +164,7 @@ mod tests {
                 section: None,
                 token_count: 2,
                 embedding: (i == 0).then(|| encode_embedding(&v)),
+                embedding_model: Some("test-model".into()),
             })
             .collect();
         let ids = insert_many(c, doc, &chunks).unwrap();

@@ -429,6 +429,7 @@ pub(crate) mod tests {
             section: None,
             token_count: 5,
             embedding: None,
+            embedding_model: None,
         }];
         chunks::insert_many(c, id, &drafts).unwrap();
         let fts = |c: &Connection| -> i64 {

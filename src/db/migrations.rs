@@ -99,10 +99,24 @@ pub fn current_version(conn: &Connection, set: MigrationSet) -> Result<i64, DbEr
     Ok(version.unwrap_or(0))
 }
 
-/// Applies every pending migration of `set` (grouped) and returns the version reached.
+/// Applies every pending migration of `set` in one transaction, with foreign keys off
+/// during the run and checked before COMMIT (see [`super::apply`]); returns the version
+/// reached. The history stays refinery-compatible.
 pub fn migrate(conn: &mut Connection, set: MigrationSet) -> Result<i64, DbError> {
-    set.runner().run(conn)?;
-    current_version(conn, set)
+    Ok(migrate_reporting(conn, set)?.to)
+}
+
+/// [`migrate`], returning what was applied.
+pub fn migrate_reporting(
+    conn: &mut Connection,
+    set: MigrationSet,
+) -> Result<super::apply::Applied, DbError> {
+    let runner = set.runner();
+    Ok(super::apply::apply_pending(
+        conn,
+        runner.get_migrations(),
+        set.table(),
+    )?)
 }
 
 /// How a database's schema compares with this binary.

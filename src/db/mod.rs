@@ -1,6 +1,7 @@
 //! SQLite plumbing shared by the primary and the company databases: pools, PRAGMAs,
 //! embedded migrations, transactions and the storage error type.
 
+pub mod apply;
 pub mod migrations;
 pub mod pool;
 
@@ -17,6 +18,8 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("migration: {0}")]
     Migration(#[from] refinery::Error),
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

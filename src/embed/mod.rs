@@ -1,5 +1,23 @@
 //! Embedders: turn text into vectors for semantic search. One trait, several providers
 //! (a local model, a built-in lexical fallback, an OpenAI-compatible HTTP service).
+//!
+//! - [`lexical`]: feature hashing of words and word pairs; needs nothing, always works.
+//! - `minilm` (feature `local-model`): all-MiniLM-L6-v2 on the CPU with candle.
+//! - [`openai`]: any OpenAI-compatible `/embeddings` endpoint.
+//! - [`select`]: picks one from configuration and what is on disk.
+
+pub mod lexical;
+#[cfg(feature = "local-model")]
+pub mod minilm;
+pub mod openai;
+pub mod select;
+
+pub use lexical::LexicalEmbedder;
+pub use select::{EmbedderConfig, EmbedderKind, select_embedder};
+
+/// Where the local model lives, relative to the data directory (also without the
+/// `local-model` feature, so configuration and scripts agree on it).
+pub const MODEL_SUBDIR: &str = "models/all-minilm-l6-v2";
 
 /// Errors of producing embeddings.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,8 @@ use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
 use crate::app::AppState;
 use crate::db::migrations::{self, MigrationSet};
 use crate::error::{ApiError, ApiResult};
+use crate::ops;
+use crate::ops::migrate::{CompanyReport, Status};
 use crate::primary::companies::{self, Company};
 use crate::tenant::names::{CompanyName, resolve_inside};
 use crate::tenant::provision::{self, NewCompany, ProvisionError, VECTORS_DIR};
@@ -29,6 +31,7 @@ pub fn routes() -> Router<AppState> {
                 .patch(update_company)
                 .delete(delete_company),
         )
+        .route("/api/admin/companies/{id}/migrate", post(migrate_company))
 }
 
 #[derive(Serialize)]
@@ -287,4 +290,39 @@ async fn delete_company(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs the company's pending migrations now (backed up first). While it runs, the company's
+/// requests answer 503; a second migration of the same company at once answers 409.
+async fn migrate_company(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<CompanyReport>> {
+    actor.require("system:config")?;
+    let company = find_company(&app, id).await?;
+    let report = ops::migrate::migrate_one(&app, &company).await;
+    let detail = serde_json::json!({"status": report.status.as_str(),
+        "from": report.from_version, "to": report.to_version});
+    app.audit(&actor, "company.migrate", company.uuid.clone(), detail)
+        .await;
+    match report.status {
+        Status::Skipped => Err(ApiError::Conflict(format!(
+            "company {} is already being migrated",
+            company.slug
+        ))),
+        Status::Failed => {
+            // The cause may name files and SQL: logged, not returned.
+            tracing::error!(company = %company.slug, error = ?report.error, "company migration failed");
+            Err(ApiError::Unavailable(format!(
+                "the migration of company {} failed and was rolled back; it stays at schema \
+                 version {}; the cause is in the server log",
+                company.slug,
+                report
+                    .from_version
+                    .map_or_else(|| "unknown".to_string(), |v| v.to_string())
+            )))
+        }
+        _ => Ok(Json(report)),
+    }
 }

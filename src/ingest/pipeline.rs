@@ -161,6 +161,7 @@ fn process(
             page_number: page.map(i64::from),
             section: None,
             embedding: embeddings.as_ref().map(|e| chunks::encode_embedding(&e[i])),
+            embedding_model: embedder.map(|e| e.id().to_string()),
         })
         .collect();
     let result = json!({

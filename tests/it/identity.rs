@@ -811,3 +811,94 @@ async fn the_generated_secret_file_is_private_and_reused() {
     );
     assert!(silo::auth::secret::load_or_create(&path, Some("short")).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_migrate_route_upgrades_a_company_behind_and_reports_it() {
+    use silo::db::migrations::MigrationSet;
+    // Refuse, so that nothing but the route migrates it (reading stats opens the company).
+    let test =
+        TestApp::spawn_with(|o| o.registry.on_schema_behind = silo::tenant::OnSchemaBehind::Refuse)
+            .await;
+    let cid = test.create_company("Old Timer").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, analyst) = test.create_user(&cid, "analyst").await;
+    // Replace its database with one at schema version 1.
+    let path = test.data_dir().join("companies/old-timer/company.db");
+    std::fs::remove_file(&path).unwrap();
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    MigrationSet::Company
+        .runner()
+        .set_target(refinery::Target::Version(1))
+        .run(&mut conn)
+        .unwrap();
+    drop(conn);
+    let latest = MigrationSet::Company.latest();
+    let before = test
+        .get(&format!("/api/admin/companies/{cid}"), &test.root_token)
+        .await;
+    assert_eq!(
+        before.body["stats"]["pending_migrations"]
+            .as_array()
+            .unwrap()
+            .len() as i64,
+        latest - 1
+    );
+    assert!(
+        before.body["stats"]["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("migrate-all-companies")
+    );
+    assert_eq!(
+        test.get("/api/company", &analyst).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let forbidden = test
+        .post(
+            &format!("/api/admin/companies/{cid}/migrate"),
+            &analyst,
+            json!({}),
+        )
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let url = format!("/api/admin/companies/{cid}/migrate");
+    let reply = test
+        .call(Method::POST, &url, Some(&test.root_token), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["status"], "migrated");
+    assert_eq!(
+        (
+            reply.body["from_version"].as_i64(),
+            reply.body["to_version"].as_i64()
+        ),
+        (Some(1), Some(latest))
+    );
+    assert!(
+        reply.body["backup"].is_string(),
+        "no backup path: {}",
+        reply.body
+    );
+    let again = test
+        .call(Method::POST, &url, Some(&test.root_token), None)
+        .await;
+    assert_eq!(
+        (again.status, again.body["status"].as_str()),
+        (StatusCode::OK, Some("current"))
+    );
+    assert_eq!(
+        test.get("/api/company", &analyst).await.body["schema_version"],
+        latest
+    );
+    let unknown = test
+        .call(
+            Method::POST,
+            "/api/admin/companies/nope/migrate",
+            Some(&test.root_token),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}

@@ -3,4 +3,6 @@
 mod common;
 mod core;
 mod identity;
+mod ops;
+mod search_index;
 mod workspace;

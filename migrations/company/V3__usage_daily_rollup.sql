@@ -1,4 +1,4 @@
--- Company database, schema version 2: a daily rollup of token_usage for the usage summary.
+-- Company database, schema version 3: a daily rollup of token_usage for the usage summary.
 --
 -- The summary groups millions of usage rows by provider, model, operation, user and day.
 -- Even a covering-index scan of a million rows takes ~200 ms, and grouping several hundred

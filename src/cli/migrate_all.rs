@@ -1,0 +1,268 @@
+//! `silo migrate-all-companies`: primary.db first (its failure aborts the run), then every
+//! company on a bounded worker pool, each backed up and migrated in one transaction. Prints
+//! a table (or a JSON report) and exits non-zero unless every database succeeded.
+//!
+//! Works on the files directly, without the tenant registry: a server running beside it is
+//! serialised by SQLite's write lock (see `ops::migrate`). primary.db is opened without the
+//! automatic migration `App::open` would do, so a dry run changes nothing.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::config::DataOpts;
+use crate::ops::migrate::{self, CompanyReport, MigrateOptions, Status};
+use crate::ops::{self, backup, workers};
+use crate::primary::companies::{self, Company};
+
+#[derive(clap::Args, Debug)]
+pub struct MigrateAllArgs {
+    /// List pending migrations and prove they apply on temporary copies; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this company (UUID or slug).
+    #[arg(long)]
+    pub company: Option<String>,
+    /// Companies migrated at once (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: Option<u32>,
+    /// Print a JSON report on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not back databases up before changing them.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Milliseconds to wait for another connection's write lock before failing a database.
+    #[arg(long, default_value_t = 5000)]
+    pub busy_timeout_ms: u64,
+}
+
+/// The whole run, as printed with `--json`.
+#[derive(Serialize)]
+struct RunReport<'a> {
+    dry_run: bool,
+    backup_dir: Option<&'a Path>,
+    primary: &'a CompanyReport,
+    companies: &'a [CompanyReport],
+    summary: Summary,
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    total: usize,
+    migrated: usize,
+    current: usize,
+    failed: usize,
+    skipped: usize,
+    would_migrate: usize,
+    duration_ms: u64,
+}
+
+pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let data_dir = data
+        .data_dir
+        .canonicalize()
+        .with_context(|| format!("data directory {}", data.data_dir.display()))?;
+    if !data_dir.join("primary.db").is_file() {
+        bail!(
+            "no primary.db in {}: nothing to migrate",
+            data_dir.display()
+        );
+    }
+    let busy_timeout = Duration::from_millis(args.busy_timeout_ms);
+    let backup_dir = (!args.no_backup && !args.dry_run)
+        .then(|| backup::new_snapshot(&data_dir.join(backup::BACKUPS_DIR)));
+    let opts = MigrateOptions {
+        backup_dir: backup_dir.clone(),
+        dry_run: args.dry_run,
+        busy_timeout,
+    };
+
+    let primary = migrate::migrate_primary(&data_dir, &opts);
+    if !primary.status.is_success() {
+        print_report(&args, &opts, &primary, &[], started)?;
+        bail!(
+            "primary.db: {}; no company was touched",
+            primary.error.as_deref().unwrap_or("failed")
+        );
+    }
+    let targets = select_companies(&data_dir, args.company.as_deref(), busy_timeout)?;
+    let concurrency = args
+        .concurrency
+        .map_or_else(ops::default_concurrency, |n| n as usize);
+    let progress = Progress::new(targets.len());
+    let reports = workers::run_pool(
+        &targets,
+        concurrency,
+        |company| migrate::migrate_company(&data_dir, company, &opts),
+        CompanyReport::failed,
+        |_, report| progress.done(report),
+    );
+    progress.finish();
+    let summary = print_report(&args, &opts, &primary, &reports, started)?;
+    let bad = summary.failed + summary.skipped;
+    if bad > 0 {
+        bail!("{bad} of {} companies did not migrate", summary.total);
+    }
+    Ok(())
+}
+
+/// Every company, or the one named by `key` (an unknown key is an error, not an empty run).
+fn select_companies(
+    data_dir: &Path,
+    key: Option<&str>,
+    busy_timeout: Duration,
+) -> anyhow::Result<Vec<Company>> {
+    let conn = ops::open_existing(&data_dir.join("primary.db"), busy_timeout)
+        .context("opening primary.db")?;
+    Ok(match key {
+        Some(key) => vec![
+            companies::find(&conn, key)?
+                .with_context(|| format!("no company with id or slug {key:?}"))?,
+        ],
+        None => companies::all(&conn)?,
+    })
+}
+
+/// A progress bar on a terminal; one plain line per company otherwise (logs, CI).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    count: std::cell::Cell<usize>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} companies  {elapsed}  eta {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        Progress {
+            bar,
+            total,
+            count: 0.into(),
+        }
+    }
+
+    fn done(&self, r: &CompanyReport) {
+        self.count.set(self.count.get() + 1);
+        match &self.bar {
+            Some(bar) => {
+                if r.status == Status::Failed {
+                    bar.println(format!(
+                        "failed: {}: {}",
+                        r.slug,
+                        r.error.as_deref().unwrap_or("")
+                    ));
+                }
+                bar.inc(1);
+            }
+            None => eprintln!(
+                "[{}/{}] {}: {} {} ({} ms){}",
+                self.count.get(),
+                self.total,
+                r.slug,
+                r.status.as_str(),
+                versions(r),
+                r.duration_ms,
+                r.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn versions(r: &CompanyReport) -> String {
+    let v = |v: Option<i64>| v.map_or("?".to_string(), |v| v.to_string());
+    format!("{} → {}", v(r.from_version), v(r.to_version))
+}
+
+fn print_report(
+    args: &MigrateAllArgs,
+    opts: &MigrateOptions,
+    primary: &CompanyReport,
+    reports: &[CompanyReport],
+    started: Instant,
+) -> anyhow::Result<Summary> {
+    let mut summary = Summary {
+        total: reports.len(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        ..Summary::default()
+    };
+    for r in reports {
+        *match r.status {
+            Status::Migrated => &mut summary.migrated,
+            Status::Current => &mut summary.current,
+            Status::Failed => &mut summary.failed,
+            Status::Skipped => &mut summary.skipped,
+            Status::WouldMigrate => &mut summary.would_migrate,
+        } += 1;
+    }
+    // Only name the backup directory when something was actually written into it.
+    let backup_dir: Option<PathBuf> = opts.backup_dir.clone().filter(|d| d.is_dir());
+    if args.json {
+        let run = RunReport {
+            dry_run: args.dry_run,
+            backup_dir: backup_dir.as_deref(),
+            primary,
+            companies: reports,
+            summary,
+        };
+        println!("{}", serde_json::to_string_pretty(&run)?);
+        return Ok(run.summary);
+    }
+    println!(
+        "{:<28} {:<13} {:<9} {:>9}  DETAILS",
+        "COMPANY", "STATUS", "VERSION", "MS"
+    );
+    for r in std::iter::once(primary).chain(reports) {
+        let details = match (&r.error, r.pending.is_empty()) {
+            (Some(e), _) => e.clone(),
+            (None, false) => r.pending.join(", "),
+            (None, true) => String::new(),
+        };
+        println!(
+            "{:<28} {:<13} {:<9} {:>9}  {}",
+            r.slug,
+            r.status.as_str(),
+            versions(r),
+            r.duration_ms,
+            details
+        );
+    }
+    println!(
+        "\n{} companies: {} migrated, {} current, {} failed, {} skipped{} in {:.1} s",
+        summary.total,
+        summary.migrated,
+        summary.current,
+        summary.failed,
+        summary.skipped,
+        if args.dry_run {
+            format!(", {} would migrate", summary.would_migrate)
+        } else {
+            String::new()
+        },
+        summary.duration_ms as f64 / 1000.0
+    );
+    if let Some(dir) = &backup_dir {
+        println!("backups: {}", dir.display());
+    }
+    Ok(summary)
+}

@@ -1,0 +1,53 @@
+//! Operator work on whole databases: migrating every company, online backups, restores.
+//!
+//! - [`migrate`]: one company's (or primary.db's) pending migrations, backed up first, in
+//!   one transaction; [`migrate::migrate_company_live`] is the entry point for a running
+//!   server (it closes the company in the registry while it works).
+//! - [`backup`]: consistent online copies with SQLite's backup API, snapshot directories
+//!   and their rotation.
+//! - [`restore`]: checking a backup and swapping it in atomically.
+//! - [`workers`]: the bounded worker pool the commands fan out on.
+//!
+//! Everything here is blocking (rusqlite, fsync); async callers go through the `*_live`
+//! functions, which use `spawn_blocking`.
+
+pub mod backup;
+pub mod migrate;
+pub mod restore;
+pub mod workers;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// How long a command waits for another connection's write lock before it gives up on a
+/// database (and reports it failed) by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens an existing database for maintenance: never creates a file (a missing company
+/// database is an error to report, not an empty file to make), waits `busy_timeout` on
+/// other writers.
+pub fn open_existing(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    Ok(conn)
+}
+
+/// Flushes a directory entry (a rename or a new file) to disk.
+pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// A UTC timestamp usable as a directory name that sorts by time: `20261125T091955.123Z`.
+pub fn timestamp_name() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string()
+}
+
+/// The number of worker threads to use when none is asked for: one per core.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

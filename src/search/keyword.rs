@@ -1,0 +1,171 @@
+//! Keyword search over the FTS5 index of chunk text, ranked by BM25.
+//!
+//! User input never reaches FTS5's query syntax: a raw `"`, `*`, `NEAR(`, `AND`, `-` or `:`
+//! would be an operator or a syntax error. The query is cut into words the way the
+//! `unicode61` tokenizer cuts text, and each word is passed as a quoted string.
+
+use std::collections::HashSet;
+
+use rusqlite::Connection;
+
+/// Most words kept from one query; a pasted paragraph should not become a huge OR.
+pub const MAX_TERMS: usize = 32;
+/// Longest word kept, in characters (longer ones are not real words in any index).
+const MAX_TERM_CHARS: usize = 64;
+
+/// Turns free text into a safe FTS5 query: its words, quoted, OR-ed together (BM25 then
+/// ranks chunks with more of the words higher). `None` when the input has no word at all,
+/// in which case there is nothing to search for.
+pub fn sanitize_fts_query(input: &str) -> Option<String> {
+    let mut seen = HashSet::new();
+    let terms: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.chars().count() <= MAX_TERM_CHARS)
+        .map(str::to_lowercase)
+        .filter(|w| seen.insert(w.clone()))
+        .take(MAX_TERMS)
+        // Words hold only letters and digits, so wrapping them in quotes is enough: there
+        // is no quote inside to escape, and inside a string `OR` or `NEAR` is just a word.
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+/// The `k` best chunks for `query` by BM25 as `(chunk id, score)`, best first; the score
+/// is `-bm25()`, so higher is better. `allowed` restricts hits to those document ids.
+pub fn keyword_search(
+    conn: &Connection,
+    query: &str,
+    k: usize,
+    allowed: Option<&HashSet<i64>>,
+) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let Some(fts) = sanitize_fts_query(query) else {
+        return Ok(Vec::new());
+    };
+    if k == 0 || allowed.is_some_and(HashSet::is_empty) {
+        return Ok(Vec::new());
+    }
+    let k = k as i64;
+    let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, -r.get::<_, f64>(1)?));
+    match allowed {
+        None => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rowid, bm25(document_chunks_fts) FROM document_chunks_fts
+                  WHERE document_chunks_fts MATCH ?1 ORDER BY bm25(document_chunks_fts) LIMIT ?2",
+            )?;
+            stmt.query_map(rusqlite::params![fts, k], map)?.collect()
+        }
+        Some(docs) => {
+            let docs = serde_json::to_string(&docs.iter().collect::<Vec<_>>()).expect("ids");
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.rowid, bm25(document_chunks_fts) FROM document_chunks_fts f
+                   JOIN document_chunks c ON c.id = f.rowid
+                  WHERE document_chunks_fts MATCH ?1
+                    AND c.document_id IN (SELECT value FROM json_each(?3))
+                  ORDER BY bm25(document_chunks_fts) LIMIT ?2",
+            )?;
+            stmt.query_map(rusqlite::params![fts, k, docs], map)?
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrations::{MigrationSet, migrate};
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(tmp.path().join("c.db")).unwrap();
+        migrate(&mut conn, MigrationSet::Company).unwrap();
+        conn.execute_batch(
+            "INSERT INTO documents (id, uuid, filename, file_path, uploaded_by)
+                  VALUES (1, 'd1', 'a', 'a', 'u'), (2, 'd2', 'b', 'b', 'u');
+             INSERT INTO document_chunks (uuid, document_id, content, chunk_index) VALUES
+               ('c1', 1, 'The quarterly revenue grew in Europe', 0),
+               ('c2', 1, 'Revenue and costs: a NEAR miss for the budget', 1),
+               ('c3', 2, 'Hiring plans for the engineering team', 0),
+               ('c4', 2, 'Revenue revenue revenue everywhere', 1);",
+        )
+        .unwrap();
+        (tmp, conn)
+    }
+
+    #[test]
+    fn sanitising_quotes_words_and_drops_syntax() {
+        assert_eq!(sanitize_fts_query("  "), None);
+        assert_eq!(sanitize_fts_query("\"*()-:^"), None);
+        assert_eq!(
+            sanitize_fts_query("Revenue AND \"growth\" NEAR(x y) col:val pre* -not"),
+            Some(
+                "\"revenue\" OR \"and\" OR \"growth\" OR \"near\" OR \"x\" OR \"y\" OR \
+                 \"col\" OR \"val\" OR \"pre\" OR \"not\""
+                    .into()
+            )
+        );
+        assert_eq!(
+            sanitize_fts_query("Zürich zürich 東京"),
+            Some("\"zürich\" OR \"東京\"".into())
+        );
+        let many = (0..100)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            sanitize_fts_query(&many).unwrap().matches(" OR ").count(),
+            MAX_TERMS - 1
+        );
+    }
+
+    #[test]
+    fn hostile_queries_never_error() {
+        let (_tmp, conn) = db();
+        for q in [
+            "",
+            "\"",
+            "\"\"",
+            "*",
+            "revenue*",
+            "NEAR",
+            "NEAR(revenue costs, 2)",
+            "AND",
+            "OR OR",
+            "NOT revenue",
+            "-revenue",
+            "content:revenue",
+            "{content}: x",
+            "(",
+            ")",
+            "^revenue",
+            "revenue\" OR \"x",
+            "'; DROP TABLE documents; --",
+            "\0",
+            "🙂",
+            "a\u{301}",
+        ] {
+            keyword_search(&conn, q, 10, None).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn bm25_ranks_and_document_filter_applies() {
+        let (_tmp, conn) = db();
+        let hits = keyword_search(&conn, "revenue", 10, None).unwrap();
+        let ids: Vec<i64> = hits.iter().map(|h| h.0).collect();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids[0], 4, "the chunk that repeats the word ranks first");
+        assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1));
+        // The porter stemmer lets "plan" find "plans".
+        assert_eq!(keyword_search(&conn, "plan", 10, None).unwrap()[0].0, 3);
+        let only_doc1: HashSet<i64> = [1].into();
+        let hits = keyword_search(&conn, "revenue", 10, Some(&only_doc1)).unwrap();
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>().len(), 2);
+        assert!(hits.iter().all(|h| h.0 == 1 || h.0 == 2));
+        assert!(
+            keyword_search(&conn, "revenue", 10, Some(&HashSet::new()))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! The SQLite side of the index: embeddings live in `document_chunks.embedding` as
+//! little-endian f32 BLOBs (invariant 3: SQLite is the source of truth). These free
+//! functions over `&Connection` are everything the index reads, plus the write the
+//! ingestion worker makes when it stores a chunk's vector.
+
+use rusqlite::{Connection, params};
+
+/// Encodes a vector as the stored BLOB (little-endian f32, 4 bytes per value).
+pub fn encode_embedding(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Decodes a stored BLOB; `None` unless it holds exactly `dims` values.
+pub fn decode_embedding(blob: &[u8], dims: usize) -> Option<Vec<f32>> {
+    if blob.len() != dims * 4 {
+        return None;
+    }
+    Some(
+        blob.chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
+}
+
+/// Stores the embedding of each chunk (call inside the ingestion transaction, then add the
+/// same vectors to the index after commit).
+pub fn set_embeddings(conn: &Connection, items: &[(i64, Vec<f32>)]) -> rusqlite::Result<()> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE document_chunks SET embedding = ?2 WHERE id = ?1")?;
+    for (id, v) in items {
+        stmt.execute(params![id, encode_embedding(v)])?;
+    }
+    Ok(())
+}
+
+/// Ids of every chunk that has an embedding, ascending: what a complete index must hold.
+pub fn embedded_chunk_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM document_chunks WHERE embedding IS NOT NULL ORDER BY id")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+/// Ids of the chunks of one document (internal document id), for tombstoning before the
+/// document's rows are deleted.
+pub fn chunk_ids_of_document(conn: &Connection, document_id: i64) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM document_chunks WHERE document_id = ?1 ORDER BY id")?;
+    stmt.query_map([document_id], |r| r.get(0))?.collect()
+}
+
+/// Streams `(chunk id, vector)` for every embedded chunk in ascending id order, `batch` at
+/// a time, so a rebuild never holds more than one batch of decoded vectors besides the
+/// graph. Rows whose BLOB has the wrong length (another embedder's vectors, awaiting a
+/// reindex) are skipped and counted in the returned total of skipped rows.
+pub fn for_each_embedding_batch(
+    conn: &Connection,
+    dims: usize,
+    batch: usize,
+    mut f: impl FnMut(Vec<(i64, Vec<f32>)>),
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare(
+        "SELECT id, embedding FROM document_chunks WHERE embedding IS NOT NULL ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let (mut buf, mut skipped) = (Vec::with_capacity(batch), 0);
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let blob = row.get_ref(1)?.as_blob()?;
+        match decode_embedding(blob, dims) {
+            Some(v) => buf.push((id, v)),
+            None => skipped += 1,
+        }
+        if buf.len() >= batch {
+            f(std::mem::replace(&mut buf, Vec::with_capacity(batch)));
+        }
+    }
+    if !buf.is_empty() {
+        f(buf);
+    }
+    Ok(skipped)
+}
+
+/// The stored vectors of the given chunks (in ascending id order; missing ids and rows of
+/// the wrong length are left out).
+pub fn embeddings_of(
+    conn: &Connection,
+    ids: &[i64],
+    dims: usize,
+) -> rusqlite::Result<Vec<(i64, Vec<f32>)>> {
+    let json = serde_json::to_string(ids).expect("ids serialise");
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, embedding FROM document_chunks
+          WHERE id IN (SELECT value FROM json_each(?1)) AND embedding IS NOT NULL ORDER BY id",
+    )?;
+    let rows = stmt.query_map([json], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::with_capacity(ids.len());
+    for row in rows {
+        let (id, blob) = row?;
+        if let Some(v) = decode_embedding(&blob, dims) {
+            out.push((id, v));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_round_trip_and_length_check() {
+        let v = vec![0.5f32, -1.25, 3.0];
+        let blob = encode_embedding(&v);
+        assert_eq!(blob.len(), 12);
+        assert_eq!(decode_embedding(&blob, 3), Some(v));
+        assert_eq!(decode_embedding(&blob, 4), None);
+    }
+}
