@@ -2,19 +2,37 @@
 
 use anyhow::Context;
 
+use std::time::Duration;
+
 use crate::app::App;
+use crate::embed::{EmbedderConfig, select_embedder};
+use crate::search;
+
+/// How often unsaved vector-index changes are written to disk.
+const INDEX_SAVE_INTERVAL: Duration = Duration::from_secs(30);
 use crate::config::{DataOpts, ServerOpts};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub server: ServerOpts,
+    #[command(flatten)]
+    pub embedder: EmbedderConfig,
 }
 
 pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
     let opts = args.server;
     raise_fd_limit();
-    let app = App::open(&data.data_dir, opts.app_options())?;
+    let mut app = App::open(&data.data_dir, opts.app_options())?;
+    // The local model when its files are present, else the built-in lexical fallback.
+    let embedder =
+        select_embedder(&app.data_dir, &args.embedder).context("choosing the embedder")?;
+    tracing::info!(
+        embedder = embedder.id(),
+        dimensions = embedder.dimensions(),
+        "embedder ready"
+    );
+    app.set_embedder(embedder);
     if let Some(password) =
         app.ensure_super_admin(&opts.admin_email, opts.admin_password.as_deref())?
     {
@@ -34,12 +52,19 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // Jobs a previous process left unfinished: queued again in the background, so
         // serving starts at once even with thousands of companies.
         state.ingest.start_recovery(state.primary.clone());
-        let service = crate::http::router(state)
+        let maintenance = search::company::spawn_maintenance(state.registry.clone(), INDEX_SAVE_INTERVAL);
+        let service = crate::http::router(state.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
-            .context("serving")
+            .context("serving")?;
+        // Save the vector indexes' unsaved changes: a restart then loads instead of
+        // catching up (nothing would be lost either way: SQLite holds the vectors).
+        maintenance.abort();
+        let registry = state.registry.clone();
+        tokio::task::spawn_blocking(move || search::company::persist_all(&registry)).await?;
+        Ok(())
     })
 }
 

@@ -174,6 +174,10 @@ mod tests {
             .join("data")
             .join(super::super::MODEL_SUBDIR);
         if !super::super::minilm::MiniLmEmbedder::files_present(&dir) {
+            assert!(
+                std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
+                "model missing"
+            );
             eprintln!("model not fetched: run scripts/fetch_model.sh");
             return;
         }

@@ -16,6 +16,7 @@ pub mod multipart;
 pub mod openapi;
 pub mod profile;
 pub mod reports;
+pub mod search;
 pub mod upload;
 pub mod usage;
 pub mod users;

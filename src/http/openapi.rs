@@ -70,6 +70,7 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(super::usage::api())
         .merge(super::profile::api())
         .merge(super::reports::api())
+        .merge(super::search::api())
 }
 
 /// The OpenAPI document (built once).

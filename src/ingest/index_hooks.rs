@@ -1,28 +1,42 @@
-//! Hooks for the per-company vector index (HNSW files under `companies/<slug>/vectors/`).
+//! Hooks from ingestion into the per-company vector index (HNSW files under
+//! `companies/<slug>/vectors/`), called after ingestion's transaction commits.
 //!
-//! ┌──────────────────────────────────────────────────────────────────────────────────┐
-//! │ SEAM FOR THE SEMANTIC-SEARCH WORK. Ingestion calls these after its transaction     │
-//! │ commits; today they only log. SQLite stays the source of truth (invariant 3): the  │
-//! │ embeddings are already stored in `document_chunks.embedding`, so a hook that fails │
-//! │ or never runs (crash) only leaves the index behind, and the index catches up from  │
-//! │ SQLite (manifest: highest chunk rowid indexed). Hooks must therefore never fail    │
-//! │ the job, and must not block for long: they run on the worker's blocking thread.    │
-//! └──────────────────────────────────────────────────────────────────────────────────┘
+//! SQLite stays the source of truth (invariant 3): the embeddings are already stored in
+//! `document_chunks.embedding`, so a hook that fails or never runs (a crash) only leaves the
+//! index behind, and the index reconciles with SQLite when it is next loaded. Hooks therefore
+//! never fail the job, and they are quick: an insert into the in-memory graph, never a dump.
 
 use crate::tenant::TenantDb;
+use crate::vectors::store;
 
 /// Called after chunks with embeddings were committed: `chunk_ids` are `document_chunks`
 /// rowids (AUTOINCREMENT, never reused), each with an embedding of the current embedder.
-/// The search work inserts them into the company's HNSW index here.
+/// When the company's index is loaded, the vectors go into it now; otherwise the index
+/// picks them up from SQLite when it is next loaded.
 pub fn on_chunks_committed(db: &TenantDb, embedder_id: &str, chunk_ids: &[i64]) {
-    tracing::debug!(company = %db.company().slug, embedder_id, chunks = chunk_ids.len(),
-                    "vector index hook: chunks committed");
+    let Some(index) = db
+        .loaded_index()
+        .filter(|ix| ix.embedder_id() == embedder_id)
+    else {
+        return;
+    };
+    let added = db
+        .conn()
+        .map_err(|e| e.to_string())
+        .and_then(|conn| {
+            store::embeddings_of(&conn, chunk_ids, index.dimensions()).map_err(|e| e.to_string())
+        })
+        .and_then(|items| index.add(&items).map_err(|e| e.to_string()));
+    if let Err(err) = added {
+        // Not fatal: SQLite holds the vectors and the next load catches the index up.
+        tracing::warn!(company = %db.company().slug, error = %err, "vector index not updated");
+    }
 }
 
-/// Called after chunks were deleted (document deleted, or re-processed): the search work
-/// tombstones these rowids in the company's index (hnsw_rs has no delete) and compacts it
-/// when tombstones pile up.
+/// Called after chunks were deleted (document deleted, or re-processed): they become
+/// tombstones in the loaded index (hnsw_rs has no delete), compacted when they pile up.
 pub fn on_chunks_removed(db: &TenantDb, chunk_ids: &[i64]) {
-    tracing::debug!(company = %db.company().slug, chunks = chunk_ids.len(),
-                    "vector index hook: chunks removed");
+    if let Some(index) = db.loaded_index() {
+        index.tombstone(chunk_ids);
+    }
 }

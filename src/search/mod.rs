@@ -7,6 +7,7 @@
 //! - [`fusion`]: reciprocal rank fusion.
 //! - [`hits`]: who may see what, and turning chunk ids into result rows.
 
+pub mod company;
 pub mod fusion;
 pub mod hits;
 pub mod keyword;

@@ -20,6 +20,7 @@ use super::names::resolve_inside;
 use crate::db::migrations::{self, MigrationSet, SchemaState};
 use crate::db::pool::{self, Conn, Pool, PoolOptions};
 use crate::primary::companies::{self, Company};
+use crate::vectors::VectorIndex;
 
 /// What to do when a company's schema is behind this binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -54,6 +55,9 @@ pub struct TenantDb {
     pool: Pool,
     dir: PathBuf,
     schema_version: i64,
+    /// The company's vector index, loaded on first use (search or ingestion), not on open:
+    /// most requests never need it. Single-flight like the company itself.
+    pub(crate) vectors: tokio::sync::OnceCell<VectorIndex>,
 }
 
 impl TenantDb {
@@ -74,6 +78,26 @@ impl TenantDb {
     /// the task-local context (`tenant::context`).
     pub(crate) fn conn(&self) -> Result<Conn, TenantError> {
         Ok(self.pool.get()?)
+    }
+
+    /// The vector index, if it has been loaded.
+    pub fn loaded_index(&self) -> Option<&VectorIndex> {
+        self.vectors.get()
+    }
+
+    /// Writes the index's unsaved changes (dirty graph or pending compaction) to disk.
+    /// Blocking. Called before the company is closed and by the periodic maintenance.
+    pub fn persist_index(&self) {
+        let Some(index) = self.vectors.get() else {
+            return;
+        };
+        let maintained = self
+            .conn()
+            .map_err(|e| e.to_string())
+            .and_then(|conn| index.maintain(&conn).map_err(|e| e.to_string()));
+        if let Err(err) = maintained {
+            tracing::warn!(company = %self.company.slug, error = %err, "could not save the vector index");
+        }
     }
 
     /// A pooled connection if one is free right now, without waiting.
@@ -188,7 +212,9 @@ impl TenantRegistry {
             let evicted = self.evict_idle();
             if !evicted.is_empty() {
                 // Closing connections may checkpoint the WAL: not on an async thread.
-                tokio::task::spawn_blocking(move || drop(evicted));
+                tokio::task::spawn_blocking(move || {
+                    evicted.iter().for_each(|db| db.persist_index());
+                });
             }
         }
         Ok(db)
@@ -230,6 +256,15 @@ impl TenantRegistry {
         }
         self.evicting.store(false, Ordering::Release);
         evicted
+    }
+
+    /// Handles to every open company (for maintenance passes; holding them keeps the
+    /// companies from being evicted until they are dropped).
+    pub fn open_handles(&self) -> Vec<Arc<TenantDb>> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.db.get().cloned())
+            .collect()
     }
 
     /// Number of companies currently open.
@@ -275,7 +310,7 @@ impl TenantRegistry {
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            tokio::task::spawn_blocking(move || drop(db)).await?;
+            tokio::task::spawn_blocking(move || db.persist_index()).await?;
         }
         Ok(guard)
     }
@@ -354,5 +389,6 @@ fn open_company(
         pool,
         dir,
         schema_version,
+        vectors: tokio::sync::OnceCell::new(),
     })
 }

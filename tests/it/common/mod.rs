@@ -58,7 +58,9 @@ impl TestApp {
         configure(&mut options);
         let path = dir.path().join("data");
         let app = tokio::task::spawn_blocking(move || {
-            let app = App::open(&path, options).unwrap();
+            let mut app = App::open(&path, options).unwrap();
+            // The built-in embedder: real vectors and a real index, no model files needed.
+            app.set_embedder(std::sync::Arc::new(silo::embed::LexicalEmbedder));
             app.ensure_super_admin(ROOT_EMAIL, Some(ROOT_PASSWORD))
                 .unwrap();
             app

@@ -158,7 +158,7 @@ fn refinery_accepts_the_history_we_write() {
     let applied = migrations::migrate_reporting(&mut old, MigrationSet::Company).unwrap();
     assert_eq!(
         (applied.from, applied.to),
-        (1, silo::db::migrations::MigrationSet::Company.latest())
+        (1, MigrationSet::Company.latest())
     );
     let report = MigrationSet::Company.runner().run(&mut old).unwrap();
     assert!(report.applied_migrations().is_empty());

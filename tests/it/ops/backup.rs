@@ -96,10 +96,7 @@ fn a_backup_during_writes_restores_consistently() {
     ]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let restored = json(&out);
-    assert_eq!(
-        restored["schema_version"],
-        silo::db::migrations::MigrationSet::Company.latest()
-    );
+    assert_eq!(restored["schema_version"], latest());
     let previous = PathBuf::from(restored["previous"].as_str().unwrap());
     let live = Connection::open(&path).unwrap();
     assert_eq!(integrity(&live), "ok");
@@ -127,10 +124,7 @@ fn a_backup_during_writes_restores_consistently() {
     let app = data.app();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(app.registry.get(company.id)).unwrap();
-    assert_eq!(
-        db.schema_version(),
-        silo::db::migrations::MigrationSet::Company.latest()
-    );
+    assert_eq!(db.schema_version(), latest());
 }
 
 /// A damaged backup, or one from a newer binary, is refused before the live file is touched.

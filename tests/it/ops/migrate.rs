@@ -60,10 +60,7 @@ fn fifty_companies_one_corrupt_one_locked() {
         }
         assert_eq!(entry["status"], "migrated", "{entry}");
         assert_eq!(entry["from_version"], 1);
-        assert_eq!(
-            entry["to_version"],
-            silo::db::migrations::MigrationSet::Company.latest()
-        );
+        assert_eq!(entry["to_version"], latest());
         assert_eq!(entry["pending"][0], "V2__chunk_embedding_model");
         assert!(entry["error"].is_null());
         assert!(entry["duration_ms"].is_u64());
@@ -190,10 +187,7 @@ fn dry_run_changes_no_file() {
         }
         assert_eq!(entry["status"], "would_migrate");
         assert_eq!(entry["from_version"], 1);
-        assert_eq!(
-            entry["to_version"],
-            silo::db::migrations::MigrationSet::Company.latest()
-        );
+        assert_eq!(entry["to_version"], latest());
         assert_eq!(
             entry["pending"],
             serde_json::json!(silo::db::migrations::MigrationSet::Company.pending_after(1))

@@ -190,3 +190,8 @@ pub fn json(output: &Output) -> serde_json::Value {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// The company schema version this binary migrates to.
+pub fn latest() -> i64 {
+    silo::db::migrations::MigrationSet::Company.latest()
+}

@@ -19,10 +19,7 @@ fn a_v1_company_upgrades_keeps_its_rows_and_opens() {
     assert_eq!(report.status, Status::Migrated, "{report:?}");
     assert_eq!(
         (report.from_version, report.to_version),
-        (
-            Some(1),
-            Some(silo::db::migrations::MigrationSet::Company.latest())
-        )
+        (Some(1), Some(latest()))
     );
     assert!(report.backup.as_ref().unwrap().is_file());
 
@@ -76,10 +73,7 @@ fn a_v1_company_upgrades_keeps_its_rows_and_opens() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(app.registry.get(company.id)).unwrap();
-    assert_eq!(
-        db.schema_version(),
-        silo::db::migrations::MigrationSet::Company.latest()
-    );
+    assert_eq!(db.schema_version(), latest());
 }
 
 /// A registry that refuses behind companies answers "run migrate-all"; the live migration
@@ -119,10 +113,7 @@ fn the_live_migration_works_with_the_registry() {
             migrate::migrate_company_live(&registry, &app.data_dir, &company, opts.clone()).await;
         assert_eq!(done.status, Status::Migrated, "{done:?}");
         let db = registry.get(company.id).await.unwrap();
-        assert_eq!(
-            db.schema_version(),
-            silo::db::migrations::MigrationSet::Company.latest()
-        );
+        assert_eq!(db.schema_version(), latest());
         drop(db);
 
         let again = migrate::migrate_company_live(&registry, &app.data_dir, &company, opts).await;
@@ -142,10 +133,7 @@ fn the_registry_migrates_on_open() {
     let app = data.app();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(app.registry.get(company.id)).unwrap();
-    assert_eq!(
-        db.schema_version(),
-        silo::db::migrations::MigrationSet::Company.latest()
-    );
+    assert_eq!(db.schema_version(), latest());
     drop(db);
     let conn = Connection::open(data.db_path(&company)).unwrap();
     assert_eq!(fixture_counts(&conn), vec![1, 2, 1, 1, 1]);
@@ -200,9 +188,6 @@ fn requests_get_unavailable_during_a_live_migration() {
         let report = task.await.unwrap();
         assert_eq!(report.status, Status::Migrated, "{report:?}");
         let db = registry.get(company.id).await.unwrap();
-        assert_eq!(
-            db.schema_version(),
-            silo::db::migrations::MigrationSet::Company.latest()
-        );
+        assert_eq!(db.schema_version(), latest());
     });
 }

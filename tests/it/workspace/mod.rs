@@ -10,3 +10,4 @@ mod ingest;
 mod metering;
 mod openapi;
 mod profile_reports;
+mod search;

@@ -33,6 +33,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/reports/{id}"),
     ("patch", "/api/reports/{id}"),
     ("delete", "/api/reports/{id}"),
+    ("post", "/api/search"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

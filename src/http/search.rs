@@ -1,0 +1,145 @@
+//! POST /api/search: keyword (FTS5 BM25), vector (HNSW) and hybrid (rank fusion) search over
+//! the caller's company, within the documents the caller may see.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::json::ApiJson;
+use super::openapi::ErrorBody;
+use crate::app::AppState;
+use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
+use crate::error::{ApiError, ApiResult};
+use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest, Visibility};
+use crate::tenant::{Actor, context};
+
+/// Longest query accepted, in characters.
+const MAX_QUERY_CHARS: usize = 1000;
+/// Most documents a search may be restricted to.
+const MAX_DOCUMENT_IDS: usize = 100;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search_chunks))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBody {
+    /// What to look for (1 to 1000 characters).
+    pub query: String,
+    /// How many results (1 to 100, default 10).
+    pub k: Option<u32>,
+    /// hybrid (default), vector or keyword.
+    #[schema(value_type = Option<String>)]
+    pub mode: Option<SearchMode>,
+    /// Only search these documents (their ids).
+    pub document_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<SearchHit>,
+    /// The mode that was used.
+    #[schema(value_type = String)]
+    pub mode: SearchMode,
+}
+
+#[utoipa::path(post, path = "/api/search", tag = "search", request_body = SearchBody,
+    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn search_chunks(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<SearchBody>,
+) -> ApiResult<Json<SearchResponse>> {
+    actor.require("documents:read")?;
+    let query = body.query.trim().to_string();
+    if query.is_empty() || query.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::invalid(
+            "query",
+            format!("must be 1 to {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let k = body.k.unwrap_or(10);
+    if !(1..=search::MAX_K as u32).contains(&k) {
+        return Err(ApiError::invalid(
+            "k",
+            format!("must be between 1 and {}", search::MAX_K),
+        ));
+    }
+    let document_ids = match body.document_ids {
+        Some(ids) if ids.len() > MAX_DOCUMENT_IDS => {
+            return Err(ApiError::invalid(
+                "document_ids",
+                format!("at most {MAX_DOCUMENT_IDS} ids"),
+            ));
+        }
+        Some(ids) => Some(
+            ids.into_iter()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+        ),
+        None => None,
+    };
+    let mode = body.mode.unwrap_or_default();
+    let embedder: Arc<dyn Embedder> = app
+        .embedder
+        .clone()
+        .unwrap_or_else(|| Arc::new(LexicalEmbedder));
+    let ctx = context::current()?;
+    if mode != SearchMode::Keyword {
+        // Loading the index may rebuild it from SQLite; vector mode needs it, hybrid degrades.
+        if let Err(err) = search::company::index(&ctx.db, &embedder).await {
+            if mode == SearchMode::Vector {
+                return Err(err.into());
+            }
+            tracing::warn!(error = %err, "hybrid search without the vector index");
+        }
+    }
+    let db = ctx.db.clone();
+    let results = context::run(move |conn| {
+        let visibility = if actor.is_company_admin() {
+            Visibility::All
+        } else {
+            Visibility::User(&actor.user_uuid)
+        };
+        let allowed = search::allowed_documents(conn, visibility, document_ids.as_deref())?;
+        if let (Some(ids), Some(allowed)) = (&document_ids, &allowed) {
+            // Every named document must exist and be visible: others' ids answer 404.
+            if allowed.len() < ids.len() {
+                return Err(ApiError::not_found("document"));
+            }
+        }
+        let req = SearchRequest {
+            query: &query,
+            k: k as usize,
+            mode,
+            allowed: allowed.as_ref(),
+        };
+        search::search(conn, db.loaded_index(), embedder.as_ref(), req).map_err(search_error)
+    })
+    .await?;
+    Ok(Json(SearchResponse { results, mode }))
+}
+
+fn search_error(err: SearchError) -> ApiError {
+    match err {
+        SearchError::NoIndex(why) => {
+            ApiError::Unavailable(format!("semantic search is unavailable: {why}"))
+        }
+        SearchError::Embed(EmbedError::Unavailable(why)) => {
+            ApiError::Unavailable(format!("the embedding service is unavailable: {why}"))
+        }
+        other => ApiError::Internal(other.into()),
+    }
+}

@@ -1,0 +1,245 @@
+//! POST /api/search through the real router: the three modes find the right chunk, results
+//! respect tenant and scope, deleted documents vanish, bad input is refused.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::helpers::{assert_invalid, company, ingest};
+use crate::common::TestApp;
+
+const TIDES: &str = "Ocean tides are caused by the gravitational pull of the moon and the sun. \
+    Spring tides happen at new and full moon, neap tides at the quarter moons.";
+const REVENUE: &str = "Quarterly revenue grew by twelve percent, driven by subscription sales \
+    in Europe. Operating costs stayed flat and the margin improved.";
+const SECRET: &str = "The private salary review lists compensation bands for engineers.";
+
+async fn search(test: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    let reply = test.post("/api/search", token, body).await;
+    (reply.status, reply.body)
+}
+
+fn titles(body: &Value) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["document_title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_mode_finds_the_right_chunk_and_deleted_documents_vanish() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Acme").await;
+    let (tides_id, job) = ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let (revenue_id, _) = ingest(
+        &test,
+        &acme.analyst,
+        "revenue.txt",
+        REVENUE.as_bytes(),
+        "company",
+    )
+    .await;
+    for mode in ["keyword", "vector", "hybrid"] {
+        let (status, body) = search(
+            &test,
+            &acme.viewer,
+            json!({"query": "moon gravity tides", "mode": mode}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{mode}: {body}");
+        assert_eq!(body["mode"], mode);
+        let first = &body["results"][0];
+        assert_eq!(first["document_id"], tides_id, "{mode}: {body}");
+        assert_eq!(first["document_title"], "tides.txt");
+        assert_eq!(first["chunk_index"], 0);
+        assert!(
+            first["content"]
+                .as_str()
+                .unwrap()
+                .contains("gravitational pull")
+        );
+        assert!(first["score"].as_f64().unwrap() > 0.0);
+        assert!(first["chunk_id"].as_str().unwrap().len() == 36);
+    }
+    let (_, body) = search(&test, &acme.viewer, json!({"query": "revenue margin"})).await;
+    assert_eq!(body["mode"], "hybrid");
+    assert_eq!(body["results"][0]["document_id"], revenue_id);
+    // Restricted to one document.
+    let (_, only) = search(
+        &test,
+        &acme.viewer,
+        json!({"query": "moon revenue", "document_ids": [revenue_id]}),
+    )
+    .await;
+    assert!(titles(&only).iter().all(|t| t == "revenue.txt"), "{only}");
+    // Deleted: never returned again, in any mode (the loaded index tombstones it).
+    let deleted = test
+        .delete(&format!("/api/documents/{tides_id}"), &acme.admin)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    for mode in ["keyword", "vector", "hybrid"] {
+        let (_, body) = search(
+            &test,
+            &acme.viewer,
+            json!({"query": "moon gravity tides", "mode": mode, "k": 100}),
+        )
+        .await;
+        assert!(
+            !titles(&body).contains(&"tides.txt".to_string()),
+            "{mode}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_never_crosses_companies_or_private_scopes() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Acme").await;
+    let beta = company(&test, "Beta").await;
+    let (tides_id, _) = ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    let (secret_id, _) = ingest(
+        &test,
+        &acme.analyst,
+        "salaries.txt",
+        SECRET.as_bytes(),
+        "user",
+    )
+    .await;
+    for mode in ["keyword", "vector", "hybrid"] {
+        let (status, body) = search(
+            &test,
+            &beta.admin,
+            json!({"query": "moon tides salary", "mode": mode}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["results"],
+            json!([]),
+            "{mode}: company B sees A's chunks"
+        );
+        // Another analyst of the same company does not see a user-scope document…
+        let (_, body) = search(
+            &test,
+            &acme.analyst2,
+            json!({"query": "salary compensation", "mode": mode}),
+        )
+        .await;
+        assert!(
+            !titles(&body).contains(&"salaries.txt".to_string()),
+            "{mode}: {body}"
+        );
+        // …its uploader and the company admin do.
+        let (_, own) = search(
+            &test,
+            &acme.analyst,
+            json!({"query": "salary compensation", "mode": mode}),
+        )
+        .await;
+        assert_eq!(own["results"][0]["document_id"], secret_id, "{mode}: {own}");
+        let (_, admin) = search(
+            &test,
+            &acme.admin,
+            json!({"query": "salary compensation", "mode": mode}),
+        )
+        .await;
+        assert_eq!(admin["results"][0]["document_id"], secret_id, "{mode}");
+    }
+    // Naming another company's (or an invisible) document is a 404.
+    let (status, body) = search(
+        &test,
+        &beta.admin,
+        json!({"query": "tides", "document_ids": [tides_id]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, _) = search(
+        &test,
+        &acme.analyst2,
+        json!({"query": "salary", "document_ids": [secret_id]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_search_requests_are_refused_clearly() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Acme").await;
+    let cases = [
+        (json!({"query": ""}), "query"),
+        (json!({"query": "   "}), "query"),
+        (json!({"query": "x".repeat(1001)}), "query"),
+        (json!({"query": "tides", "k": 0}), "k"),
+        (json!({"query": "tides", "k": 101}), "k"),
+        (json!({"query": "tides", "k": -1}), "k"),
+        (json!({"query": "tides", "mode": "fuzzy"}), "mode"),
+        (
+            json!({"query": "tides", "document_ids": vec!["x"; 101]}),
+            "document_ids",
+        ),
+        (json!({"query": "tides", "extra": true}), "extra"),
+        (json!({"k": 3}), "query"),
+    ];
+    for (body, field) in cases {
+        let reply = test.post("/api/search", &acme.viewer, body.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            reply.body
+        );
+        assert_invalid(&reply, field);
+    }
+    // Hostile FTS syntax is data, not a query language.
+    for query in [
+        "\"unbalanced",
+        "NEAR(a b",
+        "a* OR",
+        "col:x",
+        "^",
+        "AND",
+        "\u{0}",
+    ] {
+        let reply = test
+            .post(
+                "/api/search",
+                &acme.viewer,
+                json!({"query": query, "mode": "keyword"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{query:?}: {}", reply.body);
+    }
+    let su = test
+        .post("/api/search", &test.root_token, json!({"query": "tides"}))
+        .await;
+    assert_eq!(su.status, StatusCode::FORBIDDEN);
+    let anon = test
+        .call(
+            axum::http::Method::POST,
+            "/api/search",
+            None,
+            Some(json!({"query": "x"})),
+        )
+        .await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+}
