@@ -53,7 +53,7 @@ pub struct NewChunk {
     pub token_count: i64,
     /// Already encoded with [`encode_embedding`].
     pub embedding: Option<Vec<u8>>,
-    /// Id of the embedder that made `embedding` (vectors of different models never mix).
+    /// Id of the embedder that made `embedding` (search skips vectors of another model).
     pub embedding_model: Option<String>,
 }
 
@@ -77,7 +77,7 @@ pub fn insert_many(
     let mut stmt = conn.prepare_cached(
         "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, page_number,
              section, token_count, embedding, embedding_model, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut ids = Vec::with_capacity(chunks.len());
     for c in chunks {
@@ -90,8 +90,8 @@ pub fn insert_many(
             c.section,
             c.token_count,
             c.embedding,
-            ts,
-            c.embedding.as_ref().and(c.embedding_model.as_deref())
+            c.embedding.as_ref().and(c.embedding_model.as_ref()),
+            ts
         ])?;
         ids.push(conn.last_insert_rowid());
     }

@@ -161,10 +161,7 @@ fn process(
             page_number: page.map(i64::from),
             section: None,
             embedding: embeddings.as_ref().map(|e| chunks::encode_embedding(&e[i])),
-            embedding_model: embeddings
-                .as_ref()
-                .and(embedder)
-                .map(|e| e.id().to_string()),
+            embedding_model: embedder.map(|e| e.id().to_string()),
         })
         .collect();
     let result = json!({
@@ -175,15 +172,16 @@ fn process(
     let committed = context::with_conn(|c| {
         let tx = write_tx(c)?;
         // The job may have been failed by the worker's timeout, or the document deleted,
-        // while we worked: then roll back and store nothing.
-        if !jobs::complete(&tx, job.row_id, rows.len() as i64, &result)? {
+        // while we worked: then store nothing. (Checked under the write lock, so nothing
+        // changes between this check and the commit.)
+        let running = jobs::get(&tx, job.row_id)?.is_some_and(|j| j.status == "processing");
+        if !running || documents::get(&tx, doc_id)?.is_none() {
             return Ok::<_, PipelineError>(None);
-        }
-        if !documents::mark_completed(&tx, doc_id, rows.len() as i64, tokens)? {
-            return Ok(None);
         }
         let removed = chunks::delete_for_document(&tx, doc_id)?;
         let ids = chunks::insert_many(&tx, doc_id, &rows)?;
+        documents::mark_completed(&tx, doc_id, rows.len() as i64, tokens)?;
+        jobs::complete(&tx, job.row_id, rows.len() as i64, &result)?;
         tx.commit()?;
         Ok(Some((removed, ids)))
     })?;

@@ -518,6 +518,13 @@ mod tests {
             context::run(|c| {
                 let doc = documents::get(c, 1)?.unwrap();
                 let job = jobs::get(c, 1)?.unwrap();
+                let mismatched: i64 = c.query_row(
+                    "SELECT COUNT(*) FROM document_chunks
+                     WHERE embedding IS NOT NULL AND embedding_model IS NOT 'fake-v1'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                assert_eq!(mismatched, 0, "every vector records its embedder");
                 let blobs = c
                     .prepare("SELECT embedding FROM document_chunks ORDER BY chunk_index")?
                     .query_map([], |r| r.get(0))?
