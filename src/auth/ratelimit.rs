@@ -1,5 +1,8 @@
 //! Login rate limiting: failed attempts are counted per account and per client address in
 //! fixed windows; past the limit a login answers 429 with `Retry-After` without hashing.
+//!
+//! An attempt is *reserved* before the password is checked and settled after, so a burst
+//! of concurrent guesses cannot all pass the check before the first failure is counted.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,8 @@ impl Default for RateLimitOptions {
 struct Window {
     started: Instant,
     failures: u32,
+    /// Attempts being checked right now (reserved, not yet settled).
+    in_flight: u32,
 }
 
 /// Bounded: entries past their window are dropped when the map grows large.
@@ -37,6 +42,21 @@ pub struct LoginLimiter {
 
 const PRUNE_ABOVE: usize = 100_000;
 
+/// A reserved attempt; settle it with [`LoginLimiter::settle`]. Dropped unsettled (the
+/// request failed for another reason), it is released without counting.
+#[must_use]
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    keys: Vec<String>,
+    account: String,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.limiter.release(&self.keys);
+    }
+}
+
 impl LoginLimiter {
     pub fn new(options: RateLimitOptions) -> Self {
         LoginLimiter {
@@ -45,61 +65,79 @@ impl LoginLimiter {
         }
     }
 
-    fn keys(account: &str, address: &str) -> [(String, u32); 2] {
+    fn keys(&self, account: &str, address: &str) -> Vec<(String, u32)> {
         [
-            (format!("a:{}", account.to_lowercase()), 0),
-            (format!("ip:{address}"), 1),
+            (
+                format!("a:{}", account.to_lowercase()),
+                self.options.per_account,
+            ),
+            (format!("ip:{address}"), self.options.per_address),
         ]
+        .into_iter()
+        .filter(|(_, limit)| *limit > 0)
+        .collect()
     }
 
-    fn limit(&self, kind: u32) -> u32 {
-        if kind == 0 {
-            self.options.per_account
-        } else {
-            self.options.per_address
-        }
-    }
-
-    /// `Some(seconds)` to wait when either key is over its limit.
-    pub fn check(&self, account: &str, address: &str) -> Option<u64> {
+    /// Reserves an attempt, or returns the seconds to wait when the account or the address
+    /// has used up its window (counting attempts still being checked).
+    pub fn reserve(&self, account: &str, address: &str) -> Result<Attempt<'_>, u64> {
         let now = Instant::now();
-        Self::keys(account, address)
-            .into_iter()
-            .find_map(|(key, kind)| {
-                let limit = self.limit(kind);
-                let w = self.windows.get(&key)?;
-                let elapsed = now.duration_since(w.started);
-                (limit > 0 && elapsed < self.options.window && w.failures >= limit)
-                    .then(|| (self.options.window - elapsed).as_secs().max(1))
-            })
-    }
-
-    pub fn record_failure(&self, account: &str, address: &str) {
-        let now = Instant::now();
+        let window = self.options.window;
         if self.windows.len() > PRUNE_ABOVE {
-            let window = self.options.window;
             self.windows
-                .retain(|_, w| now.duration_since(w.started) < window);
+                .retain(|_, w| w.in_flight > 0 || now.duration_since(w.started) < window);
         }
-        for (key, _) in Self::keys(account, address) {
-            let mut w = self.windows.entry(key).or_insert(Window {
+        let mut reserved = Vec::new();
+        for (key, limit) in self.keys(account, address) {
+            let mut w = self.windows.entry(key.clone()).or_insert(Window {
                 started: now,
                 failures: 0,
+                in_flight: 0,
             });
-            if now.duration_since(w.started) >= self.options.window {
-                *w = Window {
-                    started: now,
-                    failures: 0,
-                };
+            if now.duration_since(w.started) >= window {
+                w.started = now;
+                w.failures = 0;
             }
-            w.failures += 1;
+            if w.failures + w.in_flight >= limit {
+                let wait = (window - now.duration_since(w.started)).as_secs().max(1);
+                drop(w);
+                self.release(&reserved);
+                return Err(wait);
+            }
+            w.in_flight += 1;
+            reserved.push(key);
+        }
+        Ok(Attempt {
+            limiter: self,
+            keys: reserved,
+            account: account.to_lowercase(),
+        })
+    }
+
+    fn release(&self, keys: &[String]) {
+        for key in keys {
+            if let Some(mut w) = self.windows.get_mut(key) {
+                w.in_flight = w.in_flight.saturating_sub(1);
+            }
         }
     }
 
-    /// A successful login clears the account's failures (not the address's).
-    pub fn record_success(&self, account: &str) {
-        self.windows
-            .remove(&format!("a:{}", account.to_lowercase()));
+    /// Settles a reserved attempt: a failure counts against the account and the address; a
+    /// success clears the account's failures (not the address's).
+    pub fn settle(&self, mut attempt: Attempt<'_>, succeeded: bool) {
+        let keys = std::mem::take(&mut attempt.keys);
+        self.release(&keys);
+        for key in &keys {
+            if succeeded {
+                continue;
+            }
+            if let Some(mut w) = self.windows.get_mut(key) {
+                w.failures += 1;
+            }
+        }
+        if succeeded {
+            self.windows.remove(&format!("a:{}", attempt.account));
+        }
     }
 }
 
@@ -107,26 +145,58 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
+    fn limiter(per_account: u32, per_address: u32) -> LoginLimiter {
+        LoginLimiter::new(RateLimitOptions {
+            per_account,
+            per_address,
+            window: Duration::from_secs(60),
+        })
+    }
+
     #[test]
     fn blocks_after_the_limit_per_account_and_per_address() {
-        let limiter = LoginLimiter::new(RateLimitOptions {
-            per_account: 2,
-            per_address: 3,
-            window: Duration::from_secs(60),
-        });
-        assert_eq!(limiter.check("a@x", "1.1.1.1"), None);
-        limiter.record_failure("a@x", "1.1.1.1");
-        limiter.record_failure("A@X", "1.1.1.1");
+        let limiter = limiter(2, 3);
+        for _ in 0..2 {
+            let a = limiter.reserve("a@x", "1.1.1.1").unwrap();
+            limiter.settle(a, false);
+        }
         assert!(
             limiter
-                .check("a@x", "2.2.2.2")
-                .is_some_and(|s| s > 0 && s <= 60)
+                .reserve("A@X", "2.2.2.2")
+                .is_err_and(|s| s > 0 && s <= 60)
         );
         // Another account from the same address: one more failure allowed, then blocked.
-        assert_eq!(limiter.check("b@x", "1.1.1.1"), None);
-        limiter.record_failure("b@x", "1.1.1.1");
-        assert!(limiter.check("c@x", "1.1.1.1").is_some());
-        limiter.record_success("a@x");
-        assert_eq!(limiter.check("a@x", "3.3.3.3"), None);
+        let b = limiter.reserve("b@x", "1.1.1.1").unwrap();
+        limiter.settle(b, false);
+        assert!(limiter.reserve("c@x", "1.1.1.1").is_err());
+        // Success clears the account (from an address that is not blocked).
+        let ok = limiter.reserve("d@x", "9.9.9.9").unwrap();
+        limiter.settle(ok, true);
+        assert!(limiter.reserve("d@x", "9.9.9.9").is_ok());
+    }
+
+    #[test]
+    fn concurrent_attempts_count_before_they_fail() {
+        let limiter = limiter(3, 0);
+        let held: Vec<_> = (0..3)
+            .map(|_| limiter.reserve("a@x", "1.1.1.1").unwrap())
+            .collect();
+        assert!(
+            limiter.reserve("a@x", "1.1.1.1").is_err(),
+            "a fourth guess passed while three were in flight"
+        );
+        for a in held {
+            limiter.settle(a, false);
+        }
+        assert!(limiter.reserve("a@x", "1.1.1.1").is_err());
+    }
+
+    #[test]
+    fn zero_means_unlimited() {
+        let limiter = limiter(0, 0);
+        for _ in 0..100 {
+            let a = limiter.reserve("a@x", "1.1.1.1").unwrap();
+            limiter.settle(a, false);
+        }
     }
 }

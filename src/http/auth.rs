@@ -66,9 +66,10 @@ async fn login(
         return Err(ApiError::invalid("password", "is too long"));
     }
     let address = client_address(connect.as_ref().map(|c| &c.0));
-    if let Some(retry_after_secs) = app.login_limiter.check(&email, &address) {
-        return Err(ApiError::RateLimited { retry_after_secs });
-    }
+    let attempt = app
+        .login_limiter
+        .reserve(&email, &address)
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
     let lookup = email.clone();
     let user = app
         .read_primary(move |conn| Ok(users::get_by_email(conn, &lookup)?))
@@ -90,7 +91,7 @@ async fn login(
     let user = match user {
         Some(user) if verified => user,
         _ => {
-            app.login_limiter.record_failure(&email, &address);
+            app.login_limiter.settle(attempt, false);
             return Err(ApiError::Unauthorized("wrong email or password".into()));
         }
     };
@@ -100,7 +101,7 @@ async fn login(
     if user.company_active == Some(false) {
         return Err(ApiError::Forbidden("the company is deactivated".into()));
     }
-    app.login_limiter.record_success(&email);
+    app.login_limiter.settle(attempt, true);
     let family = uuid::Uuid::new_v4().to_string();
     let (user_id, fam) = (user.id, family.clone());
     let refresh_token = app

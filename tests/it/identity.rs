@@ -902,3 +902,40 @@ async fn the_admin_migrate_route_upgrades_a_company_behind_and_reports_it() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_concurrent_guesses_cannot_pass_the_limit() {
+    let test = TestApp::spawn_with(|o| {
+        o.rate_limit.per_account = 3;
+        o.rate_limit.per_address = 1000;
+    })
+    .await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let router = test.router.clone();
+        set.spawn(async move {
+            let body = json!({"email": ROOT_EMAIL, "password": format!("guess-{i}")}).to_string();
+            let req = Request::post("/api/auth/login")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap();
+            tower::ServiceExt::oneshot(router, req)
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    let (mut checked, mut limited) = (0, 0);
+    while let Some(status) = set.join_next().await {
+        match status.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        (checked, limited),
+        (3, 27),
+        "guesses verified past the limit"
+    );
+}
