@@ -108,6 +108,9 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             _ => {}
         }
         response
@@ -123,14 +126,32 @@ impl From<crate::auth::accounts::FieldError> for ApiError {
     }
 }
 
+/// Overload, not a bug: every pooled connection taken, or the write lock still held after
+/// the busy timeout. The client may retry.
+const BUSY: &str = "the company database is busy; retry shortly";
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
-        ApiError::Internal(err.into())
+        match &err {
+            DbError::Pool(_) => ApiError::Unavailable(BUSY.into()),
+            DbError::Sqlite(e) if is_busy(e) => ApiError::Unavailable(BUSY.into()),
+            _ => ApiError::Internal(err.into()),
+        }
     }
 }
 
 impl From<rusqlite::Error> for ApiError {
     fn from(err: rusqlite::Error) -> Self {
+        if is_busy(&err) {
+            return ApiError::Unavailable(BUSY.into());
+        }
         ApiError::Internal(err.into())
     }
 }
@@ -139,11 +160,12 @@ impl From<TenantError> for ApiError {
     fn from(err: TenantError) -> Self {
         match err {
             TenantError::NotFound => ApiError::not_found("company"),
-            TenantError::Inactive => ApiError::Forbidden("the company is deactivated".into()),
+            TenantError::Inactive => ApiError::Unavailable("the company is deactivated".into()),
             e @ (TenantError::Unavailable(_) | TenantError::SchemaNewer { .. }) => {
                 tracing::warn!(error = %e, "company unavailable");
                 ApiError::Unavailable(e.to_string())
             }
+            TenantError::Db(db) => db.into(),
             other => ApiError::Internal(other.into()),
         }
     }

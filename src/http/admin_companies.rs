@@ -280,7 +280,10 @@ async fn delete_company(
     let company = find_company(&app, id).await?;
     provision::delete_company(&app.registry, &app.primary, &app.data_dir, &company)
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| match e {
+            provision::DeleteError::Busy(busy) => ApiError::from(busy),
+            provision::DeleteError::Failed(cause) => ApiError::Internal(cause),
+        })?;
     tracing::info!(company = %company.slug, by = %actor.email, "company deleted");
     app.audit(
         &actor,

@@ -99,7 +99,7 @@ async fn login(
         return Err(ApiError::Unauthorized("this account is deactivated".into()));
     }
     if user.company_active == Some(false) {
-        return Err(ApiError::Forbidden("the company is deactivated".into()));
+        return Err(ApiError::Unavailable("the company is deactivated".into()));
     }
     app.login_limiter.settle(attempt, true);
     let family = uuid::Uuid::new_v4().to_string();

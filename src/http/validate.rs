@@ -169,6 +169,13 @@ pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, Api
             "must be an RFC 3339 time or a YYYY-MM-DD date",
         ));
     };
+    // Stored times compare as text, which holds only for four-digit years.
+    if !(1..9999).contains(&chrono::Datelike::year(&parsed)) {
+        return Err(ApiError::invalid(
+            field,
+            "must be between the years 0001 and 9998",
+        ));
+    }
     Ok(parsed.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
@@ -191,6 +198,8 @@ mod tests {
             "2025-01-31T10:00:00.000Z"
         );
         assert!(timestamp("to", "yesterday", false).is_err());
+        assert!(timestamp("to", "9999-12-31", true).is_err());
+        assert!(timestamp("from", "0000-01-01", false).is_err());
     }
 
     #[test]

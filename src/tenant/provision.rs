@@ -168,15 +168,26 @@ fn build_files(tmp_dir: &Path, final_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes a company: closes it in the registry (waiting for requests in flight), removes
-/// its row (its users go by cascade), then its directory — database, -wal, -shm, vectors and
-/// uploads. The directory is renamed aside first, so a crash never leaves half of it in place.
+/// Why a company could not be deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    /// Requests still run on it, or it is closed for other maintenance: retry later.
+    #[error(transparent)]
+    Busy(#[from] super::TenantError),
+    #[error("deleting the company failed: {0}")]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Deletes a company: closes it in the registry (waiting for requests in flight), moves its
+/// directory aside (database, -wal, -shm, vectors, uploads), removes its row (its users go
+/// by cascade), then the directory. Moving first means a failure leaves the company whole:
+/// the directory is moved back if the row cannot be removed.
 pub async fn delete_company(
     registry: &std::sync::Arc<TenantRegistry>,
     primary: &Pool,
     data_dir: &Path,
     company: &Company,
-) -> anyhow::Result<()> {
+) -> Result<(), DeleteError> {
     let _closed = registry
         .close(
             company.id,
@@ -185,28 +196,35 @@ pub async fn delete_company(
         )
         .await?;
     let (primary, data_dir, company) = (primary.clone(), data_dir.to_path_buf(), company.clone());
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    let deleted = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let dir = resolve_inside(&data_dir, &company.db_path)
             .map_err(|e| anyhow::anyhow!(e))?
             .parent()
             .map(Path::to_path_buf)
             .ok_or_else(|| anyhow::anyhow!("company path has no directory"))?;
-        let conn = primary.get()?;
-        companies::delete(&conn, company.id)?;
-        remove_dir_aside(&data_dir, &dir, &company.uuid)
+        let trash = data_dir.join(COMPANIES_DIR).join(format!(".trash-{}", company.uuid));
+        let moved = dir.exists();
+        if moved {
+            fs::rename(&dir, &trash)?;
+        }
+        let removed = primary.get().map_err(DbError::from).and_then(|conn| companies::delete(&conn, company.id));
+        if let Err(err) = removed {
+            if moved {
+                fs::rename(&trash, &dir)?;
+            }
+            return Err(err.into());
+        }
+        if moved {
+            // The company is gone; a failure here leaves only a .trash- dir, cleaned at start.
+            if let Err(err) = fs::remove_dir_all(&trash) {
+                tracing::warn!(error = %err, dir = %trash.display(), "could not remove a deleted company's files");
+            }
+        }
+        Ok(())
     })
-    .await?
-}
-
-/// Renames `dir` to `companies/.trash-<uuid>` and removes it.
-fn remove_dir_aside(data_dir: &Path, dir: &Path, uuid: &str) -> anyhow::Result<()> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    let trash = data_dir.join(COMPANIES_DIR).join(format!(".trash-{uuid}"));
-    fs::rename(dir, &trash)?;
-    fs::remove_dir_all(&trash)?;
-    Ok(())
+    .await
+    .map_err(|e| DeleteError::Failed(e.into()))?;
+    Ok(deleted?)
 }
 
 /// Removes what an interrupted provisioning or deletion left behind: `.tmp-*` and

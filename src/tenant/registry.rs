@@ -208,6 +208,13 @@ impl TenantRegistry {
                 return Err(err);
             }
         };
+        // Closed for maintenance while this request was opening it: the open went into a
+        // slot `close` already removed, so it must not be used.
+        if let Some(reason) = self.closed.get(&id) {
+            let reason = reason.clone();
+            tokio::task::spawn_blocking(move || drop(db));
+            return Err(TenantError::Unavailable(reason));
+        }
         if self.slots.len() > self.options.max_open {
             let evicted = self.evict_idle();
             if !evicted.is_empty() {

@@ -396,11 +396,12 @@ async fn deactivation_takes_effect_on_the_very_next_request() {
         .await;
     assert_eq!(company_off.status, StatusCode::OK, "{}", company_off.body);
     let reply = test.get("/api/company", &colleague).await;
-    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // API.md: 503 for a deactivated store.
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.message(), "the company is deactivated");
     assert_eq!(
         test.get("/api/me", &colleague).await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::SERVICE_UNAVAILABLE
     );
 }
 
