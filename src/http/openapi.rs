@@ -12,6 +12,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
@@ -86,8 +87,31 @@ pub fn workspace() -> OpenApiRouter<AppState> {
 /// that does not list that status already: the handlers' annotations describe the handlers,
 /// this the layer in front of them.
 pub fn gate_responses(doc: &mut utoipa::openapi::OpenApi, answers: &[(u16, &str)]) {
-    for item in doc.paths.paths.values_mut() {
-        for op in [
+    for op in operations_mut(doc) {
+        for (status, description) in answers {
+            add_error(op, *status, description);
+        }
+    }
+}
+
+/// Every operation with a path parameter answers 422 when the parameter is not valid
+/// UTF-8 once percent-decoded (`ApiPath`'s rejection).
+fn path_param_responses(doc: &mut utoipa::openapi::OpenApi) {
+    for op in operations_mut(doc) {
+        let has_path_param = op
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| p.parameter_in == ParameterIn::Path);
+        if has_path_param {
+            add_error(op, 422, "a path parameter is not valid UTF-8");
+        }
+    }
+}
+
+fn operations_mut(doc: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
@@ -99,27 +123,27 @@ pub fn gate_responses(doc: &mut utoipa::openapi::OpenApi, answers: &[(u16, &str)
         ]
         .into_iter()
         .flatten()
-        {
-            for (status, description) in answers {
-                op.responses
-                    .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| {
-                        RefOr::T(
-                            ResponseBuilder::new()
-                                .description(*description)
-                                .content(
-                                    "application/json",
-                                    ContentBuilder::new()
-                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                    });
-            }
-        }
-    }
+    })
+}
+
+/// Adds an error answer with the `ErrorBody` envelope unless the status is listed already.
+fn add_error(op: &mut Operation, status: u16, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
 }
 
 /// The OpenAPI document of the whole router (built once).
@@ -128,6 +152,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     DOC.get_or_init(|| {
         // The router's own assembly, without the middleware.
         let (_, mut doc) = super::assemble(|_, group| group);
+        path_param_responses(&mut doc);
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
         doc
     })

@@ -176,6 +176,12 @@ async fn the_document_matches_the_router() {
                 !is_fallback(status, &body),
                 "{method} {path} is documented but not routed: {status} {body}"
             );
+            if path.contains('{') {
+                assert!(
+                    responses.unwrap().contains_key("422"),
+                    "{method} {path}: the 422 of a bad path parameter is not documented"
+                );
+            }
             if public {
                 assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
             } else {
@@ -214,6 +220,16 @@ async fn the_document_matches_the_router() {
             "{method} {path} is not routed: {status} {body}"
         );
     }
+    // A path parameter that is not UTF-8 is the documented 422.
+    let r = test
+        .call(
+            Method::GET,
+            "/api/admin/users/%ff",
+            Some(&test.root_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     // The tags group the whole API.
     let tags: std::collections::BTreeSet<&str> = paths
         .values()
