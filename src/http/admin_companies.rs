@@ -1,12 +1,15 @@
 //! /api/admin/companies: the super admin creates, inspects, changes and deletes companies.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
+use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::db::migrations::{self, MigrationSet};
 use crate::error::{ApiError, ApiResult};
@@ -19,34 +22,33 @@ use crate::tenant::stats::{self, DataStats};
 use crate::tenant::{self, Actor, TenantCtx};
 
 /// Permission: companies:manage (super admins; the group also requires the role).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/admin/companies",
-            get(list_companies).post(create_company),
-        )
-        .route(
-            "/api/admin/companies/{id}",
-            get(get_company)
-                .patch(update_company)
-                .delete(delete_company),
-        )
-        .route("/api/admin/companies/{id}/migrate", post(migrate_company))
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_companies, create_company))
+        .routes(routes!(get_company, update_company, delete_company))
+        .routes(routes!(migrate_company))
 }
 
-#[derive(Serialize)]
+/// A company, whether its database is open now, and (from GET /api/admin/companies/{id}
+/// only) its statistics.
+#[derive(Serialize, ToSchema)]
 pub struct CompanyResponse {
     #[serde(flatten)]
     pub company: Company,
     pub open: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = CompanyStats, required = false)]
     pub stats: Option<CompanyStats>,
 }
 
-#[derive(Serialize, Default)]
+/// The company's numbers. The data counts (documents, chunks, conversations, messages,
+/// tokens, estimated_cost) are present only when its database could be opened; otherwise
+/// `unavailable` says why.
+#[derive(Serialize, Default, ToSchema)]
 pub struct CompanyStats {
     pub users: u64,
     #[serde(flatten)]
+    #[schema(value_type = DataCounts)]
     pub data: Option<DataStats>,
     pub db_bytes: u64,
     pub index_bytes: u64,
@@ -58,12 +60,38 @@ pub struct CompanyStats {
     pub unavailable: Option<String>,
 }
 
+// The schema of `CompanyStats::data` (the fields of `DataStats`, each absent when the
+// database could not be opened); documentation only.
+/// The company's data counts, present when its database could be opened.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct DataCounts {
+    #[schema(required = false)]
+    documents: u64,
+    #[schema(required = false)]
+    chunks: u64,
+    #[schema(required = false)]
+    conversations: u64,
+    #[schema(required = false)]
+    messages: u64,
+    /// Chat and embedding tokens metered.
+    #[schema(required = false)]
+    tokens: u64,
+    #[schema(required = false)]
+    estimated_cost: f64,
+}
+
 async fn find_company(app: &AppState, id: String) -> ApiResult<Company> {
     app.read_primary(move |conn| Ok(companies::find(conn, &id)?))
         .await?
         .ok_or_else(|| ApiError::not_found("company"))
 }
 
+/// Every company, by creation.
+#[utoipa::path(get, path = "/api/admin/companies", tag = "admin", params(Page),
+    responses((status = 200, body = ListResponse<CompanyResponse>),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn list_companies(
     State(app): State<AppState>,
     actor: Actor,
@@ -85,14 +113,22 @@ async fn list_companies(
     Ok(Json(ListResponse::new(items, total, page)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCompany {
     pub name: String,
+    /// Derived from the name when absent.
     pub slug: Option<String>,
     pub industry: Option<String>,
 }
 
+/// Creates a company and its database.
+#[utoipa::path(post, path = "/api/admin/companies", tag = "admin", request_body = CreateCompany,
+    responses((status = 201, body = CompanyResponse), (status = 400, body = ErrorBody),
+              (status = 409, description = "the name or slug is taken", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn create_company(
     State(app): State<AppState>,
     actor: Actor,
@@ -133,6 +169,11 @@ async fn create_company(
     ))
 }
 
+/// A company with its statistics.
+#[utoipa::path(get, path = "/api/admin/companies/{id}", tag = "admin",
+    params(("id" = String, Path, description = "company id or slug")),
+    responses((status = 200, body = CompanyResponse), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn get_company(
     State(app): State<AppState>,
     actor: Actor,
@@ -206,15 +247,27 @@ async fn company_stats(app: &AppState, company: &Company) -> ApiResult<CompanySt
     Ok(stats)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCompany {
     pub name: Option<String>,
+    /// null clears it.
     #[serde(default, deserialize_with = "super::users::double_option")]
+    #[schema(value_type = Option<String>)]
     pub industry: Option<Option<String>>,
     pub is_active: Option<bool>,
 }
 
+/// Renames a company, sets its industry, or (de)activates it.
+#[utoipa::path(patch, path = "/api/admin/companies/{id}", tag = "admin",
+    params(("id" = String, Path, description = "company id or slug")),
+    request_body = UpdateCompany,
+    responses((status = 200, body = CompanyResponse), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "the name is taken", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn update_company(
     State(app): State<AppState>,
     actor: Actor,
@@ -271,6 +324,11 @@ async fn update_company(
     }))
 }
 
+/// Deletes a company, its users and its files.
+#[utoipa::path(delete, path = "/api/admin/companies/{id}", tag = "admin",
+    params(("id" = String, Path, description = "company id or slug")),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn delete_company(
     State(app): State<AppState>,
     actor: Actor,
@@ -297,6 +355,14 @@ async fn delete_company(
 
 /// Runs the company's pending migrations now (backed up first). While it runs, the company's
 /// requests answer 503; a second migration of the same company at once answers 409.
+#[utoipa::path(post, path = "/api/admin/companies/{id}/migrate", tag = "admin",
+    params(("id" = String, Path, description = "company id or slug")),
+    responses((status = 200, description = "migrated or already current", body = CompanyReport),
+              (status = 403, description = "needs system:config", body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "already being migrated", body = ErrorBody),
+              (status = 503, description = "the migration failed and was rolled back", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn migrate_company(
     State(app): State<AppState>,
     actor: Actor,

@@ -1,13 +1,16 @@
 //! /api/admin/users, /api/admin/roles and /api/admin/migrations: the super admin manages
 //! every account, what each role may do, and sees each company's schema version.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
+use super::openapi::ErrorBody;
 use super::users::{self, CreateUser, UpdateUser, UserResponse};
 use crate::app::AppState;
 use crate::db::migrations::{self, MigrationSet};
@@ -19,28 +22,27 @@ use crate::tenant::Actor;
 use crate::tenant::names::resolve_inside;
 
 /// Permissions: users:manage, roles:manage, system:config (super admins only).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/users", get(list_users).post(create_user))
-        .route(
-            "/api/admin/users/{id}",
-            get(get_user).patch(update_user).delete(delete_user),
-        )
-        .route("/api/admin/roles", get(list_roles))
-        .route(
-            "/api/admin/roles/{name}/permissions",
-            put(set_role_permissions),
-        )
-        .route("/api/admin/migrations", get(list_migrations))
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, delete_user))
+        .routes(routes!(list_roles))
+        .routes(routes!(set_role_permissions))
+        .routes(routes!(list_migrations))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
+    /// Only the users of this company (id or slug).
     pub company_id: Option<String>,
+    /// Only the users with this role.
     pub role: Option<String>,
     // Not `#[serde(flatten)] Page`: flattening loses the number parsing of query strings.
+    /// Page size, 1 to 200 (default 50).
     pub limit: Option<u32>,
+    /// Rows to skip (default 0).
     pub offset: Option<u32>,
 }
 
@@ -52,6 +54,12 @@ async fn company_id_of(app: &AppState, key: String) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::not_found("company"))
 }
 
+/// Every account, optionally filtered by company and role.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserQuery),
+    responses((status = 200, body = ListResponse<UserResponse>),
+              (status = 404, description = "no such company", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn list_users(
     State(app): State<AppState>,
     actor: Actor,
@@ -77,6 +85,13 @@ async fn list_users(
     )))
 }
 
+/// Creates an account: a company user (with `company_id`) or a super admin (without).
+#[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = CreateUser,
+    responses((status = 201, body = UserResponse), (status = 400, body = ErrorBody),
+              (status = 409, description = "the email is taken", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn create_user(
     State(app): State<AppState>,
     actor: Actor,
@@ -95,6 +110,10 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
+#[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserResponse), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn get_user(
     State(app): State<AppState>,
     actor: Actor,
@@ -104,6 +123,16 @@ async fn get_user(
     Ok(Json(users::find_user(&app, id).await?.into()))
 }
 
+/// Changes an account's name, role, password or active flag; deactivating it or setting a
+/// password ends its sessions.
+#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "user id")), request_body = UpdateUser,
+    responses((status = 200, body = UserResponse), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "would deactivate the last active super admin", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn update_user(
     State(app): State<AppState>,
     actor: Actor,
@@ -119,6 +148,11 @@ async fn update_user(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
+              (status = 409, description = "yourself, or the last active super admin", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn delete_user(
     State(app): State<AppState>,
     actor: Actor,
@@ -133,6 +167,10 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Every role and its permissions.
+#[utoipa::path(get, path = "/api/admin/roles", tag = "admin",
+    responses((status = 200, body = Vec<RoleWithPermissions>)),
+    security(("bearer" = [])))]
 async fn list_roles(
     State(app): State<AppState>,
     actor: Actor,
@@ -141,12 +179,22 @@ async fn list_roles(
     Ok(Json(app.read_primary(|conn| Ok(roles::list(conn)?)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPermissions {
+    /// The role's whole new set of permissions.
     pub permissions: Vec<String>,
 }
 
+/// Replaces a role's permissions; answers every role with its permissions.
+#[utoipa::path(put, path = "/api/admin/roles/{name}/permissions", tag = "admin",
+    params(("name" = String, Path, description = "role name")), request_body = SetPermissions,
+    responses((status = 200, body = Vec<RoleWithPermissions>), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "the super_admin role is fixed", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn set_role_permissions(
     State(app): State<AppState>,
     actor: Actor,
@@ -202,7 +250,7 @@ async fn set_role_permissions(
     Ok(Json(roles))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MigrationStatus {
     pub company_id: String,
     pub name: String,
@@ -214,6 +262,11 @@ pub struct MigrationStatus {
     pub error: Option<String>,
 }
 
+/// Each company's schema version and pending migrations.
+#[utoipa::path(get, path = "/api/admin/migrations", tag = "admin", params(Page),
+    responses((status = 200, body = ListResponse<MigrationStatus>),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn list_migrations(
     State(app): State<AppState>,
     actor: Actor,

@@ -2,13 +2,16 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::ApiJson;
+use super::openapi::ErrorBody;
 use super::users::UserResponse;
 use crate::app::AppState;
 use crate::auth::password;
@@ -18,31 +21,34 @@ use crate::primary::users::{self, User, UserChanges};
 use crate::tenant::Actor;
 
 /// Routes that need no token.
-pub fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/refresh", post(refresh))
+pub fn public_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
 }
 
 /// Routes for any authenticated user.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/logout", post(logout))
-        .route("/api/me", get(get_me))
-        .route("/api/me/password", post(change_password))
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(logout))
+        .routes(routes!(get_me))
+        .routes(routes!(change_password))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// Always "Bearer".
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
     pub expires_in: u64,
     pub refresh_token: String,
     pub user: UserResponse,
@@ -53,6 +59,17 @@ fn client_address(connect: Option<&ConnectInfo<SocketAddr>>) -> String {
     connect.map_or_else(|| "local".to_string(), |c| c.0.ip().to_string())
 }
 
+/// Logs in with email and password: an access token and a refresh token. Failed attempts
+/// are rate limited per email and client address (429 with Retry-After).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse),
+              (status = 400, body = ErrorBody),
+              (status = 401, description = "wrong email or password, or the account is deactivated", body = ErrorBody),
+              (status = 403, description = "the company is deactivated", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody),
+              (status = 429, description = "too many failed attempts", body = ErrorBody,
+               headers(("Retry-After" = u64, description = "seconds to wait")))))]
 async fn login(
     State(app): State<AppState>,
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
@@ -132,12 +149,20 @@ fn issue_tokens(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+/// Trades a refresh token for a new pair (the old one is spent; reusing it revokes the
+/// session).
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse),
+              (status = 400, body = ErrorBody),
+              (status = 401, description = "invalid, expired or reused refresh token, or the account or company is deactivated", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 async fn refresh(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
@@ -182,6 +207,12 @@ async fn refresh(
     issue_tokens(&app, user, &family, new_token)
 }
 
+/// Ends the session of a refresh token (unknown tokens are ignored).
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "logged out"), (status = 400, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn logout(
     State(app): State<AppState>,
     actor: Actor,
@@ -199,7 +230,7 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct MeResponse {
     pub id: String,
     pub email: String,
@@ -210,6 +241,10 @@ pub struct MeResponse {
     pub permissions: Vec<String>,
 }
 
+/// The caller's account and permissions.
+#[utoipa::path(get, path = "/api/me", tag = "auth",
+    responses((status = 200, body = MeResponse)),
+    security(("bearer" = [])))]
 async fn get_me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<MeResponse>> {
     let user_id = actor.user_id;
     let user = app
@@ -229,13 +264,19 @@ async fn get_me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<MeR
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
     pub new_password: String,
 }
 
+/// Changes the caller's password; the caller's other sessions end.
+#[utoipa::path(post, path = "/api/me/password", tag = "auth", request_body = ChangePassword,
+    responses((status = 204, description = "changed"), (status = 400, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, description = "weak new password or wrong current password", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn change_password(
     State(app): State<AppState>,
     actor: Actor,

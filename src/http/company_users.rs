@@ -1,12 +1,14 @@
 //! /api/company/users: a company admin manages the users of its own company. Users of other
 //! companies answer 404; super admins are never created or touched here.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
+use super::openapi::ErrorBody;
 use super::users::{self, CreateUser, UpdateUser, UserResponse};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -14,16 +16,10 @@ use crate::primary::users::{self as repo, User, UserFilter};
 use crate::tenant::Actor;
 
 /// Permission: users:manage, and the caller must belong to a company.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/company/users",
-            get(list_company_users).post(create_company_user),
-        )
-        .route(
-            "/api/company/users/{id}",
-            patch(update_company_user).delete(delete_company_user),
-        )
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_company_users, create_company_user))
+        .routes(routes!(update_company_user, delete_company_user))
 }
 
 fn own_company(actor: &Actor) -> ApiResult<i64> {
@@ -45,6 +41,12 @@ async fn company_user(app: &AppState, company_id: i64, id: String) -> ApiResult<
     Ok(user)
 }
 
+/// The users of the caller's company.
+#[utoipa::path(get, path = "/api/company/users", tag = "company-admin", params(Page),
+    responses((status = 200, body = ListResponse<UserResponse>),
+              (status = 403, description = "needs users:manage and a company", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn list_company_users(
     State(app): State<AppState>,
     actor: Actor,
@@ -66,6 +68,14 @@ async fn list_company_users(
     )))
 }
 
+/// Creates a user (admin, analyst or viewer) in the caller's company.
+#[utoipa::path(post, path = "/api/company/users", tag = "company-admin", request_body = CreateUser,
+    responses((status = 201, body = UserResponse), (status = 400, body = ErrorBody),
+              (status = 403, description = "needs users:manage and a company", body = ErrorBody),
+              (status = 409, description = "the email is taken", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn create_company_user(
     State(app): State<AppState>,
     actor: Actor,
@@ -88,6 +98,16 @@ async fn create_company_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
+/// Changes a user of the caller's company (not its password).
+#[utoipa::path(patch, path = "/api/company/users/{id}", tag = "company-admin",
+    params(("id" = String, Path, description = "user id")), request_body = UpdateUser,
+    responses((status = 200, body = UserResponse), (status = 400, body = ErrorBody),
+              (status = 403, description = "needs users:manage and a company", body = ErrorBody),
+              (status = 404, description = "no such user in the company", body = ErrorBody),
+              (status = 409, description = "your own role or active flag", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn update_company_user(
     State(app): State<AppState>,
     actor: Actor,
@@ -108,6 +128,14 @@ async fn update_company_user(
     ))
 }
 
+/// Deletes a user of the caller's company.
+#[utoipa::path(delete, path = "/api/company/users/{id}", tag = "company-admin",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 204, description = "deleted"),
+              (status = 403, description = "needs users:manage and a company", body = ErrorBody),
+              (status = 404, description = "no such user in the company", body = ErrorBody),
+              (status = 409, description = "yourself", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn delete_company_user(
     State(app): State<AppState>,
     actor: Actor,

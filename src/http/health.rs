@@ -1,26 +1,55 @@
 //! Liveness and readiness probes.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// The answer of GET /healthz (documentation only: the handler builds it as JSON).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct Health {
+    /// Always "ok".
+    #[schema(example = "ok")]
+    status: String,
+}
+
+/// The answer of GET /readyz (documentation only).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct Readiness {
+    /// Always "ready".
+    #[schema(example = "ready")]
+    status: String,
+    /// Company databases open now.
+    open_companies: u64,
 }
 
 /// The process is up and answering.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health)))]
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// The primary database answers and the data directory is writable.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness),
+              (status = 503, description = "not ready", body = ErrorBody)))]
 async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
     let app2 = app.clone();
     let checked = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -44,6 +73,9 @@ async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 /// Prometheus text exposition of the registry's counters.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
+               body = String, content_type = "text/plain; version=0.0.4")))]
 async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
     use std::sync::atomic::Ordering::Relaxed;
     let stats = &app.registry.stats;

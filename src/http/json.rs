@@ -125,10 +125,13 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 }
 
 /// `?limit=&offset=` with the API's bounds (default 50, at most 200).
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Page size, 1 to 200 (default 50).
     #[serde(default = "Page::default_limit")]
     pub limit: u32,
+    /// Rows to skip (default 0).
     #[serde(default)]
     pub offset: u32,
 }
@@ -162,7 +165,7 @@ impl Page {
 }
 
 /// The list envelope `{items, total, limit, offset}`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ListResponse<T> {
     pub items: Vec<T>,
     pub total: u64,

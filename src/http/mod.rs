@@ -31,6 +31,7 @@ use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -38,34 +39,112 @@ use crate::error::ApiError;
 /// Largest JSON body accepted anywhere (uploads have their own limit).
 pub const MAX_JSON_BODY: usize = 1 << 20;
 
-/// Builds the whole application router.
+/// The gates in front of the route groups (see [`assemble`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// /api/admin: `guard::require_super_admin` (inside `Authenticated`).
+    SuperAdmin,
+    /// The primary-database routes: `guard::authenticate`.
+    Authenticated,
+    /// Company data: `guard::enter_company`.
+    Company,
+}
+
+/// Every route, in its group, with its OpenAPI description: the one source of both the
+/// router and the document.
 ///
-/// Three groups, each behind its own gate: public (health, login, refresh); authenticated
-/// on the primary database (/api/me, /api/company/users, and /api/admin for super admins);
-/// company data, whose handlers run inside the caller's `TenantCtx`.
+/// Three groups: public (health, metrics, the document, login, refresh); authenticated on
+/// the primary database (/api/me, /api/company/users, and /api/admin for super admins);
+/// company data, whose handlers run inside the caller's `TenantCtx`. `gate` puts a group
+/// behind its middleware (the router) or leaves it as it is (the document); each group's
+/// router and description are then split and merged.
+pub fn assemble(
+    gate: impl Fn(Gate, OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let public = OpenApiRouter::new()
+        .merge(health::api())
+        .merge(openapi::api())
+        .merge(auth::public_api());
+    let admin = gated(
+        &gate,
+        Gate::SuperAdmin,
+        OpenApiRouter::new()
+            .merge(admin_companies::api())
+            .merge(admin_users::api()),
+        &[(403, "not a super admin, or lacks the permission")],
+    );
+    let authenticated = gated(
+        &gate,
+        Gate::Authenticated,
+        OpenApiRouter::new()
+            .merge(auth::api())
+            .merge(company_users::api())
+            .merge(admin),
+        &[
+            (
+                401,
+                "missing, invalid or expired token, or a deactivated account",
+            ),
+            (403, "the company is deactivated"),
+        ],
+    );
+    let company = gated(
+        &gate,
+        Gate::Company,
+        OpenApiRouter::new()
+            .merge(company::api())
+            .merge(openapi::workspace()),
+        &[
+            (
+                401,
+                "missing, invalid or expired token, or a deactivated account",
+            ),
+            (
+                403,
+                "a super admin, a deactivated company, or lacks the permission",
+            ),
+            (
+                503,
+                "the company's database cannot serve now (being migrated, or behind)",
+            ),
+        ],
+    );
+    let mut router = Router::new();
+    let mut doc = openapi::base();
+    for group in [public, authenticated, company] {
+        let (routes, part) = group.split_for_parts();
+        router = router.merge(routes);
+        doc.merge(part);
+    }
+    (router, doc)
+}
+
+/// A group behind its gate, with the gate's answers added to its operations.
+fn gated(
+    gate: &impl Fn(Gate, OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
+    which: Gate,
+    mut group: OpenApiRouter<AppState>,
+    answers: &[(u16, &str)],
+) -> OpenApiRouter<AppState> {
+    openapi::gate_responses(group.get_openapi_mut(), answers);
+    gate(which, group)
+}
+
+/// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
-    let admin = Router::new()
-        .merge(admin_companies::routes())
-        .merge(admin_users::routes())
-        .route_layer(middleware::from_fn(guard::require_super_admin));
-    let authenticated = Router::new()
-        .merge(auth::routes())
-        .merge(company_users::routes())
-        .merge(admin)
-        .route_layer(middleware::from_fn_with_state(
+    let (routes, _) = assemble(|gate, group| match gate {
+        Gate::SuperAdmin => group.route_layer(middleware::from_fn(guard::require_super_admin)),
+        Gate::Authenticated => group.route_layer(middleware::from_fn_with_state(
             state.clone(),
             guard::authenticate,
-        ));
-    let company = company_data_routes().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        guard::enter_company,
-    ));
+        )),
+        Gate::Company => group.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::enter_company,
+        )),
+    });
     Router::new()
-        .merge(health::routes())
-        .merge(openapi::routes())
-        .merge(auth::public_routes())
-        .merge(authenticated)
-        .merge(company)
+        .merge(routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -88,15 +167,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-}
-
-/// Routes over the caller's company database. Each handler starts with
-/// `actor.require("<resource>:<action>")?`.
-fn company_data_routes() -> Router<AppState> {
-    // The workspace routes (documents, jobs, conversations, agent logs, usage, profile,
-    // reports) come with their OpenAPI descriptions; see `openapi`.
-    let (workspace, _) = openapi::documented().split_for_parts();
-    Router::new().merge(company::routes()).merge(workspace)
 }
 
 async fn not_found() -> ApiError {

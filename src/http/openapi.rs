@@ -1,20 +1,24 @@
 //! The OpenAPI document at GET /api/openapi.json.
 //!
-//! Routes are registered through `utoipa_axum::routes!`, which adds a handler to the router
-//! and its `#[utoipa::path]` description to the document in one step, so the two cannot
-//! drift apart; a test also sends a request to every documented operation and checks the
-//! router answers it (not the 404/405 fallbacks).
+//! Every route is registered through `utoipa_axum::routes!`, which adds a handler to the
+//! router and its `#[utoipa::path]` description to the document in one step, and the router
+//! and the document are both built by `super::assemble`, so the two cannot drift apart; a
+//! test also sends a request to every documented operation and checks the router answers it
+//! (not the 404/405 fallbacks).
 
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde::Serialize;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
@@ -61,9 +65,16 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every documented route group (the company workspace API).
-pub fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The document's shell: title, description, the bearer scheme and the error schemas. The
+/// route groups' parts are merged into it.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The company workspace API (documents, jobs, conversations, agent logs, usage, profile,
+/// reports).
+pub fn workspace() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(super::documents::api())
         .merge(super::conversations::api())
         .merge(super::agent_logs::api())
@@ -73,21 +84,90 @@ pub fn documented() -> OpenApiRouter<AppState> {
         .merge(super::search::api())
 }
 
-/// The OpenAPI document (built once).
+/// Adds the answers of a group's gate (its middleware) to each of the group's operations
+/// that does not list that status already: the handlers' annotations describe the handlers,
+/// this the layer in front of them.
+pub fn gate_responses(doc: &mut utoipa::openapi::OpenApi, answers: &[(u16, &str)]) {
+    for op in operations_mut(doc) {
+        for (status, description) in answers {
+            add_error(op, *status, description);
+        }
+    }
+}
+
+/// Every operation with a path parameter answers 422 when the parameter is not valid
+/// UTF-8 once percent-decoded (`ApiPath`'s rejection).
+fn path_param_responses(doc: &mut utoipa::openapi::OpenApi) {
+    for op in operations_mut(doc) {
+        let has_path_param = op
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| p.parameter_in == ParameterIn::Path);
+        if has_path_param {
+            add_error(op, 422, "a path parameter is not valid UTF-8");
+        }
+    }
+}
+
+fn operations_mut(doc: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// Adds an error answer with the `ErrorBody` envelope unless the status is listed already.
+fn add_error(op: &mut Operation, status: u16, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+}
+
+/// The OpenAPI document of the whole router (built once).
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut doc = documented().into_openapi();
+        // The router's own assembly, without the middleware.
+        let (_, mut doc) = super::assemble(|_, group| group);
+        path_param_responses(&mut doc);
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
         doc
     })
 }
 
 /// GET /api/openapi.json: public, like the health checks.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/openapi.json", get(openapi_json))
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document of this API",
+               content_type = "application/json", body = Object)))]
 async fn openapi_json() -> impl IntoResponse {
     static JSON: OnceLock<String> = OnceLock::new();
     let body = JSON.get_or_init(|| {

@@ -2,6 +2,7 @@
 //! (own company only): the response shape, input checks and the create/update/delete steps.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::accounts::{COMPANY_ROLES, check_role, parse_email, parse_full_name};
@@ -12,7 +13,7 @@ use crate::primary::users::{self, NewUser, User, UserChanges};
 use crate::primary::{audit, refresh_tokens};
 use crate::tenant::Actor;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     pub id: String,
     pub email: String,
@@ -45,21 +46,24 @@ impl From<User> for UserResponse {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub email: String,
     pub password: String,
     pub full_name: Option<String>,
+    /// admin, analyst or viewer for a company user; super_admin for one without a company.
     pub role: String,
     /// Only for the super-admin API; company admins create users in their own company.
     pub company_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    /// null clears it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub full_name: Option<Option<String>>,
     pub role: Option<String>,
     pub is_active: Option<bool>,

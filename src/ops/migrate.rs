@@ -34,7 +34,7 @@ use crate::tenant::TenantRegistry;
 use crate::tenant::names::resolve_inside;
 
 /// The outcome for one database.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Pending migrations were applied and committed.
@@ -70,7 +70,7 @@ impl Status {
 }
 
 /// What happened to one database; serialised as one entry of the JSON report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CompanyReport {
     /// The company's public UUID, or "primary".
     pub id: String,
@@ -88,6 +88,7 @@ pub struct CompanyReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// The backup taken before the change, if any.
+    #[schema(value_type = Option<String>)]
     pub backup: Option<PathBuf>,
 }
 

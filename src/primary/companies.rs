@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::db::{DbError, now};
 
 /// A company as stored in primary.db.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Company {
     #[serde(skip)]
     pub id: i64,

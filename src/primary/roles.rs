@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::db::DbError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoleWithPermissions {
     pub name: String,
     pub description: Option<String>,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::db::DbError;
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct DataStats {
     pub documents: u64,
     pub chunks: u64,

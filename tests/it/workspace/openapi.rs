@@ -1,13 +1,49 @@
 //! The OpenAPI document: served publicly, and complete: every documented operation is
-//! routed, and every workspace route of the API contract is documented.
+//! routed, and every route of the router (public, authenticated, admin and company data) is
+//! documented.
 
-use axum::http::{Method, StatusCode};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
 
 use super::helpers::MISSING;
 use crate::common::TestApp;
 
-/// The workspace routes of shared/API.md.
+/// Every route of the router: the API contract (shared/API.md) and the operations routes.
 const CONTRACT: &[(&str, &str)] = &[
+    // Operations (public).
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/api/openapi.json"),
+    // Sessions.
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/me"),
+    ("post", "/api/me/password"),
+    // Super admin.
+    ("get", "/api/admin/companies"),
+    ("post", "/api/admin/companies"),
+    ("get", "/api/admin/companies/{id}"),
+    ("patch", "/api/admin/companies/{id}"),
+    ("delete", "/api/admin/companies/{id}"),
+    ("post", "/api/admin/companies/{id}/migrate"),
+    ("get", "/api/admin/users"),
+    ("post", "/api/admin/users"),
+    ("get", "/api/admin/users/{id}"),
+    ("patch", "/api/admin/users/{id}"),
+    ("delete", "/api/admin/users/{id}"),
+    ("get", "/api/admin/roles"),
+    ("put", "/api/admin/roles/{name}/permissions"),
+    ("get", "/api/admin/migrations"),
+    // Company admin.
+    ("get", "/api/company/users"),
+    ("post", "/api/company/users"),
+    ("patch", "/api/company/users/{id}"),
+    ("delete", "/api/company/users/{id}"),
+    // Company data.
+    ("get", "/api/company"),
     ("post", "/api/documents"),
     ("get", "/api/documents"),
     ("get", "/api/documents/{id}"),
@@ -36,6 +72,56 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/search"),
 ];
 
+/// Operations whose request carries no body.
+const NO_BODY: &[(&str, &str)] = &[("post", "/api/admin/companies/{id}/migrate")];
+
+/// Operations that need no token.
+const PUBLIC: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/api/openapi.json"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+];
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// A documented path with each `{param}` replaced by `value`.
+fn concrete(path: &str, value: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with('{') && seg.ends_with('}') {
+                value
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Sends a request without a token: the status and the body as text (not always JSON).
+async fn probe(test: &TestApp, method: &str, path: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
+        .uri(path)
+        .body(Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(test.router.clone(), req)
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The router's fallbacks: an unknown path or an unrouted method.
+fn is_fallback(status: StatusCode, body: &str) -> bool {
+    status == StatusCode::METHOD_NOT_ALLOWED
+        || (status == StatusCode::NOT_FOUND && body.contains("no such route"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_matches_the_router() {
     let test = TestApp::spawn().await;
@@ -48,35 +134,67 @@ async fn the_document_matches_the_router() {
     let paths = doc["paths"].as_object().unwrap();
     let mut documented = Vec::new();
     for (path, item) in paths {
-        for (method, op) in item.as_object().unwrap() {
-            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+        let item = item.as_object().unwrap();
+        for method in METHODS {
+            let Some(op) = item.get(method) else {
+                // Not documented, so not routed either: the router answers 405.
+                let (status, body) = probe(&test, method, &concrete(path, MISSING)).await;
+                assert_eq!(
+                    status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path} is routed but not documented: {body}"
+                );
                 continue;
-            }
-            documented.push((method.clone(), path.clone()));
+            };
+            documented.push((method.to_string(), path.clone()));
+            let responses = op["responses"].as_object();
             assert!(
-                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                responses.is_some_and(|r| !r.is_empty()),
                 "{method} {path}: no responses"
             );
-            assert!(op.get("security").is_some(), "{method} {path}: no security");
-            if ["post", "put", "patch"].contains(&method.as_str()) {
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path}: no tag"
+            );
+            let public = PUBLIC.contains(&(method, path.as_str()));
+            assert_eq!(
+                op.get("security").is_none(),
+                public,
+                "{method} {path}: security does not match the route's gate"
+            );
+            if ["post", "put", "patch"].contains(&method)
+                && !NO_BODY.contains(&(method, path.as_str()))
+            {
                 assert!(
                     op.get("requestBody").is_some(),
                     "{method} {path}: no request body"
                 );
             }
-            // The router answers it: unauthenticated → 401 from the route's guard, never the
-            // 404/405 fallbacks of an unknown route.
-            let concrete = path.replace("{id}", MISSING);
-            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let r = test.call(m, &concrete, None, None).await;
-            assert_eq!(
-                r.status,
-                StatusCode::UNAUTHORIZED,
-                "{method} {path} is documented but not routed: {}",
-                r.body
+            // The router answers it: unauthenticated → 401 from the route's guard (or the
+            // public handler's own answer), never the 404/405 fallbacks of an unknown route.
+            let (status, body) = probe(&test, method, &concrete(path, MISSING)).await;
+            assert!(
+                !is_fallback(status, &body),
+                "{method} {path} is documented but not routed: {status} {body}"
             );
+            if path.contains('{') {
+                assert!(
+                    responses.unwrap().contains_key("422"),
+                    "{method} {path}: the 422 of a bad path parameter is not documented"
+                );
+            }
+            if public {
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+                assert!(
+                    responses.unwrap().contains_key("401"),
+                    "{method} {path}: the guard's 401 is not documented"
+                );
+            }
         }
     }
+    // Every route of the router is documented, and nothing else is.
     for (method, path) in CONTRACT {
         assert!(
             documented.iter().any(|(m, p)| m == method && p == path),
@@ -84,6 +202,53 @@ async fn the_document_matches_the_router() {
         );
     }
     assert_eq!(documented.len(), CONTRACT.len(), "{documented:?}");
+    // ... and answered (with a token too: never the fallbacks).
+    for (method, path) in CONTRACT {
+        let req = Request::builder()
+            .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
+            .uri(concrete(path, MISSING))
+            .header(header::AUTHORIZATION, format!("Bearer {}", test.root_token))
+            .body(Body::empty())
+            .unwrap();
+        let res = tower::ServiceExt::oneshot(test.router.clone(), req)
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&bytes);
+        assert!(
+            !is_fallback(status, &body),
+            "{method} {path} is not routed: {status} {body}"
+        );
+    }
+    // A path parameter that is not UTF-8 is the documented 422.
+    let r = test
+        .call(
+            Method::GET,
+            "/api/admin/users/%ff",
+            Some(&test.root_token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    // The tags group the whole API.
+    let tags: std::collections::BTreeSet<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .flat_map(|op| op["tags"].as_array().unwrap())
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for tag in ["auth", "admin", "company-admin", "company", "operations"] {
+        assert!(tags.contains(tag), "tag {tag} missing: {tags:?}");
+    }
+    // The metrics are text, not JSON.
+    assert!(
+        doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|ct| ct.starts_with("text/plain")),
+    );
     // Schemas are included for the bodies.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
@@ -95,20 +260,64 @@ async fn the_document_matches_the_router() {
         "Profile",
         "Report",
         "ErrorBody",
+        "LoginRequest",
+        "TokenResponse",
+        "RefreshRequest",
+        "MeResponse",
+        "ChangePassword",
+        "UserResponse",
+        "CreateUser",
+        "UpdateUser",
+        "CreateCompany",
+        "UpdateCompany",
+        "Company",
+        "CompanyResponse",
+        "CompanyStats",
+        "DataCounts",
+        "CompanyReport",
+        "Status",
+        "RoleWithPermissions",
+        "SetPermissions",
+        "MigrationStatus",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    // Every schema referenced is defined.
+    let text = doc.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            schemas.contains_key(name),
+            "schema {name} referenced, not defined"
+        );
     }
     // A route that is not in the document is not routed either.
     let r = test.call(Method::GET, "/api/nowhere", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// Routes are registered only through `routes!` (which documents them): no handler is added
+/// to a router with a plain `.route(..)`, `.route_service(..)` or `.nest(..)`.
+#[test]
+fn routes_are_only_registered_with_their_description() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for needle in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+            assert!(
+                !text.contains(needle),
+                "{}: {needle} registers a route the OpenAPI document does not see; use routes!",
+                path.display()
+            );
+        }
+    }
+}
+
 /// Junk sent to every documented operation, as a company admin: always a 4xx (or success),
 /// never a 5xx.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn junk_input_never_gets_a_5xx() {
-    use axum::body::Body;
-    use axum::http::{Request, header};
     let test = TestApp::spawn().await;
     let c = super::helpers::company(&test, "Junk").await;
     let doc = test
@@ -152,7 +361,7 @@ async fn junk_input_never_gets_a_5xx() {
         for method in item.as_object().unwrap().keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             for id in ids {
-                let concrete = path.replace("{id}", id);
+                let concrete = concrete(path, id);
                 for q in queries {
                     for (ct, body) in bodies {
                         let req = Request::builder()
