@@ -214,10 +214,60 @@ fn extract_inner(kind: FileKind, bytes: &[u8]) -> Result<Vec<Section>, ExtractEr
 
 /// HTML to readable text (scripts and styles dropped, block structure kept as blank lines).
 fn html_text(bytes: &[u8]) -> Result<String, String> {
+    check_html_nesting(bytes)?;
     // A very wide line width: wrapping would insert newlines in the middle of sentences.
     html2text::config::plain()
         .string_from_read(bytes, 100_000)
         .map_err(|e| e.to_string())
+}
+
+/// Deepest element nesting accepted in HTML. The HTML parser's time grows with the square
+/// of the depth (20,000 nested `<div>` take seconds, millions take hours); real pages stay
+/// far below this.
+const MAX_HTML_DEPTH: usize = 1000;
+
+/// A cheap scan of the tags before parsing: refuses documents nested deeper than
+/// [`MAX_HTML_DEPTH`]. Void elements and elements whose end tag is optional (and often
+/// omitted) do not count.
+fn check_html_nesting(bytes: &[u8]) -> Result<(), String> {
+    const UNCOUNTED: [&[u8]; 24] = [
+        b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta",
+        b"source", b"track", b"wbr", b"p", b"li", b"td", b"th", b"tr", b"option", b"dt", b"dd",
+        b"tbody", b"thead", b"!",
+    ];
+    let mut depth: usize = 0;
+    let mut i = 0;
+    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'<') {
+        i += offset + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = i + usize::from(closing);
+        let name_len = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'!')
+            .count();
+        if name_len == 0 {
+            continue;
+        }
+        let name = bytes[start..start + name_len].to_ascii_lowercase();
+        if UNCOUNTED.iter().any(|u| *u == name.as_slice()) || name.starts_with(b"!") {
+            continue;
+        }
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(bytes.len(), |p| start + p);
+        let self_closing = end > 0 && bytes.get(end - 1) == Some(&b'/');
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !self_closing {
+            depth += 1;
+            if depth > MAX_HTML_DEPTH {
+                return Err(format!("HTML nested deeper than {MAX_HTML_DEPTH} elements"));
+            }
+        }
+        i = end.min(bytes.len());
+    }
+    Ok(())
 }
 
 /// CSV rows as `header: value` lines, so every chunk carries the meaning of its numbers.
@@ -485,5 +535,28 @@ mod tests {
             extract(FileKind::Text, b"   \n\n "),
             Err(ExtractError::Empty)
         ));
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::*;
+
+    #[test]
+    fn deeply_nested_html_is_refused_quickly_and_normal_pages_pass() {
+        let bomb = "<div>".repeat(5_000_000);
+        let started = std::time::Instant::now();
+        let err = extract(FileKind::Html, bomb.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nested deeper"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let page = format!(
+            "<html><body>{}<p>unclosed<br><img src=x/></body></html>",
+            "<p>para".repeat(5000)
+        );
+        assert!(extract(FileKind::Html, page.as_bytes()).is_ok());
+        let nested = format!("{}deep{}", "<div>".repeat(900), "</div>".repeat(900));
+        assert!(extract(FileKind::Html, nested.as_bytes()).is_ok());
     }
 }

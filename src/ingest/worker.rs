@@ -285,7 +285,9 @@ impl Inner {
 
     /// Claims and runs one job; false when there was none.
     async fn run_next(&self, id: i64) -> Result<bool, TenantError> {
-        let _permit = self
+        // Held by the blocking task itself (below): if the job times out, its thread keeps
+        // its slot until the parser really returns, so stuck jobs cannot pile up past the cap.
+        let permit = self
             .permits
             .clone()
             .acquire_owned()
@@ -309,6 +311,7 @@ impl Inner {
         let handle = tokio::task::spawn_blocking({
             let ctx = ctx.clone();
             move || {
+                let _permit = permit;
                 let _enter = span.enter();
                 context::sync_scope(ctx, || pipeline::run_job(&job, embedder.as_ref()))
             }
