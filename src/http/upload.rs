@@ -66,7 +66,10 @@ pub async fn read_parts(
 ) -> Result<UploadParts, ApiError> {
     let mut parts = UploadParts::default();
     let mut count = 0;
-    while let Some(field) = mp.next_field().await.map_err(|e| field_error(e, limit))? {
+    while let Some(field) = stalled(mp.next_field())
+        .await?
+        .map_err(|e| field_error(e, limit))?
+    {
         count += 1;
         if count > MAX_PARTS {
             return Err(ApiError::BadRequest(format!(
@@ -103,7 +106,10 @@ pub async fn read_parts(
 
 async fn read_text(mut field: Field<'_>, name: &str, limit: u64) -> Result<String, ApiError> {
     let mut buf = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
+    while let Some(chunk) = stalled(field.chunk())
+        .await?
+        .map_err(|e| field_error(e, limit))?
+    {
         if buf.len() + chunk.len() > MAX_TEXT_PART {
             return Err(ApiError::PayloadTooLarge(format!(
                 "{name} is larger than {MAX_TEXT_PART} bytes"
@@ -152,7 +158,10 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
         .await
         .map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
+    while let Some(chunk) = stalled(field.chunk())
+        .await?
+        .map_err(|e| field_error(e, limit))?
+    {
         staged.size += chunk.len() as u64;
         if staged.size > limit {
             return Err(ApiError::PayloadTooLarge(format!(
@@ -186,4 +195,19 @@ mod tests {
         assert!(clean_filename("dir/").is_err());
         assert!(clean_filename("..").is_err());
     }
+}
+
+/// Longest wait for the next piece of an upload. A client that stops sending would
+/// otherwise hold its company open (no eviction, no migration, no deletion) indefinitely.
+const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn stalled<T>(next: impl std::future::Future<Output = T>) -> Result<T, ApiError> {
+    tokio::time::timeout(STALL_TIMEOUT, next)
+        .await
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "the upload stalled: nothing received for {} s",
+                STALL_TIMEOUT.as_secs()
+            ))
+        })
 }
