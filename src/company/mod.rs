@@ -58,7 +58,8 @@ impl<T> Listing<T> {
 }
 
 /// Who may see what: `user`-scoped documents are visible to their uploader and to company
-/// admins only; everything owned by a user (conversations, reports) follows the same rule.
+/// admins only; conversations (and their messages) to their owner only. Saved reports are
+/// shared with the whole company: they are what analysts publish for everyone to read.
 #[derive(Clone, Copy, Debug)]
 pub struct Viewer<'a> {
     pub user_uuid: &'a str,
