@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::auth::principals::PrincipalCache;
 use crate::auth::ratelimit::{LoginLimiter, RateLimitOptions};
 use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
@@ -30,6 +31,8 @@ pub struct App {
     pub registry: Arc<TenantRegistry>,
     pub keys: JwtKeys,
     pub login_limiter: LoginLimiter,
+    /// Who each token's user is, for up to `AppOptions::principal_ttl`.
+    pub principals: PrincipalCache,
     /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for ~18 ms, and on a
     /// small machine unbounded hashing stalls every other request.
     pub hashing: tokio::sync::Semaphore,
@@ -79,6 +82,9 @@ pub struct AppOptions {
     pub jwt_secret: Option<String>,
     pub access_ttl: Duration,
     pub workspace: WorkspaceOptions,
+    /// How long a loaded principal may be reused; changes made through this process apply
+    /// at once regardless, changes made by another process within this time.
+    pub principal_ttl: Duration,
 }
 
 impl Default for AppOptions {
@@ -88,6 +94,7 @@ impl Default for AppOptions {
             rate_limit: RateLimitOptions::default(),
             jwt_secret: None,
             access_ttl: Duration::from_secs(15 * 60),
+            principal_ttl: Duration::from_secs(2),
             workspace: WorkspaceOptions::default(),
         }
     }
@@ -149,6 +156,7 @@ impl App {
             registry,
             keys: JwtKeys::new(&secret, options.access_ttl),
             login_limiter: LoginLimiter::new(options.rate_limit),
+            principals: PrincipalCache::new(options.principal_ttl),
             hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
             ingest,
             usage_writer: UsageWriter::new(512, options.workspace.usage_batch_idle),

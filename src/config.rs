@@ -57,6 +57,13 @@ pub struct ServerOpts {
           value_parser = clap::value_parser!(u64).range(30..=86_400))]
     pub access_token_ttl: u64,
 
+    /// How long (ms) a token's user, role and company state may be reused before being read
+    /// again. Changes made through this server apply at once; changes by another process
+    /// (the CLI) apply within this time. 0 reads them on every request.
+    #[arg(long, env = "SILO_PRINCIPAL_CACHE_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub principal_cache_ms: u64,
+
     /// Failed logins allowed per account per window before 429 (0 disables).
     #[arg(long, env = "SILO_LOGIN_LIMIT_ACCOUNT", default_value_t = 10)]
     pub login_limit_account: u32,
@@ -121,6 +128,7 @@ impl ServerOpts {
                 ingest_job_timeout: Duration::from_secs(self.ingest_job_timeout),
                 ..WorkspaceOptions::default()
             },
+            principal_ttl: Duration::from_millis(self.principal_cache_ms),
         }
     }
 }

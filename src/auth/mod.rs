@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod password;
+pub mod principals;
 pub mod ratelimit;
 pub mod secret;
 pub mod tokens;

@@ -316,6 +316,7 @@ async fn update_company(
             companies::get(conn, company_id)?.ok_or_else(|| ApiError::not_found("company"))
         })
         .await?;
+    app.principals.invalidate();
     app.audit(&actor, "company.update", updated.uuid.clone(), serde_json::json!({"name": updated.name, "industry": updated.industry, "is_active": updated.is_active})).await;
     Ok(Json(CompanyResponse {
         open: app.registry.is_open(updated.id),
@@ -342,6 +343,7 @@ async fn delete_company(
             provision::DeleteError::Busy(busy) => ApiError::from(busy),
             provision::DeleteError::Failed(cause) => ApiError::Internal(cause),
         })?;
+    app.principals.invalidate();
     tracing::info!(company = %company.slug, by = %actor.email, "company deleted");
     app.audit(
         &actor,

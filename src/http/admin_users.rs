@@ -239,6 +239,7 @@ async fn set_role_permissions(
             Ok(roles::list(conn)?)
         })
         .await?;
+    app.principals.invalidate();
     tracing::info!(by = %actor.email, role = %role_name, "role permissions changed");
     app.audit(
         &actor,

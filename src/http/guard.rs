@@ -3,8 +3,6 @@
 //! task-local `TenantCtx` the handler runs in. Rows are read on every request, so a
 //! deactivation or role change takes effect on the very next one.
 
-use std::sync::Arc;
-
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -37,16 +35,24 @@ async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
         .keys
         .verify(token)
         .ok_or_else(|| unauthorized("invalid or expired token"))?;
-    let sub = claims.sub.clone();
-    let principal = app
-        .read_primary(move |conn| Ok(users::principal(conn, &sub)?))
-        .await?
-        .ok_or_else(|| unauthorized("invalid or expired token"))?;
+    let loaded = match app.principals.get(&claims.sub) {
+        Some(loaded) => loaded,
+        None => {
+            let generation = app.principals.generation();
+            let sub = claims.sub.clone();
+            let principal = app
+                .read_primary(move |conn| Ok(users::principal(conn, &sub)?))
+                .await?
+                .ok_or_else(|| unauthorized("invalid or expired token"))?;
+            app.principals.insert(&claims.sub, generation, principal)
+        }
+    };
+    let principal = &loaded.principal;
     if !principal.is_active {
         return Err(unauthorized("this account is deactivated"));
     }
     // A token minted for another company (the user was moved) is no longer valid.
-    if principal.company_uuid != claims.company {
+    if principal.company_uuid.as_deref() != claims.company.as_deref() {
         return Err(unauthorized("invalid or expired token"));
     }
     if principal.company_usable == Some(false) {
@@ -54,13 +60,13 @@ async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
     }
     Ok(Actor {
         user_id: principal.id,
-        user_uuid: principal.uuid,
-        email: principal.email,
-        role: principal.role,
+        user_uuid: principal.uuid.clone(),
+        email: principal.email.clone(),
+        role: principal.role.clone(),
         company_id: principal.company_id,
-        company_uuid: principal.company_uuid,
+        company_uuid: principal.company_uuid.clone(),
         session: claims.sid,
-        permissions: Arc::new(principal.permissions.into_iter().collect()),
+        permissions: loaded.permissions.clone(),
     })
 }
 

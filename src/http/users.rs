@@ -203,6 +203,7 @@ pub async fn update_user(
         Ok(user)
     })
     .await
+    .inspect(|_| app.principals.invalidate())
 }
 
 pub async fn delete_user(app: &AppState, actor: &Actor, target: User) -> ApiResult<()> {
@@ -221,6 +222,7 @@ pub async fn delete_user(app: &AppState, actor: &Actor, target: User) -> ApiResu
         Ok(())
     })
     .await
+    .inspect(|_| app.principals.invalidate())
 }
 
 /// Loads a user by public id; ids that are not UUIDs are simply not found.
