@@ -35,7 +35,7 @@ pub struct App {
     pub principals: PrincipalCache,
     /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for ~18 ms, and on a
     /// small machine unbounded hashing stalls every other request.
-    pub hashing: tokio::sync::Semaphore,
+    pub hashing: crate::auth::hasher::Hasher,
     /// Limits and prices of the company workspace API (documents, usage).
     pub workspace: WorkspaceOptions,
     /// The embedder ingestion uses; None stores chunks without embeddings (keyword search
@@ -157,7 +157,7 @@ impl App {
             keys: JwtKeys::new(&secret, options.access_ttl),
             login_limiter: LoginLimiter::new(options.rate_limit),
             principals: PrincipalCache::new(options.principal_ttl),
-            hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
+            hashing: crate::auth::hasher::Hasher::new((cores / 2).max(1)),
             ingest,
             usage_writer: UsageWriter::new(512, options.workspace.usage_batch_idle),
             embedder: None,
@@ -268,13 +268,15 @@ impl App {
         }
     }
 
-    /// Runs argon2 work on the blocking pool, at most a few at a time.
+    /// Runs argon2 work on the low-priority hashing threads (cores/2 of them).
     pub async fn hash_work<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self.hashing.acquire().await.map_err(ApiError::internal)?;
-        Ok(tokio::task::spawn_blocking(f).await?)
+        self.hashing
+            .run(f)
+            .await
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("password hashing failed")))
     }
 }
 

@@ -3,6 +3,7 @@
 //! turns a token into a `TenantCtx` lives in `http::guard`.
 
 pub mod accounts;
+pub mod hasher;
 pub mod password;
 pub mod principals;
 pub mod ratelimit;
