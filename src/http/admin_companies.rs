@@ -8,9 +8,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
+use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
+use super::validate::PageQuery;
 use crate::app::AppState;
+use crate::company::Listing;
 use crate::db::migrations::{self, MigrationSet};
 use crate::error::{ApiError, ApiResult};
 use crate::ops;
@@ -88,17 +90,17 @@ async fn find_company(app: &AppState, id: String) -> ApiResult<Company> {
 }
 
 /// Every company, by creation.
-#[utoipa::path(get, path = "/api/admin/companies", tag = "admin", params(Page),
-    responses((status = 200, body = ListResponse<CompanyResponse>),
+#[utoipa::path(get, path = "/api/admin/companies", tag = "admin", params(PageQuery),
+    responses((status = 200, body = Listing<CompanyResponse>),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_companies(
     State(app): State<AppState>,
     actor: Actor,
-    ApiQuery(page): ApiQuery<Page>,
-) -> ApiResult<Json<ListResponse<CompanyResponse>>> {
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Listing<CompanyResponse>>> {
     actor.require("companies:manage")?;
-    let page = page.checked()?;
+    let page = page.page()?;
     let (items, total) = app
         .with_primary(move |conn| Ok(companies::list(conn, page.limit, page.offset)?))
         .await?;
@@ -110,7 +112,7 @@ async fn list_companies(
             stats: None,
         })
         .collect();
-    Ok(Json(ListResponse::new(items, total, page)))
+    Ok(Json(Listing::new(items, total, page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -252,7 +254,7 @@ async fn company_stats(app: &AppState, company: &Company) -> ApiResult<CompanySt
 pub struct UpdateCompany {
     pub name: Option<String>,
     /// null clears it.
-    #[serde(default, deserialize_with = "super::users::double_option")]
+    #[serde(default, deserialize_with = "super::validate::double_option")]
     #[schema(value_type = Option<String>)]
     pub industry: Option<Option<String>>,
     pub is_active: Option<bool>,

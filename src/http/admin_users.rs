@@ -9,10 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
+use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::users::{self, CreateUser, UpdateUser, UserResponse};
+use super::validate::{self, PageQuery};
 use crate::app::AppState;
+use crate::company::Listing;
 use crate::db::migrations::{self, MigrationSet};
 use crate::error::{ApiError, ApiResult};
 use crate::primary::companies;
@@ -56,7 +58,7 @@ async fn company_id_of(app: &AppState, key: String) -> ApiResult<i64> {
 
 /// Every account, optionally filtered by company and role.
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserQuery),
-    responses((status = 200, body = ListResponse<UserResponse>),
+    responses((status = 200, body = Listing<UserResponse>),
               (status = 404, description = "no such company", body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -64,9 +66,9 @@ async fn list_users(
     State(app): State<AppState>,
     actor: Actor,
     ApiQuery(query): ApiQuery<UserQuery>,
-) -> ApiResult<Json<ListResponse<UserResponse>>> {
+) -> ApiResult<Json<Listing<UserResponse>>> {
     actor.require("users:manage")?;
-    let page = Page::new(query.limit, query.offset)?;
+    let page = validate::page(query.limit, query.offset)?;
     let company_id = match query.company_id {
         Some(key) => Some(company_id_of(&app, key).await?),
         None => None,
@@ -78,7 +80,7 @@ async fn list_users(
     let (items, total) = app
         .with_primary(move |conn| Ok(repo::list(conn, &filter, page.limit, page.offset)?))
         .await?;
-    Ok(Json(ListResponse::new(
+    Ok(Json(Listing::new(
         items.into_iter().map(Into::into).collect(),
         total,
         page,
@@ -264,17 +266,17 @@ pub struct MigrationStatus {
 }
 
 /// Each company's schema version and pending migrations.
-#[utoipa::path(get, path = "/api/admin/migrations", tag = "admin", params(Page),
-    responses((status = 200, body = ListResponse<MigrationStatus>),
+#[utoipa::path(get, path = "/api/admin/migrations", tag = "admin", params(PageQuery),
+    responses((status = 200, body = Listing<MigrationStatus>),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_migrations(
     State(app): State<AppState>,
     actor: Actor,
-    ApiQuery(page): ApiQuery<Page>,
-) -> ApiResult<Json<ListResponse<MigrationStatus>>> {
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Listing<MigrationStatus>>> {
     actor.require("system:config")?;
-    let page = page.checked()?;
+    let page = page.page()?;
     let data_dir = app.data_dir.clone();
     let (items, total) = app
         .with_primary(move |conn| {
@@ -306,5 +308,5 @@ async fn list_migrations(
             Ok((items, total))
         })
         .await?;
-    Ok(Json(ListResponse::new(items, total, page)))
+    Ok(Json(Listing::new(items, total, page)))
 }

@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::{ApiJson, ApiPath, ApiQuery, ListResponse, Page};
+use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::users::{self, CreateUser, UpdateUser, UserResponse};
+use super::validate::PageQuery;
 use crate::app::AppState;
+use crate::company::Listing;
 use crate::error::{ApiError, ApiResult};
 use crate::primary::users::{self as repo, User, UserFilter};
 use crate::tenant::Actor;
@@ -42,18 +44,18 @@ async fn company_user(app: &AppState, company_id: i64, id: String) -> ApiResult<
 }
 
 /// The users of the caller's company.
-#[utoipa::path(get, path = "/api/company/users", tag = "company-admin", params(Page),
-    responses((status = 200, body = ListResponse<UserResponse>),
+#[utoipa::path(get, path = "/api/company/users", tag = "company-admin", params(PageQuery),
+    responses((status = 200, body = Listing<UserResponse>),
               (status = 403, description = "needs users:manage and a company", body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_company_users(
     State(app): State<AppState>,
     actor: Actor,
-    ApiQuery(page): ApiQuery<Page>,
-) -> ApiResult<Json<ListResponse<UserResponse>>> {
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Listing<UserResponse>>> {
     let company_id = own_company(&actor)?;
-    let page = page.checked()?;
+    let page = page.page()?;
     let filter = UserFilter {
         company_id: Some(company_id),
         role: None,
@@ -61,7 +63,7 @@ async fn list_company_users(
     let (items, total) = app
         .with_primary(move |conn| Ok(repo::list(conn, &filter, page.limit, page.offset)?))
         .await?;
-    Ok(Json(ListResponse::new(
+    Ok(Json(Listing::new(
         items.into_iter().map(Into::into).collect(),
         total,
         page,

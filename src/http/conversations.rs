@@ -6,13 +6,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
-use super::validate::{self, double_option};
+use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
 use crate::company::conversations::{self, Conversation, ConversationPatch, NewConversation};
 use crate::company::messages::{self, Message, NewMessage};
@@ -30,14 +30,6 @@ pub fn api() -> OpenApiRouter<AppState> {
             delete_conversation
         ))
         .routes(routes!(create_message, list_messages))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    limit: Option<u32>,
-    offset: Option<u32>,
 }
 
 #[derive(Deserialize, ToSchema)]

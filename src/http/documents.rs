@@ -17,7 +17,7 @@ use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::multipart::ApiMultipart;
 use super::openapi::ErrorBody;
 use super::upload;
-use super::validate::{self, double_option};
+use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
 use crate::company::chunks::{self, Chunk};
 use crate::company::documents::{self, Document, DocumentFilter, DocumentPatch, NewDocument};
@@ -393,14 +393,6 @@ async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResul
         index_hooks::on_chunks_removed(&ctx.db, &chunk_ids);
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    limit: Option<u32>,
-    offset: Option<u32>,
 }
 
 /// A document's chunks in reading order.

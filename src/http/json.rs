@@ -124,66 +124,6 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// `?limit=&offset=` with the API's bounds (default 50, at most 200).
-#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Page {
-    /// Page size, 1 to 200 (default 50).
-    #[serde(default = "Page::default_limit")]
-    pub limit: u32,
-    /// Rows to skip (default 0).
-    #[serde(default)]
-    pub offset: u32,
-}
-
-impl Page {
-    pub const MAX_LIMIT: u32 = 200;
-
-    fn default_limit() -> u32 {
-        50
-    }
-
-    /// A checked page from optional parameters (for query structs with other fields).
-    pub fn new(limit: Option<u32>, offset: Option<u32>) -> Result<Self, ApiError> {
-        Page {
-            limit: limit.unwrap_or(Self::default_limit()),
-            offset: offset.unwrap_or(0),
-        }
-        .checked()
-    }
-
-    /// Checks the bounds; a limit of 0 or above the maximum is a 422.
-    pub fn checked(self) -> Result<Self, ApiError> {
-        if self.limit == 0 || self.limit > Self::MAX_LIMIT {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("must be between 1 and {}", Self::MAX_LIMIT),
-            ));
-        }
-        Ok(self)
-    }
-}
-
-/// The list envelope `{items, total, limit, offset}`.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ListResponse<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-    pub limit: u32,
-    pub offset: u32,
-}
-
-impl<T> ListResponse<T> {
-    pub fn new(items: Vec<T>, total: u64, page: Page) -> Self {
-        ListResponse {
-            items,
-            total,
-            limit: page.limit,
-            offset: page.offset,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::field_of;

@@ -62,22 +62,13 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     /// null clears it.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::validate::double_option")]
     #[schema(value_type = Option<String>)]
     pub full_name: Option<Option<String>>,
     pub role: Option<String>,
     pub is_active: Option<bool>,
     /// Only for the super-admin API.
     pub password: Option<String>,
-}
-
-/// Distinguishes an absent field (no change) from `null` (clear it).
-pub fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
 }
 
 /// Creates a user in `company_id` (None only for super admins) after checking the input.

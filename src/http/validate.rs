@@ -16,6 +16,23 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// `?limit=&offset=` as received; [`PageQuery::page`] checks it.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// Rows to skip (default 0).
+    pub offset: Option<u32>,
+}
+
+impl PageQuery {
+    pub fn page(self) -> Result<Page, ApiError> {
+        page(self.limit, self.offset)
+    }
+}
+
 /// A page from `?limit=&offset=` (default 50, 1 to 200).
 pub fn page(limit: Option<u32>, offset: Option<u32>) -> Result<Page, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
