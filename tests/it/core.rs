@@ -107,13 +107,13 @@ async fn the_cap_holds_while_cycling_and_in_use_companies_are_never_evicted() {
     }
     assert!(registry.stats.evictions.load(Ordering::Relaxed) >= 20);
     // Holding more than the cap: none of them is evicted, the cap is exceeded instead.
-    let held: Vec<_> = futures_like_join(registry, &ids[..CAP + 2]).await;
+    let held: Vec<_> = hold_each(registry, &ids[..CAP + 2]).await;
     assert_eq!(held.len(), CAP + 2);
     assert!(ids[..CAP + 2].iter().all(|&id| registry.is_open(id)));
     drop(pinned);
 }
 
-async fn futures_like_join(
+async fn hold_each(
     registry: &Arc<silo::tenant::TenantRegistry>,
     ids: &[i64],
 ) -> Vec<Arc<silo::tenant::TenantDb>> {

@@ -940,3 +940,45 @@ async fn a_burst_of_concurrent_guesses_cannot_pass_the_limit() {
         "guesses verified past the limit"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_with_someone_elses_refresh_token_changes_nothing() {
+    let test = TestApp::spawn().await;
+    let cid = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (victim, _) = test.create_user(&cid, "viewer").await;
+    let (_, attacker) = test.create_user(&cid, "viewer").await;
+    let session = test
+        .login_ok(victim["email"].as_str().unwrap(), PASSWORD)
+        .await;
+    let stolen = session["refresh_token"].clone();
+    let reply = test
+        .post(
+            "/api/auth/logout",
+            &attacker,
+            json!({"refresh_token": stolen}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let refresh = test
+        .call(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": stolen})),
+        )
+        .await;
+    assert_eq!(
+        refresh.status,
+        StatusCode::OK,
+        "another user's logout revoked the session: {}",
+        refresh.body
+    );
+    let missing = test.post("/api/auth/logout", &attacker, json!({})).await;
+    assert_eq!(
+        (missing.status, missing.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("refresh_token"))
+    );
+}
