@@ -17,7 +17,7 @@ use crate::db::migrations::{self, MigrationSet, SchemaState};
 use crate::db::pool::{self, Conn, Pool, PoolOptions};
 use crate::embed::Embedder;
 use crate::error::ApiError;
-use crate::ingest::IngestWorker;
+use crate::ingest::{IngestWorker, WorkerOptions};
 use crate::pricing::PriceTable;
 use crate::tenant::provision::{self, COMPANIES_DIR};
 use crate::tenant::{RegistryOptions, TenantRegistry};
@@ -59,6 +59,20 @@ pub struct WorkspaceOptions {
     pub usage_batch_idle: Duration,
     /// Longest a document job may run before it is failed.
     pub ingest_job_timeout: Duration,
+    /// Re-embed a company's chunks in the background when they are not the embedder's.
+    pub auto_reindex: bool,
+}
+
+impl WorkspaceOptions {
+    fn worker(&self) -> WorkerOptions {
+        WorkerOptions {
+            concurrency: self.ingest_concurrency,
+            job_timeout: self.ingest_job_timeout,
+            prices: self.prices.clone(),
+            auto_reindex: self.auto_reindex,
+            ..WorkerOptions::default()
+        }
+    }
 }
 
 impl Default for WorkspaceOptions {
@@ -69,6 +83,7 @@ impl Default for WorkspaceOptions {
             prices: PriceTable::default(),
             usage_batch_idle: Duration::from_secs(2),
             ingest_job_timeout: crate::ingest::worker::DEFAULT_JOB_TIMEOUT,
+            auto_reindex: true,
         }
     }
 }
@@ -143,12 +158,7 @@ impl App {
             maintenance,
             options.registry,
         ));
-        let ingest = IngestWorker::with_timeout(
-            registry.clone(),
-            None,
-            options.workspace.ingest_concurrency,
-            options.workspace.ingest_job_timeout,
-        );
+        let ingest = IngestWorker::new(registry.clone(), None, options.workspace.worker());
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(App {
             data_dir,
@@ -284,11 +294,10 @@ impl App {
     /// Installs the embedder ingestion uses (and search will use). Call before serving:
     /// the worker is rebuilt around it.
     pub fn set_embedder(&mut self, embedder: Arc<dyn Embedder>) {
-        self.ingest = IngestWorker::with_timeout(
+        self.ingest = IngestWorker::new(
             self.registry.clone(),
             Some(embedder.clone()),
-            self.workspace.ingest_concurrency,
-            self.workspace.ingest_job_timeout,
+            self.workspace.worker(),
         );
         self.embedder = Some(embedder);
     }

@@ -31,6 +31,12 @@ pub struct ServerOpts {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_open_companies: u32,
 
+    /// Memory the loaded vector indexes may use together, in MiB; past it, idle companies
+    /// with an index are closed, least recently used first (about 4.4 kB per chunk).
+    #[arg(long, env = "SILO_MAX_INDEX_MEMORY_MB", default_value_t = 2048,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_index_memory_mb: u64,
+
     /// What to do when a company's schema is behind this binary on open.
     #[arg(
         long,
@@ -92,6 +98,13 @@ pub struct ServerOpts {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ingest_job_timeout: u64,
 
+    /// Re-embed a company's chunks in the background when they were made by another
+    /// embedder (after changing it). Never done with the lexical fallback standing in for a
+    /// missing local model.
+    #[arg(long, env = "SILO_AUTO_REINDEX", default_value_t = true,
+          action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub auto_reindex: bool,
+
     /// Model price table as JSON, per 1M tokens:
     /// {"currency": "USD", "prices": [{"provider": "custom", "model": null, "prompt": 0.14,
     /// "completion": 0.28, "embedding": 0}]}. Default: custom 0.14/0.28, ollama free.
@@ -109,6 +122,7 @@ impl ServerOpts {
         AppOptions {
             registry: RegistryOptions {
                 max_open: self.max_open_companies as usize,
+                max_index_bytes: (self.max_index_memory_mb as usize) << 20,
                 on_schema_behind: self.on_schema_behind,
                 ..RegistryOptions::default()
             },
@@ -126,6 +140,7 @@ impl ServerOpts {
                     .map_or_else(IngestWorker::default_concurrency, |n| n as usize),
                 prices: self.price_table.clone().unwrap_or_default(),
                 ingest_job_timeout: Duration::from_secs(self.ingest_job_timeout),
+                auto_reindex: self.auto_reindex,
                 ..WorkspaceOptions::default()
             },
             principal_ttl: Duration::from_millis(self.principal_cache_ms),

@@ -8,9 +8,10 @@ use anyhow::Context;
 
 use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
+use crate::embed::usage::SYSTEM_USER;
 use crate::embed::{EmbedderConfig, select_embedder};
 use crate::primary::companies;
-use crate::search::reindex;
+use crate::search::reindex::{self, Charge};
 use crate::tenant::{TenantCtx, context};
 
 #[derive(clap::Args, Debug)]
@@ -39,33 +40,38 @@ pub fn run(data: &DataOpts, args: ReindexArgs) -> anyhow::Result<()> {
             )
         });
         let embedder = embedder.clone();
-        let report =
-            tokio::task::spawn_blocking(move || {
-                context::sync_scope(ctx, || {
-                    context::with_conn(|conn| {
-                        reindex::reindex(conn, &dir, embedder.as_ref(), &mut |done, total| {
-                            match &bar {
-                                Some(bar) => {
-                                    bar.set_length(total as u64);
-                                    bar.set_position(done as u64);
-                                }
-                                None if done % 1024 < 8 || done == total => {
-                                    eprintln!("{done}/{total} chunks")
-                                }
-                                None => {}
+        let prices = app.workspace.prices.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            context::sync_scope(ctx, || {
+                context::with_conn(|conn| {
+                    let charge = Charge {
+                        prices: &prices,
+                        user_id: SYSTEM_USER,
+                    };
+                    reindex::reindex(conn, &dir, embedder.as_ref(), charge, &mut |done, total| {
+                        match &bar {
+                            Some(bar) => {
+                                bar.set_length(total as u64);
+                                bar.set_position(done as u64);
                             }
-                        })
+                            None if done % 1024 < 8 || done == total => {
+                                eprintln!("{done}/{total} chunks")
+                            }
+                            None => {}
+                        }
                     })
                 })
             })
-            .await??;
+        })
+        .await??;
         anyhow::Ok(report)
     })?;
     println!(
-        "company {}: {} chunks embedded with {}, {} in the index",
+        "company {}: {} chunks embedded with {} ({} already its own), {} in the index",
         company.slug,
         report.reembedded,
         embedder.id(),
+        report.adopted,
         report.indexed
     );
     Ok(())

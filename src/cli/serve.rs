@@ -5,7 +5,7 @@ use anyhow::Context;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::embed::{EmbedderConfig, select_embedder};
+use crate::embed::{EmbedderConfig, select, select_embedder};
 use crate::search;
 
 /// How often unsaved vector-index changes are written to disk.
@@ -32,6 +32,12 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         dimensions = embedder.dimensions(),
         "embedder ready"
     );
+    if select::is_fallback(&args.embedder, embedder.as_ref()) && app.workspace.auto_reindex {
+        tracing::warn!(
+            "automatic reindexing is off while the lexical fallback stands in for the model"
+        );
+        app.workspace.auto_reindex = false;
+    }
     app.set_embedder(embedder);
     if let Some(password) =
         app.ensure_super_admin(&opts.admin_email, opts.admin_password.as_deref())?

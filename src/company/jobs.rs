@@ -14,6 +14,8 @@ use crate::db::now;
 
 /// The job type of document ingestion.
 pub const DOCUMENT_PROCESSING: &str = "document_processing";
+/// The job type of re-embedding a company's chunks for the current embedder.
+pub const REINDEX: &str = "reindex";
 
 /// How many times a job may be started before an interruption fails it for good: a file
 /// that crashes the process every time must not loop forever.
@@ -43,11 +45,14 @@ pub struct Job {
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub updated_at: String,
+    /// User id of whoever queued it (None for jobs the system starts).
+    #[serde(skip)]
+    pub created_by: Option<String>,
 }
 
 const COLUMNS: &str = "j.id, j.uuid, j.job_type, j.document_id, d.uuid, j.status, j.total_items, \
     j.processed_items, j.progress, j.current_step, j.error, j.attempts, j.created_at, \
-    j.started_at, j.completed_at, j.updated_at";
+    j.started_at, j.completed_at, j.updated_at, j.created_by";
 
 impl Job {
     pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -68,6 +73,7 @@ impl Job {
             started_at: row.get(13)?,
             completed_at: row.get(14)?,
             updated_at: row.get(15)?,
+            created_by: row.get(16)?,
         })
     }
 }
@@ -150,6 +156,22 @@ pub fn claim_next(conn: &Connection) -> rusqlite::Result<Option<Job>> {
         Some(id) => get(conn, id),
         None => Ok(None),
     }
+}
+
+/// Queues a reindex job unless one is already pending or running; true if it queued one.
+/// Call inside a write transaction (the check and the insert must not be split).
+pub fn enqueue_reindex(conn: &Connection) -> rusqlite::Result<bool> {
+    let queued: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM processing_jobs
+                             WHERE job_type = ?1 AND status IN ('pending', 'processing'))",
+        )?
+        .query_row([REINDEX], |r| r.get(0))?;
+    if queued {
+        return Ok(false);
+    }
+    insert(conn, &uuid::Uuid::new_v4().to_string(), REINDEX, None, None)?;
+    Ok(true)
 }
 
 /// Whether any job waits to be claimed.

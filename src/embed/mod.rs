@@ -11,6 +11,7 @@ pub mod lexical;
 pub mod minilm;
 pub mod openai;
 pub mod select;
+pub mod usage;
 
 pub use lexical::LexicalEmbedder;
 pub use select::{EmbedderConfig, EmbedderKind, select_embedder};
@@ -35,6 +36,15 @@ pub trait Embedder: Send + Sync + 'static {
     /// a change of id or dimensions means the company indexes must be rebuilt.
     fn id(&self) -> &str;
     fn dimensions(&self) -> usize;
+    /// Provider recorded in `token_usage` rows and looked up in the price table: `local`
+    /// for models running in this process (free unless priced).
+    fn provider(&self) -> &str {
+        "local"
+    }
+    /// Model recorded in `token_usage` rows.
+    fn model(&self) -> &str {
+        self.id()
+    }
     /// Embeds a batch of texts.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }

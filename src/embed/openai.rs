@@ -22,6 +22,8 @@ pub struct OpenAiEmbedder {
     api_key: Option<String>,
     dims: usize,
     id: String,
+    /// Provider name for usage rows and prices (`openai`, `ollama`, `custom`, …).
+    provider: String,
     agent: ureq::Agent,
 }
 
@@ -77,8 +79,15 @@ impl OpenAiEmbedder {
             // The model decides the vectors, the server does not: the same model behind
             // another URL keeps its indexes.
             id: format!("openai:{model}"),
+            provider: "openai".into(),
             agent,
         }
+    }
+
+    /// Names the provider in usage rows and price lookups (default `openai`).
+    pub fn with_provider(mut self, provider: &str) -> Self {
+        self.provider = provider.to_string();
+        self
     }
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -148,6 +157,14 @@ impl Embedder for OpenAiEmbedder {
 
     fn dimensions(&self) -> usize {
         self.dims
+    }
+
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    fn model(&self) -> &str {
+        &self.model
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -37,6 +37,9 @@ pub struct EmbedderConfig {
     /// Model name sent to the HTTP service.
     #[arg(long, env = "SILO_EMBED_MODEL")]
     pub embed_model: Option<String>,
+    /// Provider name of the HTTP service in usage rows and the price table (e.g. ollama).
+    #[arg(long, env = "SILO_EMBED_PROVIDER", default_value = "openai")]
+    pub embed_provider: String,
     /// Bearer key for the HTTP service.
     #[arg(long, env = "SILO_EMBED_API_KEY", hide_env_values = true)]
     pub embed_api_key: Option<String>,
@@ -88,6 +91,12 @@ pub fn select_embedder(
     }
 }
 
+/// Whether `embedder` is the lexical fallback `Auto` chose because the local model is
+/// missing: its vectors must not replace a real model's (no automatic reindex).
+pub fn is_fallback(config: &EmbedderConfig, embedder: &dyn Embedder) -> bool {
+    config.kind == EmbedderKind::Auto && embedder.id() == super::lexical::LEXICAL_ID
+}
+
 fn openai(config: &EmbedderConfig) -> Result<Arc<dyn Embedder>, EmbedError> {
     let missing = |what: &str| EmbedError::Unavailable(format!("openai embedder needs {what}"));
     let url = config
@@ -102,13 +111,13 @@ fn openai(config: &EmbedderConfig) -> Result<Arc<dyn Embedder>, EmbedError> {
         .embed_dimensions
         .filter(|d| *d > 0)
         .ok_or_else(|| missing("SILO_EMBED_DIMENSIONS"))?;
-    Ok(Arc::new(OpenAiEmbedder::new(
-        url,
-        model,
-        config.embed_api_key.clone(),
-        dims,
-        HTTP_TIMEOUT,
-    )))
+    let provider = Some(config.embed_provider.trim())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("openai");
+    Ok(Arc::new(
+        OpenAiEmbedder::new(url, model, config.embed_api_key.clone(), dims, HTTP_TIMEOUT)
+            .with_provider(provider),
+    ))
 }
 
 #[cfg(feature = "local-model")]

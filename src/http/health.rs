@@ -88,10 +88,18 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
          silo_company_opens_total {}\n\
          # HELP silo_company_evictions_total Idle company databases closed to respect the cap.\n\
          # TYPE silo_company_evictions_total counter\n\
-         silo_company_evictions_total {}\n",
+         silo_company_evictions_total {}\n\
+         # HELP silo_company_index_evictions_total Of those, closed to keep vector indexes in their memory budget.\n\
+         # TYPE silo_company_index_evictions_total counter\n\
+         silo_company_index_evictions_total {}\n\
+         # HELP silo_vector_index_bytes Approximate memory of the loaded vector indexes.\n\
+         # TYPE silo_vector_index_bytes gauge\n\
+         silo_vector_index_bytes {}\n",
         app.registry.open_count(),
         stats.opens.load(Relaxed),
         stats.evictions.load(Relaxed),
+        stats.index_evictions.load(Relaxed),
+        app.registry.index_bytes(),
     ) + &app.ingest.render_metrics()
         + &app.usage_writer.render_metrics();
     (

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use crate::app::AppState;
+use crate::embed::usage::{Metered, usage_row};
 use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
 use crate::error::{ApiError, ApiResult};
 use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest, Visibility};
@@ -99,7 +100,7 @@ async fn search_chunks(
     let ctx = context::current()?;
     if mode != SearchMode::Keyword {
         // Loading the index may rebuild it from SQLite; vector mode needs it, hybrid degrades.
-        if let Err(err) = search::company::index(&ctx.db, &embedder).await {
+        if let Err(err) = search::company::index(&ctx.db, &embedder, &app.ingest).await {
             if mode == SearchMode::Vector {
                 return Err(err.into());
             }
@@ -107,6 +108,9 @@ async fn search_chunks(
         }
     }
     let db = ctx.db.clone();
+    let metered = Arc::new(Metered::new(embedder.clone()));
+    let user_id = actor.user_uuid.clone();
+    let meter = metered.clone();
     let results = context::run(move |conn| {
         let visibility = if actor.is_company_admin() {
             Visibility::All
@@ -126,9 +130,23 @@ async fn search_chunks(
             mode,
             allowed: allowed.as_ref(),
         };
-        search::search(conn, db.loaded_index(), embedder.as_ref(), req).map_err(search_error)
+        search::search(conn, db.loaded_index(), meter.as_ref(), req).map_err(search_error)
     })
     .await?;
+    let tokens = metered.tokens();
+    if tokens > 0 {
+        // The query's embedding call, recorded off the response path: a usage row that
+        // fails to store is logged, the search has already succeeded.
+        let row = usage_row(metered.as_ref(), &app.workspace.prices, &user_id, tokens);
+        let recorded = context::spawn(async move {
+            if let Err(e) = app.usage_writer.insert(row).await {
+                tracing::warn!(error = %e, "the search's embedding usage was not recorded");
+            }
+        });
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "the search's embedding usage was not recorded");
+        }
+    }
     Ok(Json(SearchResponse { results, mode }))
 }
 

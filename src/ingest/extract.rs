@@ -249,7 +249,7 @@ fn check_html_nesting(bytes: &[u8]) -> Result<(), String> {
             continue;
         }
         let name = bytes[start..start + name_len].to_ascii_lowercase();
-        if UNCOUNTED.iter().any(|u| *u == name.as_slice()) || name.starts_with(b"!") {
+        if UNCOUNTED.contains(&name.as_slice()) || name.starts_with(b"!") {
             continue;
         }
         let end = bytes[start..]

@@ -24,7 +24,8 @@ pub fn on_chunks_committed(db: &TenantDb, embedder_id: &str, chunk_ids: &[i64]) 
         .conn()
         .map_err(|e| e.to_string())
         .and_then(|conn| {
-            store::embeddings_of(&conn, chunk_ids, index.dimensions()).map_err(|e| e.to_string())
+            store::embeddings_of(&conn, chunk_ids, embedder_id, index.dimensions())
+                .map_err(|e| e.to_string())
         })
         .and_then(|items| index.add(&items).map_err(|e| e.to_string()));
     if let Err(err) = added {

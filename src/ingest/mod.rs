@@ -3,6 +3,7 @@
 //! - [`extract`]: file bytes → text sections (txt, md, html, csv, json, pdf, docx).
 //! - [`chunk`]: text → overlapping chunks on paragraph/sentence boundaries.
 //! - [`pipeline`]: one job end to end, in one final transaction.
+//! - [`reindex_job`]: the background job moving a company's chunks to a new embedder.
 //! - [`worker`]: the bounded background runner and the start-up recovery.
 //! - [`index_hooks`]: where the vector index is told about new and removed chunks.
 //! - [`uploads`]: the layout of `uploads/` and its housekeeping.
@@ -13,7 +14,8 @@ pub mod extract;
 pub mod fixtures;
 pub mod index_hooks;
 pub mod pipeline;
+pub mod reindex_job;
 pub mod uploads;
 pub mod worker;
 
-pub use worker::IngestWorker;
+pub use worker::{IngestWorker, WorkerOptions};

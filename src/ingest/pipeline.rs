@@ -1,7 +1,8 @@
 //! The document pipeline, run by the worker for one claimed `document_processing` job:
 //! read the stored file → extract text → chunk → embed in batches (when an embedder is
 //! configured) → one write transaction inserting every chunk (FTS rows by trigger, the
-//! embeddings beside them) and marking document and job completed → vector index hook.
+//! embeddings beside them, the embedding calls' `token_usage` row) and marking document
+//! and job completed → vector index hook.
 //!
 //! A failure at any step (unparseable file, missing file, embedder error) marks the job and
 //! the document failed with a message for the user; since chunks are only written in the
@@ -20,9 +21,11 @@ use super::chunk::{self, Piece};
 use super::extract::{self, FileKind};
 use super::index_hooks;
 use crate::company::chunks::{self, NewChunk};
-use crate::company::{documents, jobs};
+use crate::company::{documents, jobs, usage};
 use crate::db::write_tx;
 use crate::embed::Embedder;
+use crate::embed::usage::usage_row;
+use crate::pricing::PriceTable;
 use crate::tenant::{TenantError, context};
 
 /// Chunks embedded per call: big enough to amortise a model call, small enough that a
@@ -66,6 +69,7 @@ pub struct Outcome {
 pub fn run_job(
     job: &jobs::Job,
     embedder: Option<&Arc<dyn Embedder>>,
+    prices: &PriceTable,
 ) -> Result<Option<Outcome>, PipelineError> {
     let Some(doc_id) = job.document_row_id else {
         let msg = "job has no document";
@@ -75,7 +79,7 @@ pub fn run_job(
         })?;
         return Err(PipelineError::Failed(msg.into()));
     };
-    match process(job, doc_id, embedder) {
+    match process(job, doc_id, embedder, prices) {
         Ok(outcome) => Ok(outcome),
         Err(err) => {
             let user_message = match &err {
@@ -103,6 +107,7 @@ fn process(
     job: &jobs::Job,
     doc_id: i64,
     embedder: Option<&Arc<dyn Embedder>>,
+    prices: &PriceTable,
 ) -> Result<Option<Outcome>, PipelineError> {
     let ctx = context::current()?;
     let doc = context::with_conn(|c| {
@@ -151,6 +156,14 @@ fn process(
     };
 
     let tokens: i64 = pieces.iter().map(|p| chunk::estimate_tokens(&p.text)).sum();
+    // The embedding calls, charged to whoever uploaded the document.
+    let usage_row = match (embedder, &embeddings) {
+        (Some(e), Some(_)) => {
+            let user = job.created_by.as_deref().unwrap_or(&doc.uploaded_by);
+            Some(usage_row(e.as_ref(), prices, user, tokens))
+        }
+        _ => None,
+    };
     let rows: Vec<NewChunk> = pieces
         .into_iter()
         .enumerate()
@@ -182,6 +195,9 @@ fn process(
         let ids = chunks::insert_many(&tx, doc_id, &rows)?;
         documents::mark_completed(&tx, doc_id, rows.len() as i64, tokens)?;
         jobs::complete(&tx, job.row_id, rows.len() as i64, &result)?;
+        if let Some(row) = &usage_row {
+            usage::insert(&tx, row)?;
+        }
         tx.commit()?;
         Ok(Some((removed, ids)))
     })?;

@@ -19,13 +19,15 @@ use dashmap::DashSet;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{pipeline, uploads};
+use super::{pipeline, reindex_job, uploads};
 use crate::company::jobs;
 use crate::db::{Pool, now, write_tx};
 use crate::embed::Embedder;
+use crate::pricing::PriceTable;
 use crate::primary::companies;
 use crate::tenant::provision::UPLOADS_DIR;
 use crate::tenant::{TenantCtx, TenantError, TenantRegistry, context};
+use crate::vectors::{VECTORS_DIR, manifest::Manifest};
 
 /// Longest a job may run. A parser stuck on a hostile file (an endless loop cannot be
 /// interrupted on a blocking thread) then fails its job and gives its permit back, so the
@@ -46,12 +48,40 @@ pub struct IngestWorker {
     inner: Arc<Inner>,
 }
 
+/// How the worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Jobs running at once across all companies.
+    pub concurrency: usize,
+    /// Longest a job may run before it is failed and its permit given back.
+    pub job_timeout: Duration,
+    /// Prices of the embedding calls' usage rows.
+    pub prices: PriceTable,
+    /// Queue a reindex when a company's chunks are not the embedder's (see
+    /// `reindex_job`). Off when the embedder is only a fallback for a missing model, so a
+    /// misplaced model directory does not overwrite good vectors.
+    pub auto_reindex: bool,
+    /// Longest slice of a reindex job.
+    pub reindex_slice: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            concurrency: IngestWorker::default_concurrency(),
+            job_timeout: DEFAULT_JOB_TIMEOUT,
+            prices: PriceTable::default(),
+            auto_reindex: true,
+            reindex_slice: reindex_job::SLICE,
+        }
+    }
+}
+
 struct Inner {
     registry: Arc<TenantRegistry>,
     embedder: Option<Arc<dyn Embedder>>,
     permits: Arc<Semaphore>,
-    /// Longest a job may run before it is failed and its permit given back.
-    job_timeout: Duration,
+    options: WorkerOptions,
     /// Companies with a drain task running.
     draining: DashSet<i64>,
     /// When this process started: jobs `processing` since before then were interrupted.
@@ -68,29 +98,19 @@ pub struct IngestStats {
 }
 
 impl IngestWorker {
-    /// A worker running at most `concurrency` jobs at once, each for at most
-    /// [`DEFAULT_JOB_TIMEOUT`]. Needs no runtime until used.
+    /// A worker embedding with `embedder` (None: chunks are stored without vectors).
+    /// Needs no runtime until used.
     pub fn new(
         registry: Arc<TenantRegistry>,
         embedder: Option<Arc<dyn Embedder>>,
-        concurrency: usize,
-    ) -> Self {
-        Self::with_timeout(registry, embedder, concurrency, DEFAULT_JOB_TIMEOUT)
-    }
-
-    /// Like [`IngestWorker::new`] with another job time limit.
-    pub fn with_timeout(
-        registry: Arc<TenantRegistry>,
-        embedder: Option<Arc<dyn Embedder>>,
-        concurrency: usize,
-        job_timeout: Duration,
+        options: WorkerOptions,
     ) -> Self {
         IngestWorker {
             inner: Arc::new(Inner {
                 registry,
                 embedder,
-                job_timeout,
-                permits: Arc::new(Semaphore::new(concurrency.max(1))),
+                permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
+                options,
                 draining: DashSet::new(),
                 boot: now(),
                 stats: IngestStats::default(),
@@ -111,6 +131,22 @@ impl IngestWorker {
             let inner = self.inner.clone();
             tokio::spawn(async move { inner.drain(company_id).await });
         }
+    }
+
+    /// Whether stale chunks of `embedder_id` should be re-embedded in the background: the
+    /// worker embeds with that embedder and automatic reindexing is on.
+    pub fn reindexes_for(&self, embedder_id: &str) -> bool {
+        self.inner.options.auto_reindex
+            && self
+                .inner
+                .embedder
+                .as_ref()
+                .is_some_and(|e| e.id() == embedder_id)
+    }
+
+    /// The registry the worker opens companies from.
+    pub fn registry(&self) -> &Arc<TenantRegistry> {
+        &self.inner.registry
     }
 
     /// Jobs completed and failed, and chunks stored, since start.
@@ -159,6 +195,7 @@ impl IngestWorker {
             uploads::remove_stale_temp_files(&uploads, STALE_UPLOAD_AGE)
         })
         .await?;
+        let embedder_changed = self.embedder_changed(db.dir()).await?;
         let ctx = TenantCtx::new(db, None);
         let boot = self.inner.boot.clone();
         let (recovered, pending) = context::scope(
@@ -166,6 +203,9 @@ impl IngestWorker {
             context::run(move |conn| {
                 let tx = write_tx(conn)?;
                 let recovered = jobs::recover_interrupted(&tx, &boot)?;
+                if embedder_changed && jobs::enqueue_reindex(&tx)? {
+                    tracing::info!("the embedder changed: reindex queued");
+                }
                 let pending = jobs::has_pending(&tx)?;
                 tx.commit()?;
                 Ok::<_, TenantError>((recovered, pending))
@@ -176,6 +216,22 @@ impl IngestWorker {
             self.notify(company_id);
         }
         Ok(recovered)
+    }
+
+    /// Whether the company's saved index was built by another embedder than the worker's
+    /// (and automatic reindexing is on): its chunks then need embedding again.
+    async fn embedder_changed(&self, company_dir: &std::path::Path) -> Result<bool, TenantError> {
+        let Some(embedder) = self.inner.embedder.clone() else {
+            return Ok(false);
+        };
+        if !self.reindexes_for(embedder.id()) {
+            return Ok(false);
+        }
+        let dir = company_dir.join(VECTORS_DIR);
+        let manifest = tokio::task::spawn_blocking(move || Manifest::read(&dir)).await?;
+        Ok(manifest.ok().flatten().is_some_and(|m| {
+            m.embedder_id != embedder.id() || m.dimensions != embedder.dimensions()
+        }))
     }
 
     async fn recover_all(&self, primary: Pool) -> RecoveryReport {
@@ -304,6 +360,7 @@ impl Inner {
             return Ok(false);
         };
         let embedder = self.embedder.clone();
+        let (prices, slice) = (self.options.prices.clone(), self.options.reindex_slice);
         let span =
             tracing::info_span!("ingest_job", company = %ctx.db.company().slug, job = %job.uuid);
         let job_uuid = job.uuid.clone();
@@ -313,17 +370,20 @@ impl Inner {
             move || {
                 let _permit = permit;
                 let _enter = span.enter();
-                context::sync_scope(ctx, || pipeline::run_job(&job, embedder.as_ref()))
+                context::sync_scope(ctx, || match job.job_type.as_str() {
+                    jobs::REINDEX => reindex_job::run_job(&job, embedder.as_ref(), &prices, slice),
+                    _ => pipeline::run_job(&job, embedder.as_ref(), &prices),
+                })
             }
         });
-        let handle = match tokio::time::timeout(self.job_timeout, handle).await {
+        let handle = match tokio::time::timeout(self.options.job_timeout, handle).await {
             Ok(finished) => finished,
             Err(_) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 let msg = format!(
                     "processing took longer than {} s and was stopped; the file may be too \
                      large or malformed",
-                    self.job_timeout.as_secs()
+                    self.options.job_timeout.as_secs()
                 );
                 tracing::error!(job = %job_uuid, "document processing timed out");
                 let failed = context::scope(
@@ -354,7 +414,7 @@ impl Inner {
                 self.stats
                     .chunks
                     .fetch_add(outcome.chunks as u64, Ordering::Relaxed);
-                tracing::info!(job = %job_uuid, chunks = outcome.chunks, "document processed")
+                tracing::info!(job = %job_uuid, chunks = outcome.chunks, "job finished")
             }
             Ok(Ok(None)) => tracing::info!(job = %job_uuid, "document deleted while processing"),
             Ok(Err(pipeline::PipelineError::Failed(msg))) => {

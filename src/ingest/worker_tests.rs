@@ -107,7 +107,12 @@ async fn run_with_timeout(
     )
     .await
     .unwrap();
-    let worker = IngestWorker::with_timeout(app.registry.clone(), Some(embedder), 2, timeout);
+    let options = WorkerOptions {
+        concurrency: 2,
+        job_timeout: timeout,
+        ..WorkerOptions::default()
+    };
+    let worker = IngestWorker::new(app.registry.clone(), Some(embedder), options);
     worker.notify(company.id);
     for _ in 0..3000 {
         if worker.is_idle() {

@@ -5,26 +5,50 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::company::jobs;
+use crate::db::write_tx;
 use crate::embed::Embedder;
+use crate::ingest::IngestWorker;
 use crate::tenant::{TenantDb, TenantError, TenantRegistry};
 use crate::vectors::{VECTORS_DIR, VectorIndex};
 
 /// The company's index for `embedder`, loading (or rebuilding from SQLite) on first use.
-/// Blocking work runs on the blocking pool.
+/// When the load finds chunks the index cannot hold (another embedder's), a reindex job is
+/// queued on `worker` if it reindexes for this embedder. Blocking work runs on the
+/// blocking pool.
 pub async fn index<'a>(
     db: &'a Arc<TenantDb>,
     embedder: &Arc<dyn Embedder>,
+    worker: &IngestWorker,
 ) -> Result<&'a VectorIndex, TenantError> {
     db.vectors
         .get_or_try_init(|| {
             let (db, embedder) = (db.clone(), embedder.clone());
-            async move { tokio::task::spawn_blocking(move || load(&db, embedder.as_ref())).await? }
+            let reindex = worker.reindexes_for(embedder.id());
+            let (worker, registry) = (worker.clone(), worker.registry().clone());
+            async move {
+                let id = db.company().id;
+                let (index, queued) =
+                    tokio::task::spawn_blocking(move || load(&db, embedder.as_ref(), reindex))
+                        .await??;
+                if queued {
+                    worker.notify(id);
+                }
+                registry.trim_indexes();
+                Ok(index)
+            }
         })
         .await
 }
 
-fn load(db: &TenantDb, embedder: &dyn Embedder) -> Result<VectorIndex, TenantError> {
-    let conn = db.conn()?;
+/// Opens the index; with `reindex`, queues a reindex job when chunks are stale. Returns
+/// the index and whether a job was queued.
+fn load(
+    db: &TenantDb,
+    embedder: &dyn Embedder,
+    reindex: bool,
+) -> Result<(VectorIndex, bool), TenantError> {
+    let mut conn = db.conn()?;
     let dir = db.dir().join(VECTORS_DIR);
     let index = VectorIndex::open_or_rebuild(&dir, &conn, embedder.id(), embedder.dimensions())
         .map_err(|e| {
@@ -32,12 +56,21 @@ fn load(db: &TenantDb, embedder: &dyn Embedder) -> Result<VectorIndex, TenantErr
         })?;
     let report = index.open_report();
     tracing::info!(company = %db.company().slug, source = ?report.source, caught_up = report.caught_up,
-                   tombstoned = report.tombstoned, chunks = index.len(), "vector index loaded");
-    if let Some(previous) = &report.previous_embedder {
-        tracing::warn!(company = %db.company().slug, %previous, current = embedder.id(),
-                       "the embedder changed: run `silo reindex --company {}`", db.company().slug);
+                   tombstoned = report.tombstoned, stale = report.stale, chunks = index.len(),
+                   "vector index loaded");
+    let mut queued = false;
+    if report.stale > 0 {
+        if reindex {
+            let tx = write_tx(&mut conn)?;
+            queued = jobs::enqueue_reindex(&tx)?;
+            tx.commit()?;
+        }
+        tracing::warn!(company = %db.company().slug, stale = report.stale, current = embedder.id(),
+                       previous = ?report.previous_embedder, queued,
+                       "chunks not embedded by the current embedder are missing from vector \
+                        search until reindexed (`silo reindex --company {}`)", db.company().slug);
     }
-    Ok(index)
+    Ok((index, queued))
 }
 
 /// Every `interval`, saves the indexes of open companies that have unsaved changes or
@@ -51,6 +84,7 @@ pub fn spawn_maintenance(
         tick.tick().await;
         loop {
             tick.tick().await;
+            registry.trim_indexes();
             let dirty: Vec<_> = registry
                 .open_handles()
                 .into_iter()

@@ -49,12 +49,12 @@ fn search_with_exact_max(
     let docs_json = serde_json::to_string(&docs.iter().collect::<Vec<_>>()).expect("ids");
     let allowed_chunks: i64 = conn.query_row(
         "SELECT COUNT(*) FROM document_chunks
-          WHERE document_id IN (SELECT value FROM json_each(?1)) AND embedding IS NOT NULL",
-        [&docs_json],
+          WHERE document_id IN (SELECT value FROM json_each(?1)) AND embedding_model = ?2",
+        rusqlite::params![&docs_json, index.embedder_id()],
         |r| r.get(0),
     )?;
     if allowed_chunks <= exact_max {
-        return exact_search(conn, index.dimensions(), query, k, &docs_json);
+        return exact_search(conn, index, query, k, &docs_json);
     }
     let mut fetch = k * 4;
     for _ in 0..3 {
@@ -76,23 +76,25 @@ fn search_with_exact_max(
     Ok(index.search(query, k, ef.max(k), Some(&accept))?)
 }
 
-/// Exact scores for every embedded chunk of the allowed documents.
+/// Exact scores for every chunk of the allowed documents embedded by the index's embedder
+/// (read from SQLite, so deleted chunks are never among them).
 fn exact_search(
     conn: &Connection,
-    dims: usize,
+    index: &VectorIndex,
     query: &[f32],
     k: usize,
     docs_json: &str,
 ) -> Result<Vec<(i64, f32)>, SearchError> {
+    let dims = index.dimensions();
     let mut q = query.to_vec();
     if !distance::normalize(&mut q) {
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare_cached(
         "SELECT id, embedding FROM document_chunks
-          WHERE document_id IN (SELECT value FROM json_each(?1)) AND embedding IS NOT NULL",
+          WHERE document_id IN (SELECT value FROM json_each(?1)) AND embedding_model = ?2",
     )?;
-    let mut rows = stmt.query([docs_json])?;
+    let mut rows = stmt.query(rusqlite::params![docs_json, index.embedder_id()])?;
     let mut scored = Vec::new();
     while let Some(row) = rows.next()? {
         let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
@@ -152,8 +154,9 @@ mod tests {
                     .map(|j| ((d * 31 + i * 7 + j as i64) as f32 * 0.37).sin())
                     .collect();
                 conn.execute(
-                    "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, embedding)
-                     VALUES (?1, ?2, 'x', ?3, ?4)",
+                    "INSERT INTO document_chunks
+                         (uuid, document_id, content, chunk_index, embedding, embedding_model)
+                     VALUES (?1, ?2, 'x', ?3, ?4, 't')",
                     rusqlite::params![format!("{d}-{i}"), d + 1, i, store::encode_embedding(&v)],
                 )
                 .unwrap();

@@ -35,6 +35,9 @@ pub enum OnSchemaBehind {
 pub struct RegistryOptions {
     /// The most companies kept open at once.
     pub max_open: usize,
+    /// Approximate memory the loaded vector indexes may hold together; past it, idle
+    /// companies with an index are closed, least recently used first.
+    pub max_index_bytes: usize,
     pub on_schema_behind: OnSchemaBehind,
     pub pool: PoolOptions,
 }
@@ -43,6 +46,7 @@ impl Default for RegistryOptions {
     fn default() -> Self {
         RegistryOptions {
             max_open: 1000,
+            max_index_bytes: 2 << 30,
             on_schema_behind: OnSchemaBehind::Migrate,
             pool: PoolOptions::COMPANY,
         }
@@ -124,6 +128,8 @@ struct Slot {
 pub struct RegistryStats {
     pub opens: AtomicU64,
     pub evictions: AtomicU64,
+    /// Of the evictions, those made to bring index memory under its budget.
+    pub index_evictions: AtomicU64,
 }
 
 pub struct TenantRegistry {
@@ -216,15 +222,15 @@ impl TenantRegistry {
             return Err(TenantError::Unavailable(reason));
         }
         if self.slots.len() > self.options.max_open {
-            let evicted = self.evict_idle();
-            if !evicted.is_empty() {
-                // Closing connections may checkpoint the WAL: not on an async thread.
-                tokio::task::spawn_blocking(move || {
-                    evicted.iter().for_each(|db| db.persist_index());
-                });
-            }
+            release(self.evict_idle());
         }
         Ok(db)
+    }
+
+    /// [`TenantRegistry::enforce_index_budget`], saving and closing what it evicts on the
+    /// blocking pool. Call from async code after an index loads.
+    pub fn trim_indexes(&self) {
+        release(self.enforce_index_budget());
     }
 
     /// Removes least-recently-used idle companies until the registry is back under its cap
@@ -262,6 +268,57 @@ impl TenantRegistry {
             }
         }
         self.evicting.store(false, Ordering::Release);
+        evicted
+    }
+
+    /// Approximate memory of every loaded vector index.
+    pub fn index_bytes(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|s| {
+                s.db.get()
+                    .and_then(|db| db.loaded_index())
+                    .map(|ix| ix.approx_bytes())
+            })
+            .sum()
+    }
+
+    /// Closes idle companies holding a loaded index, least recently used first, until the
+    /// loaded indexes fit in `max_index_bytes` (companies in use are never closed, so the
+    /// budget can be exceeded by them). Returns the closed handles for the caller to save
+    /// and drop on the blocking pool. Call after an index loads or grows.
+    pub fn enforce_index_budget(&self) -> Vec<Arc<TenantDb>> {
+        let budget = self.options.max_index_bytes;
+        let mut loaded: Vec<(u64, i64, usize)> = self
+            .slots
+            .iter()
+            .filter_map(|e| {
+                let bytes = e.db.get()?.loaded_index()?.approx_bytes();
+                Some((e.last_used.load(Ordering::Relaxed), *e.key(), bytes))
+            })
+            .collect();
+        let mut total: usize = loaded.iter().map(|l| l.2).sum();
+        if total <= budget {
+            return Vec::new();
+        }
+        loaded.sort_unstable();
+        let mut evicted = Vec::new();
+        for (_, id, bytes) in loaded {
+            if total <= budget {
+                break;
+            }
+            let removed = self.slots.remove_if(&id, |_, s| {
+                s.db.get().is_some_and(|db| Arc::strong_count(db) == 1)
+            });
+            if let Some((_, slot)) = removed {
+                if let Some(db) = slot.db.get() {
+                    evicted.push(db.clone());
+                }
+                total -= bytes;
+                self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+                self.stats.index_evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         evicted
     }
 
@@ -345,6 +402,16 @@ impl Drop for ClosedGuard {
 
 /// Opens company `id` from its row in primary.db: resolves and checks its path, builds its
 /// pool, and checks the schema version (migrating or refusing as configured).
+/// Saves the indexes of evicted companies and drops them, on the blocking pool: closing
+/// connections may checkpoint the WAL, and a dump writes files.
+fn release(evicted: Vec<Arc<TenantDb>>) {
+    if !evicted.is_empty() {
+        tokio::task::spawn_blocking(move || {
+            evicted.iter().for_each(|db| db.persist_index());
+        });
+    }
+}
+
 fn open_company(
     data_dir: &Path,
     primary: &Pool,

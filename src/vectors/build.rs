@@ -84,30 +84,33 @@ pub(super) fn insert_batch(graph: &Graph, items: &[(Vec<f32>, usize)]) {
     }
 }
 
-/// A fresh graph of every embedded chunk in SQLite; returns it and the count of rows
-/// skipped for having the wrong length.
+/// A fresh graph of every chunk in SQLite embedded by `embedder_id`; returns it and the
+/// count of rows skipped for having the wrong length or an unusable vector.
 pub(super) fn build_from_sqlite(
     conn: &Connection,
+    embedder_id: &str,
     dims: usize,
     params: &IndexParams,
 ) -> Result<(Graph, usize), IndexError> {
     let count: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM document_chunks WHERE embedding IS NOT NULL",
-        [],
+        "SELECT COUNT(*) FROM document_chunks
+          WHERE embedding IS NOT NULL AND embedding_model = ?1",
+        [embedder_id],
         |r| r.get(0),
     )?;
     let graph = new_graph(params, count as usize);
     let mut invalid = 0;
-    let skipped = store::for_each_embedding_batch(conn, dims, REBUILD_BATCH, |batch| {
-        let items: Vec<(Vec<f32>, usize)> = batch
-            .into_iter()
-            .filter_map(|(id, mut v)| {
-                let ok = id > 0 && normalize(&mut v);
-                invalid += usize::from(!ok);
-                ok.then_some((v, id as usize))
-            })
-            .collect();
-        insert_batch(&graph, &items);
-    })?;
+    let skipped =
+        store::for_each_embedding_batch(conn, embedder_id, dims, REBUILD_BATCH, |batch| {
+            let items: Vec<(Vec<f32>, usize)> = batch
+                .into_iter()
+                .filter_map(|(id, mut v)| {
+                    let ok = id > 0 && normalize(&mut v);
+                    invalid += usize::from(!ok);
+                    ok.then_some((v, id as usize))
+                })
+                .collect();
+            insert_batch(&graph, &items);
+        })?;
     Ok((graph, skipped + invalid))
 }

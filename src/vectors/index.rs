@@ -65,12 +65,11 @@ pub struct OpenReport {
     pub caught_up: usize,
     /// Chunks in the graph but gone from SQLite, tombstoned on open.
     pub tombstoned: usize,
-    /// Stored embeddings of the wrong length (another embedder's), not indexed.
-    pub skipped: usize,
-    /// The embedder the previous dump was built with, when it was another one. The stored
-    /// vectors are then most likely that embedder's too (the schema does not record it per
-    /// chunk), so the company needs a reindex (re-embedding every chunk): vectors of equal
-    /// width are indexed but compare meaninglessly with the new embedder's queries.
+    /// Chunks in SQLite this index cannot hold: without a vector, with another embedder's
+    /// (or one from before vectors were labelled), or of the wrong length. Non-zero means the
+    /// company needs a reindex, which embeds them again and adds them.
+    pub stale: usize,
+    /// The embedder the previous dump was built with, when it was another one.
     pub previous_embedder: Option<String>,
     pub elapsed: Duration,
 }
@@ -81,6 +80,9 @@ pub(super) struct Inner {
     pub(super) ids: HashSet<i64>,
     pub(super) tombstones: HashSet<i64>,
     max_chunk_id: i64,
+    /// A tombstoned chunk came back with a new vector (re-embedded): the graph cannot
+    /// replace a point, so the next maintenance rebuilds it.
+    rebuild: bool,
 }
 
 /// One company's vector index. Share it as `Arc<VectorIndex>`; all methods take `&self`.
@@ -132,9 +134,9 @@ impl VectorIndex {
             Ok(None) => (Some(new_graph(&params, 0)), OpenSource::Loaded),
             Err(reason) => (None, OpenSource::Rebuilt(reason)),
         };
-        let (graph, skipped) = match graph {
-            Some(g) => (g, 0),
-            None => build_from_sqlite(conn, dims, &params)?,
+        let graph = match graph {
+            Some(g) => g,
+            None => build_from_sqlite(conn, embedder_id, dims, &params)?.0,
         };
         let ids = graph_ids(&graph);
         let max_chunk_id = ids.iter().copied().max().unwrap_or(0);
@@ -148,6 +150,7 @@ impl VectorIndex {
                 ids,
                 tombstones: HashSet::new(),
                 max_chunk_id,
+                rebuild: false,
             }),
             writer: Mutex::new(()),
             generation: AtomicU64::new(0),
@@ -156,7 +159,7 @@ impl VectorIndex {
                 source,
                 caught_up: 0,
                 tombstoned: 0,
-                skipped,
+                stale: 0,
                 previous_embedder: Manifest::read(dir)
                     .ok()
                     .flatten()
@@ -165,33 +168,28 @@ impl VectorIndex {
                 elapsed: Duration::ZERO,
             },
         };
-        let (caught_up, tombstoned) = index.reconcile(conn)?;
+        let (caught_up, tombstoned, stale) = index.reconcile(conn)?;
         index.compact_if_needed(conn)?;
         if matches!(index.report.source, OpenSource::Rebuilt(_)) {
             index.generation.fetch_add(1, Ordering::Relaxed);
         }
         index.report.caught_up = caught_up;
         index.report.tombstoned = tombstoned;
+        index.report.stale = stale;
         index.report.elapsed = started.elapsed();
         let r = &index.report;
         tracing::info!(
-            source = ?r.source, points = index.len(), caught_up, tombstoned, skipped = r.skipped,
+            source = ?r.source, points = index.len(), caught_up, tombstoned, stale = r.stale,
             ms = r.elapsed.as_millis() as u64, "vector index opened"
         );
-        if let Some(previous) = &r.previous_embedder {
-            tracing::warn!(
-                previous,
-                current = embedder_id,
-                "embedder changed: reindex the company"
-            );
-        }
         Ok(index)
     }
 
-    /// Brings the graph in line with SQLite: inserts embedded chunks it lacks, tombstones
-    /// chunks SQLite no longer has. Cheap when nothing changed (one scan of chunk ids).
-    fn reconcile(&self, conn: &Connection) -> Result<(usize, usize), IndexError> {
-        let live = store::embedded_chunk_ids(conn)?;
+    /// Brings the graph in line with SQLite: inserts this embedder's chunks it lacks,
+    /// tombstones chunks SQLite no longer has (or has from another embedder now). Cheap when
+    /// nothing changed (one scan of chunk ids). Returns (inserted, tombstoned, stale).
+    fn reconcile(&self, conn: &Connection) -> Result<(usize, usize, usize), IndexError> {
+        let (live, stale) = store::indexable_chunk_ids(conn, &self.embedder_id, self.dims)?;
         let (missing, gone) = {
             let inner = self.inner.read().expect("index lock");
             let live_set: HashSet<i64> = live.iter().copied().collect();
@@ -210,19 +208,22 @@ impl VectorIndex {
         };
         let mut added = 0;
         for ids in missing.chunks(REBUILD_BATCH) {
-            let items = store::embeddings_of(conn, ids, self.dims)?;
+            let items = store::embeddings_of(conn, ids, &self.embedder_id, self.dims)?;
             added += items.len();
             self.add(&items)?;
         }
         self.tombstone(&gone);
-        Ok((added, gone.len()))
+        Ok((added, gone.len(), stale))
     }
 
     /// Adds embedded chunks (after their rows are committed). Vectors are normalised here;
-    /// ids already in the graph are skipped, so a retried add is harmless. Blocking.
+    /// ids already in the graph are skipped, so a retried add is harmless. A tombstoned id
+    /// given a new vector (re-embedded after the graph was built) schedules a rebuild, which
+    /// picks its new vector up from SQLite. Blocking.
     pub fn add(&self, items: &[(i64, Vec<f32>)]) -> Result<(), IndexError> {
         let _writer = self.writer.lock().expect("index writer");
         let mut fresh: Vec<(Vec<f32>, usize)> = Vec::with_capacity(items.len());
+        let mut resurrected = false;
         {
             let inner = self.inner.read().expect("index lock");
             let mut seen = HashSet::new();
@@ -233,6 +234,7 @@ impl VectorIndex {
                         found: v.len(),
                     });
                 }
+                resurrected |= inner.tombstones.contains(id);
                 if inner.ids.contains(id) || !seen.insert(*id) {
                     continue;
                 }
@@ -242,13 +244,14 @@ impl VectorIndex {
                 }
                 fresh.push((v, *id as usize));
             }
-            if fresh.is_empty() {
-                return Ok(());
-            }
             // hnsw_rs inserts through &self; searches go on meanwhile.
             insert_batch(&inner.graph, &fresh);
         }
+        if fresh.is_empty() && !resurrected {
+            return Ok(());
+        }
         let mut inner = self.inner.write().expect("index lock");
+        inner.rebuild |= resurrected;
         for (_, id) in &fresh {
             let id = *id as i64;
             inner.ids.insert(id);
@@ -286,12 +289,13 @@ impl VectorIndex {
         Ok(ids.len())
     }
 
-    /// True when tombstones exceed the compaction threshold.
+    /// True when tombstones exceed the compaction threshold, or a rebuild is due.
     pub fn needs_compaction(&self) -> bool {
         let inner = self.inner.read().expect("index lock");
         let t = inner.tombstones.len();
-        t >= self.params.compact_min
-            && t as f64 > self.params.compact_ratio * inner.ids.len().max(1) as f64
+        inner.rebuild
+            || t >= self.params.compact_min
+                && t as f64 > self.params.compact_ratio * inner.ids.len().max(1) as f64
     }
 
     /// Rebuilds the graph from SQLite if [`needs_compaction`](Self::needs_compaction).
@@ -308,9 +312,11 @@ impl VectorIndex {
     /// the old graph until the new one is swapped in.
     pub fn compact(&self, conn: &Connection) -> Result<(), IndexError> {
         let _writer = self.writer.lock().expect("index writer");
-        let (graph, _skipped) = build_from_sqlite(conn, self.dims, &self.params)?;
+        let (graph, _skipped) =
+            build_from_sqlite(conn, &self.embedder_id, self.dims, &self.params)?;
         let ids = graph_ids(&graph);
         let mut inner = self.inner.write().expect("index lock");
+        inner.rebuild = false;
         inner.max_chunk_id = ids.iter().copied().max().unwrap_or(0);
         inner.graph = graph;
         inner.ids = ids;

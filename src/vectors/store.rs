@@ -22,22 +22,45 @@ pub fn decode_embedding(blob: &[u8], dims: usize) -> Option<Vec<f32>> {
     )
 }
 
-/// Stores the embedding of each chunk (call inside the ingestion transaction, then add the
-/// same vectors to the index after commit).
-pub fn set_embeddings(conn: &Connection, items: &[(i64, Vec<f32>)]) -> rusqlite::Result<()> {
-    let mut stmt =
-        conn.prepare_cached("UPDATE document_chunks SET embedding = ?2 WHERE id = ?1")?;
+/// Stores each chunk's vector made by `embedder_id` (inside a write transaction; add the
+/// same vectors to the loaded index after commit).
+pub fn set_embeddings(
+    conn: &Connection,
+    embedder_id: &str,
+    items: &[(i64, Vec<f32>)],
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE document_chunks SET embedding = ?2, embedding_model = ?3 WHERE id = ?1",
+    )?;
     for (id, v) in items {
-        stmt.execute(params![id, encode_embedding(v)])?;
+        stmt.execute(params![id, encode_embedding(v), embedder_id])?;
     }
     Ok(())
 }
 
-/// Ids of every chunk that has an embedding, ascending: what a complete index must hold.
-pub fn embedded_chunk_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT id FROM document_chunks WHERE embedding IS NOT NULL ORDER BY id")?;
-    stmt.query_map([], |r| r.get(0))?.collect()
+/// What a complete index for `embedder_id` must hold: the ids of chunks with a vector of
+/// that embedder and `dims` values, ascending, and how many chunks it cannot use (no
+/// vector yet, or another embedder's; a reindex embeds them again). One scan of the table;
+/// `length()` of a BLOB is read from the record header, not the value.
+pub fn indexable_chunk_ids(
+    conn: &Connection,
+    embedder_id: &str,
+    dims: usize,
+) -> rusqlite::Result<(Vec<i64>, usize)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, embedding_model IS ?1 AND length(embedding) IS ?2
+           FROM document_chunks ORDER BY id",
+    )?;
+    let mut rows = stmt.query(params![embedder_id, dims as i64 * 4])?;
+    let (mut ids, mut stale) = (Vec::new(), 0);
+    while let Some(row) = rows.next()? {
+        if row.get::<_, bool>(1)? {
+            ids.push(row.get(0)?);
+        } else {
+            stale += 1;
+        }
+    }
+    Ok((ids, stale))
 }
 
 /// Ids of the chunks of one document (internal document id), for tombstoning before the
@@ -48,20 +71,22 @@ pub fn chunk_ids_of_document(conn: &Connection, document_id: i64) -> rusqlite::R
     stmt.query_map([document_id], |r| r.get(0))?.collect()
 }
 
-/// Streams `(chunk id, vector)` for every embedded chunk in ascending id order, `batch` at
-/// a time, so a rebuild never holds more than one batch of decoded vectors besides the
-/// graph. Rows whose BLOB has the wrong length (another embedder's vectors, awaiting a
-/// reindex) are skipped and counted in the returned total of skipped rows.
+/// Streams `(chunk id, vector)` for every chunk embedded by `embedder_id`, in ascending id
+/// order, `batch` at a time, so a rebuild never holds more than one batch of decoded vectors
+/// besides the graph. Rows whose BLOB has the wrong length are skipped and counted in the
+/// returned total.
 pub fn for_each_embedding_batch(
     conn: &Connection,
+    embedder_id: &str,
     dims: usize,
     batch: usize,
     mut f: impl FnMut(Vec<(i64, Vec<f32>)>),
 ) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare(
-        "SELECT id, embedding FROM document_chunks WHERE embedding IS NOT NULL ORDER BY id",
+        "SELECT id, embedding FROM document_chunks
+          WHERE embedding IS NOT NULL AND embedding_model = ?1 ORDER BY id",
     )?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([embedder_id])?;
     let (mut buf, mut skipped) = (Vec::with_capacity(batch), 0);
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
@@ -80,19 +105,21 @@ pub fn for_each_embedding_batch(
     Ok(skipped)
 }
 
-/// The stored vectors of the given chunks (in ascending id order; missing ids and rows of
-/// the wrong length are left out).
+/// The stored vectors of the given chunks made by `embedder_id` (in ascending id order;
+/// missing ids, other embedders' vectors and rows of the wrong length are left out).
 pub fn embeddings_of(
     conn: &Connection,
     ids: &[i64],
+    embedder_id: &str,
     dims: usize,
 ) -> rusqlite::Result<Vec<(i64, Vec<f32>)>> {
     let json = serde_json::to_string(ids).expect("ids serialise");
     let mut stmt = conn.prepare_cached(
         "SELECT id, embedding FROM document_chunks
-          WHERE id IN (SELECT value FROM json_each(?1)) AND embedding IS NOT NULL ORDER BY id",
+          WHERE id IN (SELECT value FROM json_each(?1)) AND embedding IS NOT NULL
+            AND embedding_model = ?2 ORDER BY id",
     )?;
-    let rows = stmt.query_map([json], |r| {
+    let rows = stmt.query_map(params![json, embedder_id], |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
     })?;
     let mut out = Vec::with_capacity(ids.len());

@@ -66,9 +66,16 @@ impl Company {
             let v = unit(c.iter().zip(&noise).map(|(a, b)| a + b).collect());
             self.conn
                 .execute(
-                    "INSERT INTO document_chunks (uuid, document_id, content, chunk_index, embedding)
-                     VALUES (?1, ?2, 'text', ?3, ?4)",
-                    params![uuid::Uuid::new_v4().to_string(), doc, i as i64, store::encode_embedding(&v)],
+                    "INSERT INTO document_chunks
+                         (uuid, document_id, content, chunk_index, embedding, embedding_model)
+                     VALUES (?1, ?2, 'text', ?3, ?4, ?5)",
+                    params![
+                        uuid::Uuid::new_v4().to_string(),
+                        doc,
+                        i as i64,
+                        store::encode_embedding(&v),
+                        EMBEDDER
+                    ],
                 )
                 .unwrap();
         }
@@ -92,7 +99,8 @@ impl Company {
     /// Exact top-k over what SQLite holds: the answer a complete index must give.
     fn exact(&self, q: &[f32], k: usize) -> Vec<i64> {
         let mut all = Vec::new();
-        store::for_each_embedding_batch(&self.conn, DIMS, 1000, |b| all.extend(b)).unwrap();
+        store::for_each_embedding_batch(&self.conn, EMBEDDER, DIMS, 1000, |b| all.extend(b))
+            .unwrap();
         let mut scored: Vec<(i64, f32)> = all
             .iter()
             .map(|(id, v)| (*id, distance::dot(q, v)))
@@ -344,7 +352,7 @@ fn embedder_or_dimension_mismatch_rebuilds() {
     // Stored vectors of another length cannot be indexed: none are, and it is reported.
     let wider = open_with(&c.vectors, &c.conn, EMBEDDER, DIMS * 2);
     assert!(matches!(wider.open_report().source, OpenSource::Rebuilt(_)));
-    assert_eq!(wider.open_report().skipped, 30);
+    assert_eq!(wider.open_report().stale, 30);
     assert_eq!(wider.len(), 0);
     // The original dump is still good for the original embedder.
     assert_eq!(c.open().open_report().source, OpenSource::Loaded);
@@ -360,6 +368,7 @@ fn add_is_idempotent_and_checks_vectors() {
     let items = store::embeddings_of(
         &c.conn,
         &store::chunk_ids_of_document(&c.conn, doc).unwrap(),
+        EMBEDDER,
         DIMS,
     )
     .unwrap();
@@ -399,6 +408,7 @@ fn searches_run_while_adding_compacting_and_dumping() {
     let items = store::embeddings_of(
         &c.conn,
         &store::chunk_ids_of_document(&c.conn, late).unwrap(),
+        EMBEDDER,
         DIMS,
     )
     .unwrap();

@@ -57,7 +57,12 @@ fn setup() -> (tempfile::TempDir, Connection, VectorIndex) {
                 rusqlite::params![format!("{uuid}-c{i}"), doc, text, i as i64],
             )
             .unwrap();
-            store::set_embeddings(&conn, &[(conn.last_insert_rowid(), v)]).unwrap();
+            store::set_embeddings(
+                &conn,
+                LexicalEmbedder.id(),
+                &[(conn.last_insert_rowid(), v)],
+            )
+            .unwrap();
         }
     }
     let index = VectorIndex::open_or_rebuild(

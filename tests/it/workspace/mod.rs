@@ -10,4 +10,5 @@ mod ingest;
 mod metering;
 mod openapi;
 mod profile_reports;
+mod reindex;
 mod search;

@@ -292,8 +292,15 @@ async fn reindex_moves_a_company_to_another_embedder() {
             silo::tenant::context::with_conn(|conn| {
                 let before = reindex::stale_count(conn, embedder.as_ref())?;
                 let mut calls = 0;
+                let prices = silo::pricing::PriceTable::default();
+                let charge = reindex::Charge {
+                    prices: &prices,
+                    user_id: "system",
+                };
                 let report =
-                    reindex::reindex(conn, &dir, embedder.as_ref(), &mut |_, _| calls += 1)?;
+                    reindex::reindex(conn, &dir, embedder.as_ref(), charge, &mut |_, _| {
+                        calls += 1
+                    })?;
                 assert!(calls >= 1);
                 let after = reindex::stale_count(conn, embedder.as_ref())?;
                 let index = silo::vectors::VectorIndex::open_or_rebuild(

@@ -1,0 +1,477 @@
+//! Embedding calls are metered, a company whose chunks belong to another embedder is
+//! re-embedded in the background (and never with the lexical fallback), and loaded vector
+//! indexes stay within their memory budget.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use silo::embed::{EmbedError, Embedder, LexicalEmbedder};
+use silo::error::ApiError;
+use silo::ingest::{IngestWorker, WorkerOptions};
+
+use super::helpers::{company, in_company, ingest};
+use crate::common::TestApp;
+
+const TIDES: &str = "Ocean tides are caused by the gravitational pull of the moon and the sun. \
+    Spring tides happen at new and full moon, neap tides at the quarter moons.";
+const REVENUE: &str = "Quarterly revenue grew by twelve percent, driven by subscription sales \
+    in Europe. Operating costs stayed flat and the margin improved.";
+
+/// The lexical embedder with its dimensions permuted: searches with it work as well as with
+/// the original, but its vectors do not compare with the original's, like a new model.
+struct Permuted;
+
+impl Embedder for Permuted {
+    fn id(&self) -> &str {
+        "lexical-permuted-v1"
+    }
+    fn dimensions(&self) -> usize {
+        LexicalEmbedder.dimensions()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(LexicalEmbedder
+            .embed(texts)?
+            .into_iter()
+            .map(|mut v| {
+                v.rotate_left(97);
+                v
+            })
+            .collect())
+    }
+}
+
+async fn summary_of(test: &TestApp, token: &str) -> Value {
+    let r = test
+        .get("/api/usage/summary?group_by=operation_type,user", token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+fn embedding_group(summary: &Value, user: &str) -> Option<Value> {
+    summary["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"]["operation_type"] == "embedding" && g["key"]["user"] == user)
+        .cloned()
+}
+
+async fn wait_idle(worker: &IngestWorker) {
+    for _ in 0..3000 {
+        if worker.is_idle() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the worker did not finish");
+}
+
+/// (embedding model, count) of the company's chunks, most common first.
+async fn chunk_models(test: &TestApp, key: i64) -> Vec<(Option<String>, i64)> {
+    in_company(test, key, |c| {
+        let mut stmt = c.prepare(
+            "SELECT embedding_model, COUNT(*) FROM document_chunks
+              GROUP BY embedding_model ORDER BY 2 DESC, 1",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, ApiError>(rows)
+    })
+    .await
+}
+
+/// The reindex jobs: (status, result).
+async fn reindex_jobs(test: &TestApp, key: i64) -> Vec<(String, Value)> {
+    in_company(test, key, |c| {
+        let mut stmt = c.prepare(
+            "SELECT status, coalesce(result, 'null') FROM processing_jobs
+              WHERE job_type = 'reindex' ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let result: String = r.get(1)?;
+                Ok((r.get(0)?, serde_json::from_str(&result).unwrap()))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, ApiError>(rows)
+    })
+    .await
+}
+
+/// Loads the company's index (as a search would) and saves it (as at shutdown).
+async fn save_index(test: &TestApp, key: i64) {
+    let db = test.app.registry.get(key).await.unwrap();
+    let embedder: Arc<dyn Embedder> = Arc::new(LexicalEmbedder);
+    silo::search::company::index(&db, &embedder, &test.app.ingest)
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || db.persist_index())
+        .await
+        .unwrap();
+}
+
+async fn vector_titles(test: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let r = test
+        .post(
+            "/api/search",
+            token,
+            json!({"query": query, "mode": "vector", "k": 5}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document_title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingestion_and_semantic_searches_record_embedding_usage() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Metered").await;
+    let other = company(&test, "Metered Other").await;
+    let (doc_id, job) = ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let doc = test
+        .get(&format!("/api/documents/{doc_id}"), &acme.analyst)
+        .await
+        .body;
+    let tokens = doc["num_tokens"].as_i64().unwrap();
+    assert!(tokens > 0, "{doc}");
+
+    let s = summary_of(&test, &acme.admin).await;
+    let g = embedding_group(&s, &acme.analyst_id).expect("the upload's embedding row");
+    assert_eq!(
+        (g["requests"].as_i64(), g["embedding_tokens"].as_i64()),
+        (Some(1), Some(tokens)),
+        "{s}"
+    );
+    assert_eq!(
+        (g["total_tokens"].as_i64(), g["estimated_cost"].as_f64()),
+        (Some(0), Some(0.0)),
+        "{s}"
+    );
+
+    // A keyword search embeds nothing; vector and hybrid searches embed the query once.
+    for (mode, expected) in [("keyword", 1), ("vector", 2), ("hybrid", 3)] {
+        let r = test
+            .post(
+                "/api/search",
+                &acme.analyst,
+                json!({"query": "moon and tides", "mode": mode}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let mut requests = 0;
+        for _ in 0..200 {
+            let s = summary_of(&test, &acme.admin).await;
+            requests = embedding_group(&s, &acme.analyst_id).unwrap()["requests"]
+                .as_i64()
+                .unwrap();
+            if requests == expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(requests, expected, "after a {mode} search");
+    }
+    // Nothing of it shows in another company's usage.
+    let s = summary_of(&test, &other.admin).await;
+    assert_eq!(s["totals"]["requests"], 0, "{s}");
+}
+
+/// After an embedder change, the start-up recovery finds the saved index built by the
+/// previous embedder and queues a reindex; the chunks are embedded again in the background
+/// (charged to `system`) and vector search works with the new embedder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_embedder_reindexes_companies_in_the_background() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Changing").await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "revenue.txt",
+        REVENUE.as_bytes(),
+        "company",
+    )
+    .await;
+    // The index is saved (as at shutdown), then the process "restarts" with a new embedder.
+    save_index(&test, acme.key).await;
+    let options = WorkerOptions {
+        reindex_slice: Duration::from_secs(60),
+        ..WorkerOptions::default()
+    };
+    let worker = IngestWorker::new(test.app.registry.clone(), Some(Arc::new(Permuted)), options);
+    worker.recover_company(acme.key).await.unwrap();
+    wait_idle(&worker).await;
+
+    assert_eq!(
+        chunk_models(&test, acme.key).await,
+        vec![(Some("lexical-permuted-v1".into()), 2)]
+    );
+    let jobs = reindex_jobs(&test, acme.key).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].0, "completed");
+    assert_eq!(jobs[0].1["reembedded"], 2, "{:?}", jobs[0].1);
+    assert_eq!(jobs[0].1["continued"], false);
+    let s = summary_of(&test, &acme.admin).await;
+    let system = embedding_group(&s, "system").expect("the reindex's usage rows");
+    assert_eq!(system["requests"], 1, "{s}");
+
+    // The new vectors answer queries embedded by the new embedder.
+    let dir = test
+        .app
+        .registry
+        .get(acme.key)
+        .await
+        .unwrap()
+        .dir()
+        .join("vectors");
+    let hits = in_company(&test, acme.key, move |conn| {
+        let index = silo::vectors::VectorIndex::open_or_rebuild(
+            &dir,
+            conn,
+            Permuted.id(),
+            Permuted.dimensions(),
+        )
+        .unwrap();
+        assert_eq!(index.open_report().stale, 0);
+        let q = Permuted
+            .embed(&["quarterly revenue and margin"])
+            .unwrap()
+            .remove(0);
+        Ok::<_, ApiError>(index.search(&q, 2, 32, None).unwrap())
+    })
+    .await;
+    assert_eq!(hits.len(), 2);
+    let revenue_chunk: i64 = in_company(&test, acme.key, |c| {
+        Ok::<_, ApiError>(c.query_row(
+            "SELECT c.id FROM document_chunks c JOIN documents d ON d.id = c.document_id
+              WHERE d.filename = 'revenue.txt'",
+            [],
+            |r| r.get(0),
+        )?)
+    })
+    .await;
+    assert_eq!(hits[0].0, revenue_chunk);
+}
+
+/// Chunks another embedder made, found when the index is first loaded by a search: vector
+/// search leaves them out at first, a reindex is queued, and once it ran they are found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_chunks_found_at_index_load_are_reembedded() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Stale").await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "revenue.txt",
+        REVENUE.as_bytes(),
+        "company",
+    )
+    .await;
+    // As if another model had embedded them, before this company's index was ever loaded.
+    in_company(&test, acme.key, |c| {
+        Ok::<_, ApiError>(c.execute(
+            "UPDATE document_chunks SET embedding_model = 'old-model'",
+            [],
+        )?)
+    })
+    .await;
+    // This search loads the index, which queues the reindex (its own results depend on
+    // how fast the reindex is).
+    vector_titles(&test, &acme.analyst, "moon tides").await;
+    wait_idle(&test.app.ingest).await;
+    assert_eq!(
+        chunk_models(&test, acme.key).await,
+        vec![(Some(LexicalEmbedder.id().into()), 2)]
+    );
+    assert_eq!(
+        vector_titles(&test, &acme.analyst, "moon tides").await[0],
+        "tides.txt"
+    );
+    let jobs = reindex_jobs(&test, acme.key).await;
+    assert_eq!(
+        (jobs.len(), jobs[0].1["reembedded"].as_i64()),
+        (1, Some(2)),
+        "{jobs:?}"
+    );
+}
+
+/// Vectors from before chunks recorded their embedder, when the saved index says they are
+/// the current embedder's, are labelled, not embedded again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlabelled_vectors_of_the_current_embedder_are_adopted() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Unlabelled").await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    wait_idle(&test.app.ingest).await;
+    save_index(&test, acme.key).await;
+    in_company(&test, acme.key, |c| {
+        Ok::<_, ApiError>(c.execute("UPDATE document_chunks SET embedding_model = NULL", [])?)
+    })
+    .await;
+    // A fresh process: the company is closed and opened again.
+    assert_eq!(test.app.registry.clear_idle(), 1);
+    vector_titles(&test, &acme.analyst, "moon tides").await;
+    wait_idle(&test.app.ingest).await;
+    let jobs = reindex_jobs(&test, acme.key).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(
+        (
+            jobs[0].1["adopted"].as_i64(),
+            jobs[0].1["reembedded"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        vector_titles(&test, &acme.analyst, "moon tides").await[0],
+        "tides.txt"
+    );
+    let s = summary_of(&test, &acme.admin).await;
+    assert!(
+        embedding_group(&s, "system").is_none(),
+        "nothing was embedded: {s}"
+    );
+}
+
+/// With automatic reindexing off (as when the lexical fallback stands in for a missing
+/// model), stale chunks are reported but their vectors are left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_automatic_reindex_when_it_is_off() {
+    let test = TestApp::spawn_with(|o| o.workspace.auto_reindex = false).await;
+    let acme = company(&test, "Fallback").await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    in_company(&test, acme.key, |c| {
+        Ok::<_, ApiError>(c.execute(
+            "UPDATE document_chunks SET embedding_model = 'all-minilm-l6-v2'",
+            [],
+        )?)
+    })
+    .await;
+    assert!(
+        vector_titles(&test, &acme.analyst, "moon tides")
+            .await
+            .is_empty()
+    );
+    wait_idle(&test.app.ingest).await;
+    assert!(reindex_jobs(&test, acme.key).await.is_empty());
+    assert_eq!(
+        chunk_models(&test, acme.key).await,
+        vec![(Some("all-minilm-l6-v2".into()), 1)]
+    );
+    // Keyword search still finds everything.
+    let r = test
+        .post(
+            "/api/search",
+            &acme.analyst,
+            json!({"query": "moon tides", "mode": "keyword"}),
+        )
+        .await;
+    assert_eq!(
+        r.body["results"][0]["document_title"], "tides.txt",
+        "{}",
+        r.body
+    );
+}
+
+/// Past the index memory budget, idle companies with a loaded index are closed (their
+/// index saved), and their next search loads it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loaded_indexes_are_kept_within_their_memory_budget() {
+    let test = TestApp::spawn_with(|o| {
+        o.registry.max_index_bytes = 1;
+        // Usage writers hold a company while busy: let them stop quickly.
+        o.workspace.usage_batch_idle = Duration::from_millis(20);
+    })
+    .await;
+    let a = company(&test, "Budget A").await;
+    let b = company(&test, "Budget B").await;
+    ingest(&test, &a.analyst, "tides.txt", TIDES.as_bytes(), "company").await;
+    ingest(
+        &test,
+        &b.analyst,
+        "revenue.txt",
+        REVENUE.as_bytes(),
+        "company",
+    )
+    .await;
+    let manifest = test
+        .app
+        .registry
+        .get(a.key)
+        .await
+        .unwrap()
+        .dir()
+        .join("vectors/manifest.json");
+    assert_eq!(
+        vector_titles(&test, &a.analyst, "moon tides").await,
+        ["tides.txt"]
+    );
+    assert!(!manifest.exists(), "not saved yet");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        vector_titles(&test, &b.analyst, "revenue margin").await,
+        ["revenue.txt"]
+    );
+    // Loading B's index put A (idle, with an index) over the budget: A was closed.
+    let evictions = &test.app.registry.stats.index_evictions;
+    assert_eq!(evictions.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(!test.app.registry.is_open(a.key));
+    assert!(test.app.registry.is_open(b.key));
+    // A's index was saved on the way out, and it answers again after loading.
+    for _ in 0..500 {
+        if manifest.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(manifest.exists(), "A's index was saved when it was closed");
+    assert_eq!(
+        vector_titles(&test, &a.analyst, "moon tides").await,
+        ["tides.txt"]
+    );
+}
