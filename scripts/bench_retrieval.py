@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""Retrieval quality of POST /api/search (keyword, vector, hybrid) on a real public corpus.
+
+Corpus: the Python FAQ as shipped in Debian's `python3.11-doc` package (HTML pages under
+usr/share/doc/python3.11/html/faq/). Every FAQ entry is a section whose heading is a
+question and whose body is the answer. The package is fetched once with `apt-get download`
+and unpacked with `dpkg-deb -x` into data/bench/ (gitignored), so reruns do not download.
+
+How it measures:
+  1. starts `silo serve` on a fresh temporary data directory with the local MiniLM
+     embedder, creates a company and a company admin, and logs in as that admin;
+  2. uploads each answer (plain text, the question heading removed) as one .txt document
+     with a neutral title such as `faq-programming-017`, so nothing but the answer text
+     can match; entries whose answer is shorter than --min-chars are skipped;
+  3. waits until every document is processed (the ingestion time is upload to the last
+     document completed: extraction, chunking, embedding, indexing);
+  4. asks every question through POST /api/search in each mode with k = --k, one request
+     at a time, after one warm-up request per mode. A question asked twice in the FAQ
+     ("What is Python?", in general and in installed) is one query with both answers.
+
+Metrics per mode, over the questions: MRR@k is the mean of 1/rank of the first result
+(a chunk) whose document is the question's answer, 0 when none is in the top k; R@1 and
+R@k are the shares of questions whose answer document is first / in the top k. Latency
+is the client-side time of each search request on 127.0.0.1 (mean, p50, p95).
+
+usage: scripts/bench_retrieval.py [--k 10] [--port 18093] [--json] [--keep]
+                                  [--min-chars 100] [--per-question FILE]
+Uses $SILO_BIN when set, else `cargo build --release` and target/release/silo; the model
+from $SILO_MODEL_DIR, else data/models/all-minilm-l6-v2 (fetched by scripts/fetch_model.sh).
+"""
+import argparse, glob, html.parser, http.client, json, os, re, shutil, signal, statistics
+import subprocess, sys, tempfile, time, uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, "data", "bench")
+PACKAGE = "python3.11-doc"
+FAQ_DIR = "usr/share/doc/python3.11/html/faq"
+MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+MODES = ("keyword", "vector", "hybrid")
+ADMIN, USER, PASSWORD = "root@bench.test", "reader@bench.test", "bench-password-1"
+
+
+# ---------------------------------------------------------------------------- corpus
+
+def fetch_corpus():
+    """The unpacked FAQ directory and the package version, downloading only once."""
+    os.makedirs(CACHE, exist_ok=True)
+    debs = sorted(glob.glob(os.path.join(CACHE, f"{PACKAGE}_*.deb")))
+    if not debs:
+        if not shutil.which("apt-get"):
+            sys.exit(f"apt-get is needed to download {PACKAGE} (or put its .deb in {CACHE})")
+        run = subprocess.run(["apt-get", "download", PACKAGE], cwd=CACHE, capture_output=True, text=True)
+        debs = sorted(glob.glob(os.path.join(CACHE, f"{PACKAGE}_*.deb")))
+        if not debs:
+            sys.exit(f"apt-get download {PACKAGE} failed (try `apt-get update` first):\n{run.stderr}")
+    deb = debs[-1]
+    version = os.path.basename(deb)[len(PACKAGE) + 1:].rsplit("_", 1)[0]
+    unpacked = os.path.join(CACHE, f"{PACKAGE}_{version}")
+    if not os.path.isdir(os.path.join(unpacked, FAQ_DIR)):
+        stage = tempfile.mkdtemp(dir=CACHE, prefix=".unpack-")
+        subprocess.run(["dpkg-deb", "-x", deb, stage], check=True)
+        shutil.rmtree(unpacked, ignore_errors=True)
+        os.rename(stage, unpacked)
+    return os.path.join(unpacked, FAQ_DIR), version
+
+
+class Sections(html.parser.HTMLParser):
+    """Collects every <section> of a Sphinx page: its heading text, its own body text
+    (nested sections excluded, header links dropped) and whether it has subsections."""
+
+    BLOCKS = {"p", "pre", "li", "div", "dt", "dd", "tr", "br", "blockquote", "table"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.open, self.done, self.in_heading, self.links = [], [], 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "section":
+            if self.open:
+                self.open[-1]["parent"] = True
+            self.open.append({"id": dict(attrs).get("id"), "heading": "", "body": [],
+                              "depth": len(self.open), "parent": False})
+        elif not self.open:
+            return
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.in_heading += 1
+        elif tag == "a":
+            self.links.append("headerlink" in (dict(attrs).get("class") or ""))
+        elif tag in self.BLOCKS:
+            self.open[-1]["body"].append("\n")
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            if self.open:
+                self.done.append(self.open.pop())
+        elif not self.open:
+            return
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.in_heading -= 1
+        elif tag == "a":
+            if self.links:
+                self.links.pop()
+        elif tag in self.BLOCKS:
+            self.open[-1]["body"].append("\n")
+
+    def handle_data(self, data):
+        if not self.open or any(self.links):
+            return
+        if self.in_heading:
+            self.open[-1]["heading"] += data
+        else:
+            self.open[-1]["body"].append(data)
+
+
+def faq_entries(faq_dir, min_chars):
+    """(name, question, answer) for every FAQ entry with an answer of min_chars or more,
+    and the number of entries skipped as too short. An entry is a section without
+    subsections below a page's top section (the others are pages and topic groups)."""
+    entries, skipped = [], 0
+    for path in sorted(glob.glob(os.path.join(faq_dir, "*.html"))):
+        page = os.path.basename(path)[:-len(".html")]
+        if page == "index":
+            continue
+        parser = Sections()
+        with open(path, encoding="utf-8") as f:
+            parser.feed(f.read())
+        leaves = [s for s in parser.done if s["depth"] > 0 and not s["parent"]]
+        number = 0
+        for s in leaves:  # leaves close in document order
+
+            question = " ".join(s["heading"].split())
+            answer = re.sub(r"[ \t]+\n", "\n", "".join(s["body"]))
+            answer = re.sub(r"\n{3,}", "\n\n", answer).strip()
+            if len(answer) < min_chars:
+                skipped += 1
+                continue
+            number += 1
+            entries.append((f"faq-{page}-{number:03d}", question, answer + "\n"))
+    return entries, skipped
+
+
+# ---------------------------------------------------------------------------- HTTP
+
+class Api:
+    """A keep-alive connection to the server (so latency is the request, not a TCP connect)."""
+
+    def __init__(self, port):
+        self.port, self.conn, self.token = port, None, None
+
+    def request(self, method, path, body=None, headers=None):
+        headers = dict(headers or {})
+        if self.token:
+            headers["authorization"] = "Bearer " + self.token
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                res = self.conn.getresponse()
+                data = res.read()
+                return res.status, (json.loads(data) if data else None)
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+
+    def json(self, method, path, body=None, expect=(200, 201)):
+        data = json.dumps(body).encode() if body is not None else None
+        status, answer = self.request(method, path, data, {"content-type": "application/json"} if data else {})
+        if status not in expect:
+            sys.exit(f"{method} {path}: {status} {answer}")
+        return answer
+
+    def upload(self, filename, title, text):
+        boundary = uuid.uuid4().hex
+        parts = [(f'form-data; name="file"; filename="{filename}"', "text/plain; charset=utf-8", text),
+                 ('form-data; name="title"', None, title), ('form-data; name="scope"', None, "company")]
+        body = b""
+        for disposition, ctype, value in parts:
+            body += f"--{boundary}\r\ncontent-disposition: {disposition}\r\n".encode()
+            body += (f"content-type: {ctype}\r\n" if ctype else "").encode() + b"\r\n"
+            body += value.encode() + b"\r\n"
+        body += f"--{boundary}--\r\n".encode()
+        status, answer = self.request("POST", "/api/documents", body,
+                                      {"content-type": f"multipart/form-data; boundary={boundary}"})
+        if status != 202:
+            sys.exit(f"upload {filename}: {status} {answer}")
+        return answer["document"]["id"]
+
+
+def silo_binary():
+    if os.environ.get("SILO_BIN"):
+        return os.environ["SILO_BIN"]
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release", "silo")
+
+
+def model_dir():
+    if os.environ.get("SILO_MODEL_DIR"):
+        return os.environ["SILO_MODEL_DIR"]
+    path = os.path.join(ROOT, "data", "models", "all-minilm-l6-v2")
+    if not all(os.path.isfile(os.path.join(path, f)) for f in MODEL_FILES):
+        subprocess.run([os.path.join(ROOT, "scripts", "fetch_model.sh")], cwd=ROOT, check=True,
+                       env={**os.environ, "SILO_DATA_DIR": os.path.join(ROOT, "data")})
+    return path
+
+
+def wait_until_processed(api, ids, log):
+    """Polls the document list until no document is pending or processing; returns the
+    statuses by id and the number of chunks."""
+    wanted, statuses, chunks, logged = set(ids), {}, 0, 0.0
+    while True:
+        statuses, chunks, offset = {}, 0, 0
+        while True:
+            page = api.json("GET", f"/api/documents?limit=200&offset={offset}")
+            for d in page["items"]:
+                if d["id"] in wanted:
+                    statuses[d["id"]] = (d["status"], d.get("error"))
+                    chunks += d["num_chunks"]
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                break
+        done = sum(s in ("completed", "failed") for s, _ in statuses.values())
+        if done == len(wanted):
+            return statuses, chunks
+        if time.monotonic() - logged >= 5:
+            log(f"  processed {done}/{len(wanted)} documents")
+            logged = time.monotonic()
+        time.sleep(0.5)
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+# ---------------------------------------------------------------------------- benchmark
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--k", type=int, default=10, help="results per search (default 10)")
+    ap.add_argument("--port", type=int, default=18093)
+    ap.add_argument("--min-chars", type=int, default=100, help="skip answers shorter than this")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ap.add_argument("--keep", action="store_true", help="keep the server's data directory")
+    ap.add_argument("--per-question", metavar="FILE", help="write each question's rank per mode as JSON")
+    args = ap.parse_args()
+    log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+
+    faq_dir, version = fetch_corpus()
+    entries, skipped = faq_entries(faq_dir, args.min_chars)
+    log(f"corpus: {PACKAGE} {version}, {len(entries)} FAQ entries "
+        f"({skipped} skipped with answers under {args.min_chars} characters)")
+    binary, models = silo_binary(), model_dir()
+
+    tmp = tempfile.mkdtemp(prefix="silo-bench-retrieval-")
+    env = {**os.environ, "SILO_DATA_DIR": os.path.join(tmp, "data"), "SILO_MODEL_DIR": models,
+           "SILO_EMBEDDER": "minilm", "SILO_LISTEN": f"127.0.0.1:{args.port}",
+           "SILO_ADMIN_EMAIL": ADMIN, "SILO_ADMIN_PASSWORD": PASSWORD,
+           "SILO_ACCESS_TOKEN_TTL": "86400", "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+    server_log = open(os.path.join(tmp, "server.log"), "w")
+    server = subprocess.Popen([binary, "serve"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
+    api = Api(args.port)
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                sys.exit(f"silo serve exited with {server.returncode}; see {server_log.name}")
+            try:
+                if api.request("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                api.conn = None
+            time.sleep(0.1)
+        else:
+            sys.exit(f"silo serve did not answer on port {args.port}")
+        api.token = api.json("POST", "/api/auth/login", {"email": ADMIN, "password": PASSWORD})["access_token"]
+        company = api.json("POST", "/api/admin/companies", {"name": "Retrieval Bench"})
+        api.json("POST", "/api/admin/users", {"email": USER, "password": PASSWORD, "role": "admin",
+                                              "company_id": company["id"]})
+        api.token = None
+        api.token = api.json("POST", "/api/auth/login", {"email": USER, "password": PASSWORD})["access_token"]
+
+        t0 = time.monotonic()
+        doc_ids = [api.upload(name + ".txt", name, answer) for name, _, answer in entries]
+        statuses, chunks = wait_until_processed(api, doc_ids, log)
+        ingest_s = time.monotonic() - t0
+        failed = [(name, statuses[d][1]) for (name, _, _), d in zip(entries, doc_ids) if statuses[d][0] != "completed"]
+        if failed:
+            sys.exit(f"{len(failed)} documents failed: {failed[:5]}")
+        log(f"ingested {len(doc_ids)} documents, {chunks} chunks, in {ingest_s:.1f} s")
+
+        # A question asked twice in the FAQ ("What is Python?") is one query with two answers.
+        questions = {}
+        for (_, question, _), doc_id in zip(entries, doc_ids):
+            questions.setdefault(question, set()).add(doc_id)
+        results, ranks = {}, {}
+        for mode in MODES:
+            api.json("POST", "/api/search", {"query": entries[0][1], "k": args.k, "mode": mode})  # warm-up
+            latencies, mode_ranks = [], []
+            for question, answers in questions.items():
+                t = time.perf_counter()
+                hits = api.json("POST", "/api/search", {"query": question, "k": args.k, "mode": mode})["results"]
+                latencies.append((time.perf_counter() - t) * 1000)
+                rank = next((i + 1 for i, h in enumerate(hits) if h["document_id"] in answers), None)
+                mode_ranks.append(rank)
+            n = len(mode_ranks)
+            results[mode] = {
+                "mrr_at_k": round(sum(1 / r for r in mode_ranks if r) / n, 4),
+                "recall_at_1": round(sum(r == 1 for r in mode_ranks) / n, 4),
+                "recall_at_k": round(sum(r is not None for r in mode_ranks) / n, 4),
+                "latency_ms": {"mean": round(statistics.fmean(latencies), 3),
+                               "p50": round(percentile(latencies, 50), 3),
+                               "p95": round(percentile(latencies, 95), 3)},
+            }
+            ranks[mode] = mode_ranks
+
+        report = {"corpus": {"package": PACKAGE, "version": version, "documents": len(doc_ids),
+                             "questions": len(questions), "chunks": chunks, "skipped_short": skipped,
+                             "min_chars": args.min_chars},
+                  "embedder": "minilm", "k": args.k, "ingest_seconds": round(ingest_s, 2), "modes": results}
+        if args.per_question:
+            with open(args.per_question, "w") as f:
+                names = dict(zip(doc_ids, (name for name, _, _ in entries)))
+                json.dump([{"question": q, "documents": sorted(names[d] for d in answers),
+                            **{m: ranks[m][i] for m in MODES}}
+                           for i, (q, answers) in enumerate(questions.items())], f, indent=1)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            k = args.k
+            print(f"\n{len(questions)} questions over {len(doc_ids)} documents ({chunks} chunks), k = {k}, "
+                  f"ingestion {ingest_s:.1f} s ({chunks / ingest_s:.0f} chunks/s)")
+            print(f"{'mode':<9}{f'MRR@{k}':>8}{'R@1':>7}{f'R@{k}':>7}{'mean ms':>9}{'p50 ms':>8}{'p95 ms':>8}")
+            for mode, r in results.items():
+                lat = r["latency_ms"]
+                print(f"{mode:<9}{r['mrr_at_k']:>8.3f}{r['recall_at_1']:>7.3f}{r['recall_at_k']:>7.3f}"
+                      f"{lat['mean']:>9.1f}{lat['p50']:>8.1f}{lat['p95']:>8.1f}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        server_log.close()
+        if args.keep:
+            log(f"data directory kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
