@@ -23,8 +23,17 @@ Metrics per mode, over the questions: MRR@k is the mean of 1/rank of the first r
 R@k are the shares of questions whose answer document is first / in the top k. Latency
 is the client-side time of each search request on 127.0.0.1 (mean, p50, p95).
 
+--dump-lists FILE also writes, for every question, the ranked lists that hybrid mode fuses,
+each --dump-depth long (default 40, the depth hybrid fuses at k = 10) with their scores
+(keyword: -bm25, higher is better; vector: cosine similarity): keyword and vector for the
+question as asked, keyword for the question without English stopwords (STOPWORDS; the
+question as asked when nothing is left), and the server's hybrid top k. Each entry also
+carries the answer document(s) and the FAQ page(s) the question comes from, so that
+scripts/fusion_study.py can compare fusion rules offline and cross-validate them by page.
+
 usage: scripts/bench_retrieval.py [--k 10] [--port 18093] [--json] [--keep]
                                   [--min-chars 100] [--per-question FILE]
+                                  [--dump-lists FILE] [--dump-depth 40]
 Uses $SILO_BIN when set, else `cargo build --release` and target/release/silo; the model
 from $SILO_MODEL_DIR, else data/models/all-minilm-l6-v2 (fetched by scripts/fetch_model.sh).
 """
@@ -38,6 +47,19 @@ FAQ_DIR = "usr/share/doc/python3.11/html/faq"
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 MODES = ("keyword", "vector", "hybrid")
 ADMIN, USER, PASSWORD = "root@bench.test", "reader@bench.test", "bench-password-1"
+# NLTK's English stopword list without its apostrophe forms ("don't", "you're", ...): the
+# search tokenizer cuts words at apostrophes, and the pieces ("don", "t", "re") are here.
+STOPWORDS = frozenset("""
+a about above after again against ain all am an and any are aren as at be because been
+before being below between both but by can couldn d did didn do does doesn doing don down
+during each few for from further had hadn has hasn have haven having he her here hers
+herself him himself his how i if in into is isn it its itself just ll m ma me mightn more
+most mustn my myself needn no nor not now o of off on once only or other our ours
+ourselves out over own re s same shan she should shouldn so some such t than that the
+their theirs them themselves then there these they this those through to too under until
+up ve very was wasn we were weren what when where which while who whom why will with won
+wouldn y you your yours yourself yourselves
+""".split())
 
 
 # ---------------------------------------------------------------------------- corpus
@@ -230,6 +252,37 @@ def wait_until_processed(api, ids, log):
         time.sleep(0.5)
 
 
+def strip_stopwords(query):
+    """The query's words (cut as the server's keyword search cuts them: at every character
+    that is not a letter or digit) without STOPWORDS, or None when none is left."""
+    words = [w for w in re.split(r"[^\w]|_", query) if w and w.lower() not in STOPWORDS]
+    return " ".join(words) or None
+
+
+def dump_lists(api, questions, names, pages, depth, k, path):
+    """Writes the lists hybrid mode fuses, with scores, for every question (see --dump-lists)."""
+    def ranked(query, mode, n):
+        hits = api.json("POST", "/api/search", {"query": query, "k": n, "mode": mode})["results"]
+        return [{"chunk": h["chunk_id"], "document": names[h["document_id"]], "score": h["score"]}
+                for h in hits]
+
+    out = []
+    for question, answers in questions.items():
+        stripped = strip_stopwords(question)
+        docs = sorted(names[d] for d in answers)
+        out.append({"question": question, "documents": docs,
+                    "pages": sorted({pages[d] for d in docs}),
+                    "keyword_query_stopped": stripped,
+                    "keyword": ranked(question, "keyword", depth),
+                    "keyword_stopped": ranked(stripped or question, "keyword", depth),
+                    "vector": ranked(question, "vector", depth),
+                    "hybrid": ranked(question, "hybrid", k)})
+    meta = {"depth": depth, "k": k, "stopwords": sorted(STOPWORDS),
+            "documents": len(names), "questions": len(out)}
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "questions": out}, f, indent=1)
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
@@ -245,7 +298,12 @@ def main():
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ap.add_argument("--keep", action="store_true", help="keep the server's data directory")
     ap.add_argument("--per-question", metavar="FILE", help="write each question's rank per mode as JSON")
+    ap.add_argument("--dump-lists", metavar="FILE",
+                    help="write every question's keyword and vector lists with scores as JSON")
+    ap.add_argument("--dump-depth", type=int, default=40, help="length of the dumped lists (default 40)")
     args = ap.parse_args()
+    if not 1 <= args.dump_depth <= 100:
+        sys.exit("--dump-depth must be between 1 and 100")
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
 
     faq_dir, version = fetch_corpus()
@@ -325,6 +383,11 @@ def main():
                 json.dump([{"question": q, "documents": sorted(names[d] for d in answers),
                             **{m: ranks[m][i] for m in MODES}}
                            for i, (q, answers) in enumerate(questions.items())], f, indent=1)
+        if args.dump_lists:
+            names = dict(zip(doc_ids, (name for name, _, _ in entries)))
+            pages = {name: name.split("-")[1] for name, _, _ in entries}
+            dump_lists(api, questions, names, pages, args.dump_depth, args.k, args.dump_lists)
+            log(f"lists of {len(questions)} questions written to {args.dump_lists}")
         if args.json:
             print(json.dumps(report, indent=2))
         else:
