@@ -13,6 +13,178 @@ pub const MAX_TERMS: usize = 32;
 /// Longest word kept, in characters (longer ones are not real words in any index).
 const MAX_TERM_CHARS: usize = 64;
 
+/// English stopwords (NLTK's list without its apostrophe forms, whose pieces — "don", "t",
+/// "re" — are here, since words are cut at apostrophes), sorted for binary search.
+const STOPWORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "ain",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "aren",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "couldn",
+    "d",
+    "did",
+    "didn",
+    "do",
+    "does",
+    "doesn",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "hadn",
+    "has",
+    "hasn",
+    "have",
+    "haven",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "isn",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "ll",
+    "m",
+    "ma",
+    "me",
+    "mightn",
+    "more",
+    "most",
+    "mustn",
+    "my",
+    "myself",
+    "needn",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "o",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "re",
+    "s",
+    "same",
+    "shan",
+    "she",
+    "should",
+    "shouldn",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "ve",
+    "very",
+    "was",
+    "wasn",
+    "we",
+    "were",
+    "weren",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "won",
+    "wouldn",
+    "y",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// `query` without English stopwords, or unchanged when nothing else is left (a query of
+/// only stopwords still means something, and non-English text passes through).
+pub fn without_stopwords(query: &str) -> std::borrow::Cow<'_, str> {
+    let kept: Vec<&str> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && STOPWORDS.binary_search(&w.to_lowercase().as_str()).is_err())
+        .collect();
+    if kept.is_empty() {
+        query.into()
+    } else {
+        kept.join(" ").into()
+    }
+}
+
 /// Turns free text into a safe FTS5 query: its words, quoted, OR-ed together (BM25 then
 /// ranks chunks with more of the words higher). `None` when the input has no word at all,
 /// in which case there is nothing to search for.
@@ -74,6 +246,21 @@ pub fn keyword_search(
 mod tests {
     use super::*;
     use crate::db::migrations::{MigrationSet, migrate};
+
+    #[test]
+    fn stopwords_go_unless_nothing_else_is_left() {
+        assert!(
+            STOPWORDS.windows(2).all(|w| w[0] < w[1]),
+            "sorted and unique"
+        );
+        assert_eq!(
+            without_stopwords("How do I delete Python?"),
+            "delete Python"
+        );
+        assert_eq!(without_stopwords("Why don't THE tides stop"), "tides stop");
+        assert_eq!(without_stopwords("who are you"), "who are you");
+        assert_eq!(without_stopwords("Gezeiten und Mond"), "Gezeiten und Mond");
+    }
 
     fn db() -> (tempfile::TempDir, Connection) {
         let tmp = tempfile::tempdir().unwrap();
