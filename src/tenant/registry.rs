@@ -400,8 +400,6 @@ impl Drop for ClosedGuard {
     }
 }
 
-/// Opens company `id` from its row in primary.db: resolves and checks its path, builds its
-/// pool, and checks the schema version (migrating or refusing as configured).
 /// Saves the indexes of evicted companies and drops them, on the blocking pool: closing
 /// connections may checkpoint the WAL, and a dump writes files.
 fn release(evicted: Vec<Arc<TenantDb>>) {
@@ -412,6 +410,8 @@ fn release(evicted: Vec<Arc<TenantDb>>) {
     }
 }
 
+/// Opens company `id` from its row in primary.db: resolves and checks its path, builds its
+/// pool, and checks the schema version (migrating or refusing as configured).
 fn open_company(
     data_dir: &Path,
     primary: &Pool,
