@@ -124,6 +124,31 @@ pub async fn ingest(
     (body["document"]["id"].as_str().unwrap().to_string(), job)
 }
 
+/// Two short documents on unrelated subjects, for search tests.
+pub const TIDES: &str = "Ocean tides are caused by the gravitational pull of the moon and the sun. \
+    Spring tides happen at new and full moon, neap tides at the quarter moons.";
+pub const REVENUE: &str = "Quarterly revenue grew by twelve percent, driven by subscription sales \
+    in Europe. Operating costs stayed flat and the margin improved.";
+
+/// Ingests tides.txt and revenue.txt (company scope) as `token`; returns their ids.
+pub async fn ingest_tides_and_revenue(test: &TestApp, token: &str) -> (String, String) {
+    let (tides, job) = ingest(test, token, "tides.txt", TIDES.as_bytes(), "company").await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let (revenue, job) = ingest(test, token, "revenue.txt", REVENUE.as_bytes(), "company").await;
+    assert_eq!(job["status"], "completed", "{job}");
+    (tides, revenue)
+}
+
+/// The document titles of a search reply, in order.
+pub fn titles(body: &Value) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["document_title"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Runs `f` with a connection to company `key`, inside its tenant scope.
 pub async fn in_company<T: Send + 'static>(
     test: &TestApp,

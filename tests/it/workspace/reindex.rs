@@ -11,13 +11,10 @@ use silo::embed::{EmbedError, Embedder, LexicalEmbedder};
 use silo::error::ApiError;
 use silo::ingest::{IngestWorker, WorkerOptions};
 
-use super::helpers::{company, in_company, ingest};
+use super::helpers::{
+    REVENUE, TIDES, company, in_company, ingest, ingest_tides_and_revenue, titles,
+};
 use crate::common::TestApp;
-
-const TIDES: &str = "Ocean tides are caused by the gravitational pull of the moon and the sun. \
-    Spring tides happen at new and full moon, neap tides at the quarter moons.";
-const REVENUE: &str = "Quarterly revenue grew by twelve percent, driven by subscription sales \
-    in Europe. Operating costs stayed flat and the margin improved.";
 
 /// The lexical embedder with its dimensions permuted: searches with it work as well as with
 /// the original, but its vectors do not compare with the original's, like a new model.
@@ -123,12 +120,7 @@ async fn vector_titles(test: &TestApp, token: &str, query: &str) -> Vec<String> 
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    r.body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["document_title"].as_str().unwrap().to_string())
-        .collect()
+    titles(&r.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,22 +192,7 @@ async fn ingestion_and_semantic_searches_record_embedding_usage() {
 async fn a_changed_embedder_reindexes_companies_in_the_background() {
     let test = TestApp::spawn().await;
     let acme = company(&test, "Changing").await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "revenue.txt",
-        REVENUE.as_bytes(),
-        "company",
-    )
-    .await;
+    ingest_tides_and_revenue(&test, &acme.analyst).await;
     // The index is saved (as at shutdown), then the process "restarts" with a new embedder.
     save_index(&test, acme.key).await;
     let options = WorkerOptions {
@@ -283,22 +260,7 @@ async fn a_changed_embedder_reindexes_companies_in_the_background() {
 async fn stale_chunks_found_at_index_load_are_reembedded() {
     let test = TestApp::spawn().await;
     let acme = company(&test, "Stale").await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "revenue.txt",
-        REVENUE.as_bytes(),
-        "company",
-    )
-    .await;
+    ingest_tides_and_revenue(&test, &acme.analyst).await;
     // As if another model had embedded them, before this company's index was ever loaded.
     in_company(&test, acme.key, |c| {
         Ok::<_, ApiError>(c.execute(

@@ -4,27 +4,14 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::{assert_invalid, company, ingest};
+use super::helpers::{REVENUE, TIDES, assert_invalid, company, ingest, titles};
 use crate::common::TestApp;
 
-const TIDES: &str = "Ocean tides are caused by the gravitational pull of the moon and the sun. \
-    Spring tides happen at new and full moon, neap tides at the quarter moons.";
-const REVENUE: &str = "Quarterly revenue grew by twelve percent, driven by subscription sales \
-    in Europe. Operating costs stayed flat and the margin improved.";
 const SECRET: &str = "The private salary review lists compensation bands for engineers.";
 
 async fn search(test: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
     let reply = test.post("/api/search", token, body).await;
     (reply.status, reply.body)
-}
-
-fn titles(body: &Value) -> Vec<String> {
-    body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["document_title"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
