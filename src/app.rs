@@ -70,7 +70,8 @@ impl WorkspaceOptions {
             job_timeout: self.ingest_job_timeout,
             prices: self.prices.clone(),
             auto_reindex: self.auto_reindex,
-            ..WorkerOptions::default()
+            // A slice ends well before the job time limit could fail it.
+            reindex_slice: crate::ingest::reindex_job::SLICE.min(self.ingest_job_timeout / 2),
         }
     }
 }

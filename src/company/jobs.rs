@@ -48,11 +48,14 @@ pub struct Job {
     /// User id of whoever queued it (None for jobs the system starts).
     #[serde(skip)]
     pub created_by: Option<String>,
+    /// The job's input (JSON), e.g. where a reindex continues.
+    #[serde(skip)]
+    pub params: Option<String>,
 }
 
 const COLUMNS: &str = "j.id, j.uuid, j.job_type, j.document_id, d.uuid, j.status, j.total_items, \
     j.processed_items, j.progress, j.current_step, j.error, j.attempts, j.created_at, \
-    j.started_at, j.completed_at, j.updated_at, j.created_by";
+    j.started_at, j.completed_at, j.updated_at, j.created_by, j.params";
 
 impl Job {
     pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -74,6 +77,7 @@ impl Job {
             completed_at: row.get(14)?,
             updated_at: row.get(15)?,
             created_by: row.get(16)?,
+            params: row.get(17)?,
         })
     }
 }
@@ -158,20 +162,46 @@ pub fn claim_next(conn: &Connection) -> rusqlite::Result<Option<Job>> {
     }
 }
 
-/// Queues a reindex job unless one is already pending or running; true if it queued one.
-/// Call inside a write transaction (the check and the insert must not be split).
-pub fn enqueue_reindex(conn: &Connection) -> rusqlite::Result<bool> {
-    let queued: bool = conn
+/// After a reindex job failed (an embedding service down), no new one is queued
+/// automatically for this long.
+pub const REINDEX_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Queues a reindex job with `params` (where to continue; None to start over) unless one is
+/// pending or running, or one failed less than [`REINDEX_BACKOFF`] ago. True if it queued
+/// one. Call inside a write transaction (the check and the insert must not be split).
+pub fn enqueue_reindex(conn: &Connection, params: Option<&str>) -> rusqlite::Result<bool> {
+    let since =
+        (chrono::Utc::now() - REINDEX_BACKOFF).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let blocked: bool = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM processing_jobs
-                             WHERE job_type = ?1 AND status IN ('pending', 'processing'))",
+            "SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE job_type = ?1
+                 AND (status IN ('pending', 'processing')
+                      OR (status = 'failed' AND completed_at > ?2)))",
         )?
-        .query_row([REINDEX], |r| r.get(0))?;
-    if queued {
+        .query_row(params![REINDEX, since], |r| r.get(0))?;
+    if blocked {
         return Ok(false);
     }
-    insert(conn, &uuid::Uuid::new_v4().to_string(), REINDEX, None, None)?;
+    let ts = now();
+    conn.prepare_cached(
+        "INSERT INTO processing_jobs (uuid, job_type, status, params, created_at, updated_at)
+         VALUES (?1, ?2, 'pending', ?3, ?4, ?4)",
+    )?
+    .execute(params![
+        uuid::Uuid::new_v4().to_string(),
+        REINDEX,
+        params,
+        ts
+    ])?;
     Ok(true)
+}
+
+/// Whether the job is still `processing` (not failed by the worker's time limit meanwhile).
+pub fn is_running(conn: &Connection, row_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT status = 'processing' FROM processing_jobs WHERE id = ?1")?
+        .query_row([row_id], |r| r.get(0))
+        .optional()
+        .map(|r| r.unwrap_or(false))
 }
 
 /// Whether any job waits to be claimed.

@@ -390,7 +390,10 @@ async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResul
         }
     }
     if !chunk_ids.is_empty() {
-        index_hooks::on_chunks_removed(&ctx.db, &chunk_ids);
+        // Takes the index's write lock, which a dump in progress can hold up: not here.
+        let db = ctx.db.clone();
+        tokio::task::spawn_blocking(move || index_hooks::on_chunks_removed(&db, &chunk_ids))
+            .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

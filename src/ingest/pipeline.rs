@@ -158,7 +158,7 @@ fn process(
     let tokens: i64 = pieces.iter().map(|p| chunk::estimate_tokens(&p.text)).sum();
     // The embedding calls, charged to whoever uploaded the document.
     let usage_row = match (embedder, &embeddings) {
-        (Some(e), Some(_)) => {
+        (Some(e), Some(_)) if tokens > 0 => {
             let user = job.created_by.as_deref().unwrap_or(&doc.uploaded_by);
             Some(usage_row(e.as_ref(), prices, user, tokens))
         }

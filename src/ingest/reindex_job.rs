@@ -1,18 +1,23 @@
 //! The background `reindex` job: moves a company's chunks to the current embedder.
 //!
 //! Queued automatically when the company's vector index finds chunks it cannot hold (the
-//! embedder changed, or vectors from before chunks were labelled) — at start-up when the
-//! index manifest names another embedder, or when the index is loaded. It runs under the
-//! worker's permits like a document job, in slices of [`SLICE`]: a slice that runs out of
-//! time completes and queues the next one behind the company's other pending jobs, so a
+//! embedder changed): at start-up when the saved index names another embedder, or when the
+//! index is loaded with stale chunks. It runs under the worker's permits like a document
+//! job, in slices of at most [`SLICE`]: a slice always makes progress (at least one batch),
+//! and one that runs out of time completes and queues a follow-up carrying its cursor
+//! (`params: {"after", "total", "done"}`) behind the company's other pending jobs, so a
 //! company with a million chunks neither holds a permit for hours nor blocks its own
-//! uploads. Each batch is committed (vectors and usage row) and then added to the loaded
-//! index, so vector search fills in while the reindex runs; keyword search is complete
-//! throughout.
+//! uploads, and no slice scans what an earlier one did. Each batch is committed and then
+//! added to the loaded index, so vector search fills in while the reindex runs; keyword
+//! search is complete throughout. Each slice records one usage row (charged to `system`).
+//!
+//! When the last slice finishes, a saved index of the previous embedder is discarded, so
+//! the next start does not queue the reindex again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::index_hooks;
@@ -22,11 +27,23 @@ use crate::db::write_tx;
 use crate::embed::Embedder;
 use crate::embed::usage::SYSTEM_USER;
 use crate::pricing::PriceTable;
-use crate::search::reindex::{self, BATCH, Charge};
+use crate::search::reindex::{self, BATCH, Charge, ReembedError};
 use crate::tenant::context;
+use crate::vectors::{VECTORS_DIR, VectorIndex};
 
 /// Longest one reindex job runs before handing over to a follow-up job.
 pub const SLICE: Duration = Duration::from_secs(30);
+
+/// Where a reindex continues (the job's `params`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    /// Chunks up to this id were handled by earlier slices.
+    after: i64,
+    /// Stale chunks when the reindex started.
+    total: i64,
+    /// Chunks handled so far (embedded or refused).
+    done: i64,
+}
 
 /// Runs one slice of a reindex job inside the company's `TenantCtx` (blocking).
 pub fn run_job(
@@ -60,71 +77,89 @@ fn reembed(
 ) -> Result<Option<Outcome>, PipelineError> {
     let started = Instant::now();
     let ctx = context::current()?;
-    let adopted = context::with_conn(|c| {
-        let tx = write_tx(c)?;
-        let ids = reindex::adopt_unlabelled(&tx, ctx.db.dir(), embedder)?;
-        tx.commit()?;
-        Ok::<_, PipelineError>(ids)
-    })?;
-    index_hooks::on_chunks_committed(&ctx.db, embedder.id(), &adopted);
-    let total = context::with_conn(|c| {
-        let total = reindex::stale_count(c, embedder)? as i64;
-        jobs::set_progress(c, job.row_id, 0, total, "embedding")?;
-        Ok::<_, PipelineError>(total)
-    })?;
+    let mut cursor = match job.params.as_deref().map(serde_json::from_str::<Cursor>) {
+        Some(Ok(c)) => c,
+        _ => Cursor {
+            total: context::with_conn(|c| {
+                Ok::<_, PipelineError>(reindex::stale_count(c, embedder)?)
+            })? as i64,
+            ..Cursor::default()
+        },
+    };
+    let (mut tokens, mut embedded, mut refused, mut finished) = (0i64, 0usize, 0usize, false);
+    loop {
+        let batch = context::with_conn(|c| {
+            reindex::reembed_next(c, embedder, cursor.after, BATCH).map_err(|e| match e {
+                ReembedError::Unavailable(why) => {
+                    PipelineError::Failed(format!("the embedding service is unavailable: {why}"))
+                }
+                ReembedError::Sqlite(e) => PipelineError::from(e),
+            })
+        })?;
+        let Some(batch) = batch else {
+            finished = true;
+            break;
+        };
+        index_hooks::on_chunks_committed(&ctx.db, embedder.id(), &batch.ids);
+        cursor.after = batch.last;
+        cursor.done += (batch.ids.len() + batch.refused.len()) as i64;
+        tokens += batch.tokens;
+        embedded += batch.ids.len();
+        refused += batch.refused.len();
+        // Stop between batches when the worker's time limit failed the job meanwhile (its
+        // follow-up would otherwise run beside this one) or the slice is used up.
+        let running = context::with_conn(|c| {
+            jobs::set_progress(
+                c,
+                job.row_id,
+                cursor.done,
+                cursor.total.max(cursor.done),
+                "embedding",
+            )?;
+            Ok::<_, PipelineError>(jobs::is_running(c, job.row_id)?)
+        })?;
+        if !running {
+            return Ok(None);
+        }
+        if started.elapsed() >= slice {
+            break;
+        }
+    }
+    let result = json!({
+        "embedder": embedder.id(), "reembedded": embedded, "refused": refused,
+        "tokens": tokens, "done": cursor.done, "total": cursor.total, "continued": !finished,
+    })
+    .to_string();
     let charge = Charge {
         prices,
         user_id: SYSTEM_USER,
     };
-    let (mut after, mut done, mut tokens) = (0i64, 0i64, 0i64);
-    let finished = loop {
-        if started.elapsed() >= slice {
-            break false;
-        }
-        let batch = context::with_conn(|c| {
-            reindex::reembed_next(c, embedder, after, BATCH, charge).map_err(|e| {
-                match e.downcast::<crate::embed::EmbedError>() {
-                    Ok(embed) => PipelineError::Failed(embed.to_string()),
-                    Err(other) => PipelineError::Internal(other),
-                }
-            })
-        })?;
-        let Some(batch) = batch else {
-            break true;
-        };
-        index_hooks::on_chunks_committed(&ctx.db, embedder.id(), &batch.ids);
-        after = *batch.ids.last().expect("a batch is never empty");
-        done += batch.ids.len() as i64;
-        tokens += batch.tokens;
-        // Progress is informative: a failed update must not fail the job.
-        let _ = context::with_conn(|c| {
-            Ok::<_, PipelineError>(jobs::set_progress(
-                c,
-                job.row_id,
-                done,
-                total.max(done),
-                "embedding",
-            )?)
-        });
-    };
-    let result = json!({
-        "embedder": embedder.id(), "adopted": adopted.len(), "reembedded": done,
-        "tokens": tokens, "continued": !finished,
-    })
-    .to_string();
     context::with_conn(|c| {
         let tx = write_tx(c)?;
-        jobs::complete(&tx, job.row_id, done, &result)?;
-        if !finished {
-            jobs::enqueue_reindex(&tx)?;
+        reindex::record_usage(&tx, embedder, charge, tokens)?;
+        if jobs::complete(&tx, job.row_id, embedded as i64, &result)? && !finished {
+            let params = serde_json::to_string(&cursor).expect("a cursor serialises");
+            jobs::enqueue_reindex(&tx, Some(&params))?;
         }
         tx.commit()?;
         Ok::<_, PipelineError>(())
     })?;
-    tracing::info!(job = %job.uuid, adopted = adopted.len(), reembedded = done, finished,
+    let own_index_loaded = ctx
+        .db
+        .loaded_index()
+        .is_some_and(|ix| ix.embedder_id() == embedder.id());
+    if finished && !own_index_loaded {
+        // A loaded index of this embedder is saved by maintenance; otherwise the saved one
+        // may be the previous embedder's, which would queue this again at the next start.
+        let dir = ctx.db.dir().join(VECTORS_DIR);
+        if let Err(e) = VectorIndex::discard_other(&dir, embedder.id(), embedder.dimensions()) {
+            tracing::warn!(error = %e, "could not discard the previous embedder's index");
+        }
+    }
+    tracing::info!(job = %job.uuid, done = cursor.done, total = cursor.total, refused, finished,
                    "reindex slice done");
     Ok(Some(Outcome {
-        chunks: done as usize,
+        chunks: embedded,
         tokens,
         embedded: true,
     }))

@@ -162,7 +162,7 @@ impl IngestWorker {
              # TYPE silo_ingest_jobs_total counter\n\
              silo_ingest_jobs_total{{status=\"completed\"}} {}\n\
              silo_ingest_jobs_total{{status=\"failed\"}} {}\n\
-             # HELP silo_ingest_chunks_total Chunks stored by document processing since start.\n\
+             # HELP silo_ingest_chunks_total Chunks stored (or embedded again by reindex jobs) since start.\n\
              # TYPE silo_ingest_chunks_total counter\n\
              silo_ingest_chunks_total {}\n\
              # HELP silo_ingest_companies_draining Companies whose jobs are being processed now.\n\
@@ -203,7 +203,7 @@ impl IngestWorker {
             context::run(move |conn| {
                 let tx = write_tx(conn)?;
                 let recovered = jobs::recover_interrupted(&tx, &boot)?;
-                if embedder_changed && jobs::enqueue_reindex(&tx)? {
+                if embedder_changed && jobs::enqueue_reindex(&tx, None)? {
                     tracing::info!("the embedder changed: reindex queued");
                 }
                 let pending = jobs::has_pending(&tx)?;
@@ -364,6 +364,7 @@ impl Inner {
         let span =
             tracing::info_span!("ingest_job", company = %ctx.db.company().slug, job = %job.uuid);
         let job_uuid = job.uuid.clone();
+        let job_type = job.job_type.clone();
         let job_row = job.row_id;
         let handle = tokio::task::spawn_blocking({
             let ctx = ctx.clone();
@@ -380,12 +381,16 @@ impl Inner {
             Ok(finished) => finished,
             Err(_) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                let msg = format!(
-                    "processing took longer than {} s and was stopped; the file may be too \
-                     large or malformed",
-                    self.options.job_timeout.as_secs()
-                );
-                tracing::error!(job = %job_uuid, "document processing timed out");
+                let limit = self.options.job_timeout.as_secs();
+                let msg = if job_type == jobs::REINDEX {
+                    format!("reindexing took longer than {limit} s and was stopped")
+                } else {
+                    format!(
+                        "processing took longer than {limit} s and was stopped; the file may be \
+                         too large or malformed"
+                    )
+                };
+                tracing::error!(job = %job_uuid, job_type, "job timed out");
                 let failed = context::scope(
                     ctx,
                     context::run(move |c| {

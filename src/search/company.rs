@@ -14,18 +14,22 @@ use crate::vectors::{VECTORS_DIR, VectorIndex};
 
 /// The company's index for `embedder`, loading (or rebuilding from SQLite) on first use.
 /// When the load finds chunks the index cannot hold (another embedder's), a reindex job is
-/// queued on `worker` if it reindexes for this embedder. Blocking work runs on the
-/// blocking pool.
+/// queued on `worker` if it reindexes for this embedder. After a load, the index catches up
+/// with chunks committed meanwhile, and the registry closes idle companies if loaded
+/// indexes exceed their memory budget. Blocking work runs on the blocking pool.
 pub async fn index<'a>(
     db: &'a Arc<TenantDb>,
     embedder: &Arc<dyn Embedder>,
     worker: &IngestWorker,
 ) -> Result<&'a VectorIndex, TenantError> {
-    db.vectors
+    let mut loaded_now = false;
+    let index = db
+        .vectors
         .get_or_try_init(|| {
+            loaded_now = true;
             let (db, embedder) = (db.clone(), embedder.clone());
             let reindex = worker.reindexes_for(embedder.id());
-            let (worker, registry) = (worker.clone(), worker.registry().clone());
+            let worker = worker.clone();
             async move {
                 let id = db.company().id;
                 let (index, queued) =
@@ -34,11 +38,25 @@ pub async fn index<'a>(
                 if queued {
                     worker.notify(id);
                 }
-                registry.trim_indexes();
-                Ok(index)
+                Ok::<_, TenantError>(index)
             }
         })
-        .await
+        .await?;
+    if loaded_now {
+        // Ingestion hooks found no index while it loaded: pick up what they missed.
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            let caught_up = db.conn().map_err(|e| e.to_string()).and_then(|conn| {
+                let ix = db.loaded_index().expect("just loaded");
+                ix.catch_up(&conn).map_err(|e| e.to_string())
+            });
+            if let Err(e) = caught_up {
+                tracing::warn!(company = %db.company().slug, error = %e, "vector index catch-up failed");
+            }
+        });
+        worker.registry().trim_indexes();
+    }
+    Ok(index)
 }
 
 /// Opens the index; with `reindex`, queues a reindex job when chunks are stale. Returns
@@ -62,7 +80,7 @@ fn load(
     if report.stale > 0 {
         if reindex {
             let tx = write_tx(&mut conn)?;
-            queued = jobs::enqueue_reindex(&tx)?;
+            queued = jobs::enqueue_reindex(&tx, None)?;
             tx.commit()?;
         }
         tracing::warn!(company = %db.company().slug, stale = report.stale, current = embedder.id(),

@@ -1,10 +1,12 @@
 //! Moving a company's chunks to the current embedder: every chunk whose stored vector is
 //! missing, unlabelled or made by another embedder is embedded again, a batch per
-//! transaction (with its `token_usage` row), so an interrupted reindex keeps what it did.
+//! transaction, so an interrupted reindex keeps what it did.
 //!
 //! Two callers: the background `reindex` job (queued automatically when a company's index
 //! finds stale chunks, see `ingest::reindex_job`), which adds each batch to the loaded index
-//! as it commits, and `silo reindex`, which rebuilds and saves the index at the end.
+//! as it commits, and `silo reindex`, which opens the index itself and saves it at the end.
+//! Unlabelled vectors the saved index shows to be the current embedder's are adopted when
+//! the index opens (see `VectorIndex::open_or_rebuild`), not embedded again.
 
 use std::path::Path;
 
@@ -12,9 +14,9 @@ use rusqlite::{Connection, params};
 
 use crate::company::usage;
 use crate::db::write_tx;
-use crate::embed::{Embedder, usage::usage_row};
+use crate::embed::usage::usage_row;
+use crate::embed::{EmbedError, Embedder};
 use crate::pricing::PriceTable;
-use crate::vectors::manifest::{MANIFEST_FILE, Manifest};
 use crate::vectors::{VECTORS_DIR, VectorIndex, store};
 
 /// Chunks embedded per call (the local model is fastest at batches of about 8).
@@ -26,13 +28,15 @@ const STALE: &str = "(embedding IS NULL OR embedding_model IS NOT ?1 OR length(e
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct ReindexReport {
-    /// Unlabelled vectors found to be the current embedder's (kept, not embedded again).
+    /// Unlabelled vectors the saved index showed to be the current embedder's (kept).
     pub adopted: usize,
     pub reembedded: usize,
+    /// Chunks the embedder refused (left stale and out of vector search).
+    pub refused: usize,
     pub indexed: usize,
 }
 
-/// Who a reindex's `token_usage` rows are charged to, at which prices.
+/// Who a reindex's `token_usage` row is charged to, at which prices.
 #[derive(Clone, Copy)]
 pub struct Charge<'a> {
     pub prices: &'a PriceTable,
@@ -40,10 +44,14 @@ pub struct Charge<'a> {
 }
 
 /// One committed batch.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Batch {
-    /// The chunks embedded, ascending.
+    /// The chunks embedded and stored, ascending.
     pub ids: Vec<i64>,
+    /// Chunks the embedder refused, one by one (left stale).
+    pub refused: Vec<i64>,
+    /// Highest chunk id looked at: where the next batch starts.
+    pub last: i64,
     pub tokens: i64,
 }
 
@@ -57,97 +65,129 @@ pub fn stale_count(conn: &Connection, embedder: &dyn Embedder) -> rusqlite::Resu
     Ok(n as usize)
 }
 
-/// Vectors stored before chunks recorded their embedder (schema version 1) carry no
-/// label; the company's index manifest says which embedder made them. When that is
-/// `embedder`, they are labelled as its own instead of being embedded again. Returns the
-/// ids labelled. Call inside a write transaction.
-pub fn adopt_unlabelled(
-    conn: &Connection,
-    company_dir: &Path,
-    embedder: &dyn Embedder,
-) -> anyhow::Result<Vec<i64>> {
-    let manifest = Manifest::read(&company_dir.join(VECTORS_DIR))
-        .ok()
-        .flatten();
-    let Some(m) = manifest else {
-        return Ok(Vec::new());
-    };
-    if m.embedder_id != embedder.id() || m.dimensions != embedder.dimensions() {
-        return Ok(Vec::new());
-    }
-    let ids = conn
-        .prepare(
-            "UPDATE document_chunks SET embedding_model = ?1
-              WHERE embedding_model IS NULL AND length(embedding) = ?2
-             RETURNING id",
-        )?
-        .query_map(
-            params![embedder.id(), embedder.dimensions() as i64 * 4],
-            |r| r.get(0),
-        )?
-        .collect::<Result<Vec<i64>, _>>()?;
-    Ok(ids)
-}
-
-/// Embeds up to `limit` stale chunks with ids above `after` and stores their vectors and
-/// one usage row in one transaction. `None` when no stale chunk is left after `after`.
+/// Embeds up to `limit` stale chunks with ids above `after` and stores their vectors in one
+/// transaction. `None` when no stale chunk is left after `after`.
+///
+/// A batch the embedder rejects (`EmbedError::Failed`, or a malformed vector) is retried a
+/// chunk at a time and the chunks it still rejects are skipped, so one odd chunk cannot
+/// stall a company's reindex; an unavailable embedder is an error (try again later).
 pub fn reembed_next(
     conn: &mut Connection,
     embedder: &dyn Embedder,
     after: i64,
     limit: usize,
-    charge: Charge<'_>,
-) -> anyhow::Result<Option<Batch>> {
-    let dims = embedder.dimensions();
+) -> Result<Option<Batch>, ReembedError> {
     let batch: Vec<(i64, String)> = conn
         .prepare_cached(&format!(
             "SELECT id, content FROM document_chunks WHERE id > ?3 AND {STALE}
               ORDER BY id LIMIT ?4"
         ))?
         .query_map(
-            params![embedder.id(), dims as i64 * 4, after, limit as i64],
+            params![
+                embedder.id(),
+                embedder.dimensions() as i64 * 4,
+                after,
+                limit as i64
+            ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?
         .collect::<Result<_, _>>()?;
-    if batch.is_empty() {
+    let Some(&(last, _)) = batch.last() else {
         return Ok(None);
-    }
+    };
+    let mut out = Batch {
+        last,
+        ..Batch::default()
+    };
     let texts: Vec<&str> = batch.iter().map(|(_, t)| t.as_str()).collect();
-    let vectors = embedder.embed(&texts)?;
-    anyhow::ensure!(
-        vectors.len() == batch.len(),
-        "the embedder returned {} vectors for {} texts",
-        vectors.len(),
-        batch.len()
+    let mut items: Vec<(i64, Vec<f32>)> = Vec::with_capacity(batch.len());
+    match embed_checked(embedder, &texts) {
+        Ok(vectors) => items.extend(batch.iter().map(|(id, _)| *id).zip(vectors)),
+        Err(EmbedError::Unavailable(why)) => return Err(ReembedError::Unavailable(why)),
+        Err(EmbedError::Failed(why)) => {
+            tracing::warn!(reason = %why, "the embedder refused a batch; retrying one by one");
+            for (id, text) in &batch {
+                match embed_checked(embedder, &[text.as_str()]) {
+                    Ok(mut v) => items.push((*id, v.remove(0))),
+                    Err(EmbedError::Unavailable(why)) => {
+                        return Err(ReembedError::Unavailable(why));
+                    }
+                    Err(EmbedError::Failed(why)) => {
+                        tracing::warn!(chunk = id, reason = %why, "the embedder refused a chunk");
+                        out.refused.push(*id);
+                    }
+                }
+            }
+        }
+    }
+    out.tokens = crate::embed::usage::estimate_tokens(
+        &batch
+            .iter()
+            .filter(|(id, _)| !out.refused.contains(id))
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>(),
     );
+    let tx = write_tx(conn)?;
+    // A chunk deleted meanwhile simply updates nothing.
+    store::set_embeddings(&tx, embedder.id(), &items)?;
+    tx.commit()?;
+    out.ids = items.into_iter().map(|(id, _)| id).collect();
+    Ok(Some(out))
+}
+
+/// Errors of [`reembed_next`].
+#[derive(Debug, thiserror::Error)]
+pub enum ReembedError {
+    /// The embedder cannot answer now (a service down): try again later.
+    #[error("the embedding service is unavailable: {0}")]
+    Unavailable(String),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The embedder's vectors for `texts`, checked: one per text, of its dimensions, finite.
+fn embed_checked(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let vectors = embedder.embed(texts)?;
+    let dims = embedder.dimensions();
+    if vectors.len() != texts.len() {
+        return Err(EmbedError::Failed(format!(
+            "{} vectors for {} texts",
+            vectors.len(),
+            texts.len()
+        )));
+    }
     if let Some(v) = vectors
         .iter()
         .find(|v| v.len() != dims || v.iter().any(|x| !x.is_finite()))
     {
-        anyhow::bail!(
-            "the embedder returned a malformed vector ({} values, expected {dims})",
+        return Err(EmbedError::Failed(format!(
+            "a malformed vector ({} values, expected {dims})",
             v.len()
-        );
+        )));
     }
-    let tokens = crate::embed::usage::estimate_tokens(&texts);
-    let items: Vec<(i64, Vec<f32>)> = batch.iter().map(|(id, _)| *id).zip(vectors).collect();
-    let tx = write_tx(conn)?;
-    // A chunk deleted meanwhile simply updates nothing.
-    store::set_embeddings(&tx, embedder.id(), &items)?;
-    usage::insert(
-        &tx,
-        &usage_row(embedder, charge.prices, charge.user_id, tokens),
-    )?;
-    tx.commit()?;
-    Ok(Some(Batch {
-        ids: items.into_iter().map(|(id, _)| id).collect(),
-        tokens,
-    }))
+    Ok(vectors)
 }
 
-/// `silo reindex`: labels or re-embeds every stale chunk, then rebuilds and saves the
-/// index in `company_dir/vectors`. `progress(done, total)` is called after each batch.
-/// Blocking.
+/// Records `tokens` of reindexing as one usage row (no row for 0).
+pub fn record_usage(
+    conn: &Connection,
+    embedder: &dyn Embedder,
+    charge: Charge<'_>,
+    tokens: i64,
+) -> rusqlite::Result<()> {
+    if tokens > 0 {
+        usage::insert(
+            conn,
+            &usage_row(embedder, charge.prices, charge.user_id, tokens),
+        )?;
+    }
+    Ok(())
+}
+
+/// `silo reindex`: opens the company's index (adopting unlabelled vectors it shows to be
+/// this embedder's), embeds every stale chunk again and adds it, records the usage, and
+/// saves the index in `company_dir/vectors`. `progress(done, total)` is called after each
+/// batch. Blocking.
 pub fn reindex(
     conn: &mut Connection,
     company_dir: &Path,
@@ -155,26 +195,25 @@ pub fn reindex(
     charge: Charge<'_>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> anyhow::Result<ReindexReport> {
-    let mut report = ReindexReport::default();
-    let tx = write_tx(conn)?;
-    report.adopted = adopt_unlabelled(&tx, company_dir, embedder)?.len();
-    tx.commit()?;
-    let total = stale_count(conn, embedder)?;
-    let mut after = 0i64;
-    while let Some(batch) = reembed_next(conn, embedder, after, BATCH, charge)? {
-        report.reembedded += batch.ids.len();
-        after = *batch.ids.last().expect("a batch is never empty");
-        progress(report.reembedded, total);
-    }
-    // The old dump belongs to another embedder or misses the new vectors: drop its manifest
-    // so the open rebuilds from SQLite, then save the new one.
     let dir = company_dir.join(VECTORS_DIR);
-    std::fs::create_dir_all(&dir)?;
-    match std::fs::remove_file(dir.join(MANIFEST_FILE)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-        _ => {}
-    }
     let index = VectorIndex::open_or_rebuild(&dir, conn, embedder.id(), embedder.dimensions())?;
+    let mut report = ReindexReport {
+        adopted: index.open_report().adopted,
+        ..ReindexReport::default()
+    };
+    let total = stale_count(conn, embedder)?;
+    let (mut after, mut tokens) = (0i64, 0i64);
+    while let Some(batch) = reembed_next(conn, embedder, after, BATCH)? {
+        let items = store::embeddings_of(conn, &batch.ids, embedder.id(), embedder.dimensions())?;
+        index.add(&items)?;
+        report.reembedded += batch.ids.len();
+        report.refused += batch.refused.len();
+        tokens += batch.tokens;
+        after = batch.last;
+        progress(report.reembedded + report.refused, total);
+    }
+    record_usage(conn, embedder, charge, tokens)?;
+    index.compact_if_needed(conn)?;
     index.dump_if_dirty()?;
     report.indexed = index.len();
     Ok(report)

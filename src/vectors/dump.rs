@@ -27,6 +27,24 @@ pub(super) struct DumpMeta<'a> {
     pub tombstones: usize,
 }
 
+/// Name of the lock file in a vectors directory.
+const LOCK_FILE: &str = ".lock";
+
+/// Locks `vectors_dir` (an exclusive `flock` on its `.lock` file, released when the
+/// returned file is dropped), so loads, dumps and discards of one company's index never
+/// overlap: not between two handles of the company (one evicted and saving, one reopened
+/// and loading), nor between the server and `silo reindex`.
+pub(super) fn lock_dir(vectors_dir: &Path) -> Result<File, IndexError> {
+    fs::create_dir_all(vectors_dir)?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(vectors_dir.join(LOCK_FILE))?;
+    file.lock()?;
+    Ok(file)
+}
+
 /// Dumps `graph` into a new directory under `vectors_dir`, commits it by rewriting the
 /// manifest, then removes older dumps. Returns the new manifest.
 pub(super) fn write(
@@ -34,7 +52,7 @@ pub(super) fn write(
     graph: &Graph,
     meta: DumpMeta<'_>,
 ) -> Result<Manifest, IndexError> {
-    fs::create_dir_all(vectors_dir)?;
+    let _lock = lock_dir(vectors_dir)?;
     let name = format!(
         "dump-{}-{:08x}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use super::build::{
 };
 use super::distance::normalize;
 use super::manifest::Manifest;
+use super::store::Indexable;
 use super::{Graph, IndexError, dump, store};
 
 /// Graph and maintenance parameters.
@@ -69,6 +70,8 @@ pub struct OpenReport {
     /// (or one from before vectors were labelled), or of the wrong length. Non-zero means the
     /// company needs a reindex, which embeds them again and adds them.
     pub stale: usize,
+    /// Unlabelled vectors found in the loaded dump, labelled as this embedder's.
+    pub adopted: usize,
     /// The embedder the previous dump was built with, when it was another one.
     pub previous_embedder: Option<String>,
     pub elapsed: Duration,
@@ -80,9 +83,9 @@ pub(super) struct Inner {
     pub(super) ids: HashSet<i64>,
     pub(super) tombstones: HashSet<i64>,
     max_chunk_id: i64,
-    /// A tombstoned chunk came back with a new vector (re-embedded): the graph cannot
-    /// replace a point, so the next maintenance rebuilds it.
-    rebuild: bool,
+    /// Tombstoned chunks that came back with a new vector (re-embedded): the graph cannot
+    /// replace a point, so the next maintenance rebuilds it and they become live again.
+    revived: HashSet<i64>,
 }
 
 /// One company's vector index. Share it as `Arc<VectorIndex>`; all methods take `&self`.
@@ -96,6 +99,9 @@ pub struct VectorIndex {
     /// Bumped by every change; a dump records the generation it wrote.
     generation: AtomicU64,
     dumped: AtomicU64,
+    /// [`VectorIndex::approx_bytes`], kept current by every change so the registry's
+    /// memory budget can be checked without taking the lock (from async code).
+    approx: AtomicUsize,
     report: OpenReport,
 }
 
@@ -128,7 +134,17 @@ impl VectorIndex {
             max_nb_connection: params.max_nb_connection.clamp(2, 256),
             ..params
         };
-        let (graph, source) = match try_load(dir, embedder_id, dims) {
+        let (loaded, previous_embedder) = {
+            // Loads and dumps of one directory never overlap (see `dump::lock_dir`).
+            let _lock = dump::lock_dir(dir)?;
+            let previous = Manifest::read(dir)
+                .ok()
+                .flatten()
+                .map(|m| m.embedder_id)
+                .filter(|id| id != embedder_id);
+            (try_load(dir, embedder_id, dims), previous)
+        };
+        let (graph, source) = match loaded {
             Ok(Some(graph)) => (Some(graph), OpenSource::Loaded),
             // A valid dump of an empty index: nothing to load, nothing to rebuild.
             Ok(None) => (Some(new_graph(&params, 0)), OpenSource::Loaded),
@@ -150,25 +166,26 @@ impl VectorIndex {
                 ids,
                 tombstones: HashSet::new(),
                 max_chunk_id,
-                rebuild: false,
+                revived: HashSet::new(),
             }),
             writer: Mutex::new(()),
             generation: AtomicU64::new(0),
             dumped: AtomicU64::new(0),
+            approx: AtomicUsize::new(0),
             report: OpenReport {
                 source,
                 caught_up: 0,
                 tombstoned: 0,
                 stale: 0,
-                previous_embedder: Manifest::read(dir)
-                    .ok()
-                    .flatten()
-                    .map(|m| m.embedder_id)
-                    .filter(|id| id != embedder_id),
+                adopted: 0,
+                previous_embedder,
                 elapsed: Duration::ZERO,
             },
         };
-        let (caught_up, tombstoned, stale) = index.reconcile(conn)?;
+        index.update_approx(&index.inner.read().expect("index lock"));
+        let adopt = matches!(index.report.source, OpenSource::Loaded);
+        let (caught_up, tombstoned, stale, adopted) = index.reconcile(conn, adopt)?;
+        index.report.adopted = adopted;
         index.compact_if_needed(conn)?;
         if matches!(index.report.source, OpenSource::Rebuilt(_)) {
             index.generation.fetch_add(1, Ordering::Relaxed);
@@ -187,9 +204,40 @@ impl VectorIndex {
 
     /// Brings the graph in line with SQLite: inserts this embedder's chunks it lacks,
     /// tombstones chunks SQLite no longer has (or has from another embedder now). Cheap when
-    /// nothing changed (one scan of chunk ids). Returns (inserted, tombstoned, stale).
-    fn reconcile(&self, conn: &Connection) -> Result<(usize, usize, usize), IndexError> {
-        let (live, stale) = store::indexable_chunk_ids(conn, &self.embedder_id, self.dims)?;
+    /// nothing changed (one scan of chunk ids). Returns (inserted, tombstoned, stale,
+    /// adopted).
+    ///
+    /// With `adopt` (the graph was loaded from a dump of this embedder), unlabelled vectors
+    /// (stored before chunks recorded their embedder) that are in the graph are labelled as
+    /// this embedder's: the dump was built from them. That is the only evidence of whose
+    /// they are that nothing in this process rewrites before it is read.
+    fn reconcile(
+        &self,
+        conn: &Connection,
+        adopt: bool,
+    ) -> Result<(usize, usize, usize, usize), IndexError> {
+        let Indexable {
+            mut live,
+            unlabelled,
+            mut stale,
+        } = store::indexable_chunk_ids(conn, &self.embedder_id, self.dims)?;
+        let mut adopted = 0;
+        if adopt && !unlabelled.is_empty() {
+            let ours: Vec<i64> = {
+                let inner = self.inner.read().expect("index lock");
+                unlabelled
+                    .into_iter()
+                    .filter(|id| inner.ids.contains(id))
+                    .collect()
+            };
+            for ids in ours.chunks(REBUILD_BATCH) {
+                store::label(conn, &self.embedder_id, ids)?;
+            }
+            adopted = ours.len();
+            stale -= adopted;
+            live.extend(ours);
+            live.sort_unstable();
+        }
         let (missing, gone) = {
             let inner = self.inner.read().expect("index lock");
             let live_set: HashSet<i64> = live.iter().copied().collect();
@@ -213,17 +261,26 @@ impl VectorIndex {
             self.add(&items)?;
         }
         self.tombstone(&gone);
-        Ok((added, gone.len(), stale))
+        Ok((added, gone.len(), stale, adopted))
+    }
+
+    /// Catches up with chunks committed while the index was being opened (ingestion hooks
+    /// find no loaded index until the open finishes). Call once after publishing the
+    /// index. Blocking.
+    pub fn catch_up(&self, conn: &Connection) -> Result<usize, IndexError> {
+        Ok(self.reconcile(conn, false)?.0)
     }
 
     /// Adds embedded chunks (after their rows are committed). Vectors are normalised here;
-    /// ids already in the graph are skipped, so a retried add is harmless. A tombstoned id
-    /// given a new vector (re-embedded after the graph was built) schedules a rebuild, which
-    /// picks its new vector up from SQLite. Blocking.
+    /// ids already in the graph are skipped, so a retried add is harmless, and so are
+    /// vectors that cannot be normalised (all zeros: a text of only stopwords for the
+    /// lexical embedder), which no query could find anyway. A tombstoned id given a new
+    /// vector (re-embedded after the graph was built) is revived by the next compaction,
+    /// which reads its new vector from SQLite. Blocking.
     pub fn add(&self, items: &[(i64, Vec<f32>)]) -> Result<(), IndexError> {
         let _writer = self.writer.lock().expect("index writer");
         let mut fresh: Vec<(Vec<f32>, usize)> = Vec::with_capacity(items.len());
-        let mut resurrected = false;
+        let mut revived = Vec::new();
         {
             let inner = self.inner.read().expect("index lock");
             let mut seen = HashSet::new();
@@ -234,29 +291,34 @@ impl VectorIndex {
                         found: v.len(),
                     });
                 }
-                resurrected |= inner.tombstones.contains(id);
+                if *id <= 0 {
+                    return Err(IndexError::InvalidVector(*id));
+                }
+                if inner.tombstones.contains(id) {
+                    revived.push(*id);
+                }
                 if inner.ids.contains(id) || !seen.insert(*id) {
                     continue;
                 }
                 let mut v = v.clone();
-                if *id <= 0 || !normalize(&mut v) {
-                    return Err(IndexError::InvalidVector(*id));
+                if normalize(&mut v) {
+                    fresh.push((v, *id as usize));
                 }
-                fresh.push((v, *id as usize));
             }
             // hnsw_rs inserts through &self; searches go on meanwhile.
             insert_batch(&inner.graph, &fresh);
         }
-        if fresh.is_empty() && !resurrected {
+        if fresh.is_empty() && revived.is_empty() {
             return Ok(());
         }
         let mut inner = self.inner.write().expect("index lock");
-        inner.rebuild |= resurrected;
+        inner.revived.extend(revived);
         for (_, id) in &fresh {
             let id = *id as i64;
             inner.ids.insert(id);
             inner.max_chunk_id = inner.max_chunk_id.max(id);
         }
+        self.update_approx(&inner);
         self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -273,8 +335,10 @@ impl VectorIndex {
         for id in chunk_ids {
             if inner.ids.contains(id) {
                 inner.tombstones.insert(*id);
+                inner.revived.remove(id);
             }
         }
+        self.update_approx(&inner);
     }
 
     /// Tombstones every chunk of `document_id` (internal id). Call before deleting the
@@ -293,7 +357,7 @@ impl VectorIndex {
     pub fn needs_compaction(&self) -> bool {
         let inner = self.inner.read().expect("index lock");
         let t = inner.tombstones.len();
-        inner.rebuild
+        !inner.revived.is_empty()
             || t >= self.params.compact_min
                 && t as f64 > self.params.compact_ratio * inner.ids.len().max(1) as f64
     }
@@ -309,18 +373,30 @@ impl VectorIndex {
     }
 
     /// Rebuilds the graph from SQLite without the tombstoned chunks; searches keep using
-    /// the old graph until the new one is swapped in.
+    /// the old graph until the new one is swapped in. Chunks deleted while it builds (their
+    /// tombstones arrive without the writer lock) stay tombstones in the new graph.
     pub fn compact(&self, conn: &Connection) -> Result<(), IndexError> {
         let _writer = self.writer.lock().expect("index writer");
+        let revived: HashSet<i64> = self.inner.read().expect("index lock").revived.clone();
         let (graph, _skipped) =
             build_from_sqlite(conn, &self.embedder_id, self.dims, &self.params)?;
         let ids = graph_ids(&graph);
-        let mut inner = self.inner.write().expect("index lock");
-        inner.rebuild = false;
+        let mut guard = self.inner.write().expect("index lock");
+        let inner = &mut *guard;
         inner.max_chunk_id = ids.iter().copied().max().unwrap_or(0);
         inner.graph = graph;
         inner.ids = ids;
-        inner.tombstones.clear();
+        // Tombstones of chunks the rebuild still found were deleted during it; those of
+        // revived chunks are lifted (the rebuild read their new vectors).
+        let Inner {
+            ids,
+            tombstones,
+            revived: still_revived,
+            ..
+        } = inner;
+        tombstones.retain(|id| ids.contains(id) && !revived.contains(id));
+        still_revived.retain(|id| !revived.contains(id));
+        self.update_approx(&guard);
         self.generation.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -391,6 +467,26 @@ impl VectorIndex {
         self.dims
     }
 
+    /// Removes the saved index in `dir` if it was built by another embedder than
+    /// `embedder_id`/`dims` (after a reindex moved the company's chunks to this one), so
+    /// nothing mistakes it for current; the next open builds from SQLite. Returns whether
+    /// it removed one. Blocking.
+    pub fn discard_other(dir: &Path, embedder_id: &str, dims: usize) -> Result<bool, IndexError> {
+        if !dir.is_dir() {
+            return Ok(false);
+        }
+        let _lock = dump::lock_dir(dir)?;
+        let Ok(Some(m)) = Manifest::read(dir) else {
+            return Ok(false);
+        };
+        if m.embedder_id == embedder_id && m.dimensions == dims {
+            return Ok(false);
+        }
+        std::fs::remove_file(dir.join(super::manifest::MANIFEST_FILE))?;
+        dump::remove_stale(dir, "");
+        Ok(true)
+    }
+
     /// Bytes on disk of the dump in `dir` (0 without one), without loading it: the
     /// `index_bytes` of the admin statistics.
     pub fn disk_bytes(dir: &Path) -> u64 {
@@ -408,10 +504,15 @@ impl VectorIndex {
     /// Approximate resident size, for the registry's memory budget: per point the vector,
     /// hnsw_rs's bookkeeping (points and neighbour links are `Arc`s to small allocations)
     /// and our id sets. Fitted to RSS measured by examples/bench_hnsw.rs at 100k × 384:
-    /// 4.15 kB a point with M = 16, 4.56 kB with M = 32.
+    /// 4.15 kB a point with M = 16, 4.56 kB with M = 32. Lock-free (an atomic kept current
+    /// by every change).
     pub fn approx_bytes(&self) -> usize {
-        let inner = self.inner.read().expect("index lock");
+        self.approx.load(Ordering::Relaxed)
+    }
+
+    fn update_approx(&self, inner: &Inner) {
         let per_point = self.dims * 4 + 2000 + 32 * self.params.max_nb_connection;
-        inner.ids.len() * per_point + inner.tombstones.len() * 16
+        let bytes = inner.ids.len() * per_point + inner.tombstones.len() * 16;
+        self.approx.store(bytes, Ordering::Relaxed);
     }
 }

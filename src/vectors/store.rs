@@ -38,29 +38,55 @@ pub fn set_embeddings(
     Ok(())
 }
 
-/// What a complete index for `embedder_id` must hold: the ids of chunks with a vector of
-/// that embedder and `dims` values, ascending, and how many chunks it cannot use (no
-/// vector yet, or another embedder's; a reindex embeds them again). One scan of the table;
-/// `length()` of a BLOB is read from the record header, not the value.
+/// What SQLite holds for an index of one embedder, from [`indexable_chunk_ids`].
+#[derive(Debug, Default)]
+pub struct Indexable {
+    /// Chunks with a vector of the embedder and the right length, ascending.
+    pub live: Vec<i64>,
+    /// Chunks with an unlabelled vector of the right length (stored before chunks recorded
+    /// their embedder), ascending; counted in `stale` too.
+    pub unlabelled: Vec<i64>,
+    /// Chunks the index cannot hold: no vector yet, another embedder's, unlabelled, or of
+    /// the wrong length. A reindex embeds them again.
+    pub stale: usize,
+}
+
+/// What a complete index for `embedder_id` must hold, in one scan of the table
+/// (`length()` of a BLOB is read from the record header, not the value).
 pub fn indexable_chunk_ids(
     conn: &Connection,
     embedder_id: &str,
     dims: usize,
-) -> rusqlite::Result<(Vec<i64>, usize)> {
+) -> rusqlite::Result<Indexable> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, embedding_model IS ?1 AND length(embedding) IS ?2
-           FROM document_chunks ORDER BY id",
+        "SELECT id, embedding_model, length(embedding) IS ?2 FROM document_chunks ORDER BY id",
     )?;
     let mut rows = stmt.query(params![embedder_id, dims as i64 * 4])?;
-    let (mut ids, mut stale) = (Vec::new(), 0);
+    let mut out = Indexable::default();
     while let Some(row) = rows.next()? {
-        if row.get::<_, bool>(1)? {
-            ids.push(row.get(0)?);
-        } else {
-            stale += 1;
+        let id: i64 = row.get(0)?;
+        let fits: bool = row.get(2)?;
+        match row.get_ref(1)?.as_str_or_null()? {
+            Some(model) if fits && model == embedder_id => out.live.push(id),
+            None if fits => {
+                out.unlabelled.push(id);
+                out.stale += 1;
+            }
+            _ => out.stale += 1,
         }
     }
-    Ok((ids, stale))
+    Ok(out)
+}
+
+/// Labels the unlabelled vectors of the given chunks as `embedder_id`'s.
+pub fn label(conn: &Connection, embedder_id: &str, ids: &[i64]) -> rusqlite::Result<usize> {
+    let json = serde_json::to_string(ids).expect("ids serialise");
+    conn.prepare_cached(
+        "UPDATE document_chunks SET embedding_model = ?2
+          WHERE id IN (SELECT value FROM json_each(?1)) AND embedding_model IS NULL
+            AND embedding IS NOT NULL",
+    )?
+    .execute(params![json, embedder_id])
 }
 
 /// Ids of the chunks of one document (internal document id), for tombstoning before the

@@ -375,7 +375,9 @@ fn add_is_idempotent_and_checks_vectors() {
     index.add(&items).unwrap();
     index.add(&items).unwrap();
     assert_eq!(index.len(), 3);
-    assert!(index.add(&[(99, vec![0.0; DIMS])]).is_err());
+    // A vector that cannot be normalised is left out, not an error for its batch-mates.
+    index.add(&[(99, vec![0.0; DIMS])]).unwrap();
+    assert_eq!(index.len(), 3);
     assert!(index.add(&[(99, vec![1.0; DIMS + 1])]).is_err());
     assert!(index.search(&[1.0; 3], 5, 50, None).is_err());
     let hit = index.search(&items[1].1, 1, 50, None).unwrap();
@@ -481,4 +483,34 @@ fn hybrid_survives_an_unavailable_embedder() {
         rank(&c.conn, Some(&index), &Down, req(SearchMode::Vector)),
         Err(SearchError::Embed(_))
     ));
+}
+
+/// A chunk whose vector was replaced (re-embedded) while the index held its old one: the
+/// old point is tombstoned, the new vector revives it at the next compaction.
+#[test]
+fn a_reembedded_chunk_is_revived_by_compaction() {
+    let mut c = company();
+    let doc = c.add_document(6);
+    let index = c.open();
+    let id = store::chunk_ids_of_document(&c.conn, doc).unwrap()[2];
+    // Another embedder's vector now: the index must not serve the old one.
+    c.conn
+        .execute(
+            "UPDATE document_chunks SET embedding_model = 'other' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    assert_eq!(index.catch_up(&c.conn).unwrap(), 0);
+    assert_eq!(index.tombstone_count(), 1);
+    // Re-embedded by this embedder, with a vector unlike any other.
+    let fresh = unit(random_vec(&mut c.rng, 1.0));
+    store::set_embeddings(&c.conn, EMBEDDER, &[(id, fresh.clone())]).unwrap();
+    index.add(&[(id, fresh.clone())]).unwrap();
+    assert!(index.needs_compaction(), "the graph cannot replace a point");
+    assert!(!ids(&index.search(&fresh, 6, 100, None).unwrap()).contains(&id));
+    index.compact(&c.conn).unwrap();
+    assert_eq!(index.tombstone_count(), 0);
+    assert!(!index.needs_compaction());
+    assert_eq!(index.search(&fresh, 1, 100, None).unwrap()[0].0, id);
+    assert_eq!(index.len(), 6);
 }

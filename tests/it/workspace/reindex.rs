@@ -99,6 +99,15 @@ async fn reindex_jobs(test: &TestApp, key: i64) -> Vec<(String, Value)> {
     .await
 }
 
+/// A worker embedding with [`Permuted`], reindexing in slices of `slice`.
+fn permuted_worker(test: &TestApp, slice: Duration) -> IngestWorker {
+    let options = WorkerOptions {
+        reindex_slice: slice,
+        ..WorkerOptions::default()
+    };
+    IngestWorker::new(test.app.registry.clone(), Some(Arc::new(Permuted)), options)
+}
+
 /// Loads the company's index (as a search would) and saves it (as at shutdown).
 async fn save_index(test: &TestApp, key: i64) {
     let db = test.app.registry.get(key).await.unwrap();
@@ -194,12 +203,11 @@ async fn a_changed_embedder_reindexes_companies_in_the_background() {
     let acme = company(&test, "Changing").await;
     ingest_tides_and_revenue(&test, &acme.analyst).await;
     // The index is saved (as at shutdown), then the process "restarts" with a new embedder.
+    // The vectors are unlabelled (from before chunks recorded their embedder): the saved
+    // index names the previous embedder, so they must be embedded again, not adopted.
     save_index(&test, acme.key).await;
-    let options = WorkerOptions {
-        reindex_slice: Duration::from_secs(60),
-        ..WorkerOptions::default()
-    };
-    let worker = IngestWorker::new(test.app.registry.clone(), Some(Arc::new(Permuted)), options);
+    unlabel_and_close(&test, acme.key).await;
+    let worker = permuted_worker(&test, Duration::from_secs(60));
     worker.recover_company(acme.key).await.unwrap();
     wait_idle(&worker).await;
 
@@ -242,6 +250,11 @@ async fn a_changed_embedder_reindexes_companies_in_the_background() {
     })
     .await;
     assert_eq!(hits.len(), 2);
+    // Done for good: the previous embedder's saved index is gone, so another start queues
+    // nothing.
+    worker.recover_company(acme.key).await.unwrap();
+    wait_idle(&worker).await;
+    assert_eq!(reindex_jobs(&test, acme.key).await.len(), 1);
     let revenue_chunk: i64 = in_company(&test, acme.key, |c| {
         Ok::<_, ApiError>(c.query_row(
             "SELECT c.id FROM document_chunks c JOIN documents d ON d.id = c.document_id
@@ -290,7 +303,8 @@ async fn stale_chunks_found_at_index_load_are_reembedded() {
 }
 
 /// Vectors from before chunks recorded their embedder, when the saved index says they are
-/// the current embedder's, are labelled, not embedded again.
+/// the current embedder's, are labelled when the index loads: found at once, no reindex,
+/// nothing embedded again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlabelled_vectors_of_the_current_embedder_are_adopted() {
     let test = TestApp::spawn().await;
@@ -305,32 +319,33 @@ async fn unlabelled_vectors_of_the_current_embedder_are_adopted() {
     .await;
     wait_idle(&test.app.ingest).await;
     save_index(&test, acme.key).await;
-    in_company(&test, acme.key, |c| {
-        Ok::<_, ApiError>(c.execute("UPDATE document_chunks SET embedding_model = NULL", [])?)
-    })
-    .await;
-    // A fresh process: the company is closed and opened again.
-    assert_eq!(test.app.registry.clear_idle(), 1);
-    vector_titles(&test, &acme.analyst, "moon tides").await;
-    wait_idle(&test.app.ingest).await;
-    let jobs = reindex_jobs(&test, acme.key).await;
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    unlabel_and_close(&test, acme.key).await;
     assert_eq!(
-        (
-            jobs[0].1["adopted"].as_i64(),
-            jobs[0].1["reembedded"].as_i64()
-        ),
-        (Some(1), Some(0))
+        vector_titles(&test, &acme.analyst, "moon tides").await,
+        ["tides.txt"]
     );
+    wait_idle(&test.app.ingest).await;
+    assert!(reindex_jobs(&test, acme.key).await.is_empty());
     assert_eq!(
-        vector_titles(&test, &acme.analyst, "moon tides").await[0],
-        "tides.txt"
+        chunk_models(&test, acme.key).await,
+        vec![(Some(LexicalEmbedder.id().into()), 1)]
     );
     let s = summary_of(&test, &acme.admin).await;
     assert!(
         embedding_group(&s, "system").is_none(),
         "nothing was embedded: {s}"
     );
+}
+
+/// Clears every chunk's embedder label (as rows from before chunks recorded it) and closes
+/// the company, as a restart would.
+async fn unlabel_and_close(test: &TestApp, key: i64) {
+    in_company(test, key, |c| {
+        Ok::<_, ApiError>(c.execute("UPDATE document_chunks SET embedding_model = NULL", [])?)
+    })
+    .await;
+    wait_idle(&test.app.ingest).await;
+    assert_eq!(test.app.registry.clear_idle(), 1);
 }
 
 /// With automatic reindexing off (as when the lexical fallback stands in for a missing
@@ -385,7 +400,8 @@ async fn no_automatic_reindex_when_it_is_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loaded_indexes_are_kept_within_their_memory_budget() {
     let test = TestApp::spawn_with(|o| {
-        o.registry.max_index_bytes = 1;
+        // One single-chunk index (~4.3 kB) fits, two do not.
+        o.registry.max_index_bytes = 6000;
         // Usage writers hold a company while busy: let them stop quickly.
         o.workspace.usage_batch_idle = Duration::from_millis(20);
     })
@@ -434,6 +450,148 @@ async fn loaded_indexes_are_kept_within_their_memory_budget() {
     assert!(manifest.exists(), "A's index was saved when it was closed");
     assert_eq!(
         vector_titles(&test, &a.analyst, "moon tides").await,
+        ["tides.txt"]
+    );
+}
+
+/// A reindex over many chunks runs in slices, each continuing where the last stopped: every
+/// chunk is embedded exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_reindex_runs_in_slices_that_continue_where_they_stopped() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Slices").await;
+    let text: String = (0..20)
+        .map(|i| {
+            format!("Paragraph {i} about harbour logistics and tide tables. ").repeat(18) + "\n\n"
+        })
+        .collect();
+    ingest(&test, &acme.analyst, "long.txt", text.as_bytes(), "company").await;
+    let chunks = chunk_models(&test, acme.key).await[0].1;
+    assert!(chunks > 16, "{chunks} chunks");
+    save_index(&test, acme.key).await;
+    wait_idle(&test.app.ingest).await;
+    assert_eq!(test.app.registry.clear_idle(), 1);
+    // A zero-length slice: each job does one batch and hands over.
+    let worker = permuted_worker(&test, Duration::ZERO);
+    worker.recover_company(acme.key).await.unwrap();
+    wait_idle(&worker).await;
+    let jobs = reindex_jobs(&test, acme.key).await;
+    let batches = (chunks as usize).div_ceil(8);
+    assert!(jobs.len() >= batches, "{jobs:?}");
+    assert!(
+        jobs.iter().all(|(status, _)| status == "completed"),
+        "{jobs:?}"
+    );
+    let embedded: i64 = jobs
+        .iter()
+        .map(|(_, r)| r["reembedded"].as_i64().unwrap())
+        .sum();
+    assert_eq!(embedded, chunks, "every chunk once: {jobs:?}");
+    assert_eq!(jobs.last().unwrap().1["continued"], false);
+    assert_eq!(jobs.last().unwrap().1["done"], chunks);
+    assert_eq!(
+        chunk_models(&test, acme.key).await,
+        vec![(Some("lexical-permuted-v1".into()), chunks)]
+    );
+}
+
+/// An embedder that refuses texts mentioning tides, or is down altogether.
+struct Picky {
+    down: bool,
+}
+
+impl Embedder for Picky {
+    fn id(&self) -> &str {
+        "picky-v1"
+    }
+    fn dimensions(&self) -> usize {
+        LexicalEmbedder.dimensions()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if self.down {
+            return Err(EmbedError::Unavailable("connection refused".into()));
+        }
+        if texts.iter().any(|t| t.contains("tides")) {
+            return Err(EmbedError::Failed("input rejected".into()));
+        }
+        LexicalEmbedder.embed(texts)
+    }
+}
+
+/// A chunk the embedder refuses is skipped (the rest is reindexed); an embedder that is
+/// down fails the job, and no new one is queued automatically for a while.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_or_unavailable_embedder_neither_stalls_nor_storms() {
+    let test = TestApp::spawn().await;
+    for (name, down) in [("Refused", false), ("Down", true)] {
+        let c = company(&test, name).await;
+        ingest_tides_and_revenue(&test, &c.analyst).await;
+        save_index(&test, c.key).await;
+        wait_idle(&test.app.ingest).await;
+        test.app.registry.clear_idle();
+        assert!(!test.app.registry.is_open(c.key));
+        let worker = IngestWorker::new(
+            test.app.registry.clone(),
+            Some(Arc::new(Picky { down })),
+            WorkerOptions::default(),
+        );
+        worker.recover_company(c.key).await.unwrap();
+        wait_idle(&worker).await;
+        let jobs = reindex_jobs(&test, c.key).await;
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        let models = chunk_models(&test, c.key).await;
+        if down {
+            assert_eq!(jobs[0].0, "failed");
+            assert_eq!(models, vec![(Some(LexicalEmbedder.id().into()), 2)]);
+            let queued = in_company(&test, c.key, |conn| {
+                Ok::<_, ApiError>(silo::company::jobs::enqueue_reindex(conn, None)?)
+            })
+            .await;
+            assert!(!queued, "backing off after a failure");
+        } else {
+            assert_eq!(jobs[0].0, "completed");
+            assert_eq!(
+                (
+                    jobs[0].1["reembedded"].as_i64(),
+                    jobs[0].1["refused"].as_i64()
+                ),
+                (Some(1), Some(1))
+            );
+            assert_eq!(
+                models,
+                vec![
+                    (Some(LexicalEmbedder.id().into()), 1),
+                    (Some("picky-v1".into()), 1)
+                ]
+            );
+        }
+    }
+}
+
+/// A chunk whose vector is all zeros (only stopwords, for the lexical embedder) is left out
+/// of the index instead of making vector search fail for the whole company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_vector_does_not_break_vector_search() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Zero").await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "empty.txt",
+        b"the and of to is it",
+        "company",
+    )
+    .await;
+    ingest(
+        &test,
+        &acme.analyst,
+        "tides.txt",
+        TIDES.as_bytes(),
+        "company",
+    )
+    .await;
+    assert_eq!(
+        vector_titles(&test, &acme.analyst, "moon tides").await,
         ["tides.txt"]
     );
 }
