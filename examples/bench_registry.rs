@@ -101,10 +101,11 @@ fn main() -> anyhow::Result<()> {
     let n: usize = arg("--companies", "10000").parse()?;
     let cap: usize = arg("--cap", "1000").parse()?;
     let tmp = tempfile::tempdir()?;
-    let dir = std::env::args()
-        .any(|a| a == "--dir")
-        .then(|| PathBuf::from(arg("--dir", "")))
-        .unwrap_or_else(|| tmp.path().join("data"));
+    let dir = if std::env::args().any(|a| a == "--dir") {
+        PathBuf::from(arg("--dir", ""))
+    } else {
+        tmp.path().join("data")
+    };
     let mut options = AppOptions::default();
     options.registry.max_open = cap;
     let app = Arc::new(App::open(&dir, options)?);

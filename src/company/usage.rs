@@ -286,35 +286,35 @@ fn plan(from: Option<&str>, to: Option<&str>) -> Vec<Source> {
         }
     });
     let hi = to.map(day);
-    if let (Some(l), Some(h)) = (&lo, &hi) {
-        if l >= h {
-            // No whole day inside: the range is read from the raw rows alone.
-            return vec![Source::Raw {
-                from: from.map(str::to_string),
-                to: to.map(str::to_string),
-            }];
-        }
+    if let (Some(l), Some(h)) = (&lo, &hi)
+        && l >= h
+    {
+        // No whole day inside: the range is read from the raw rows alone.
+        return vec![Source::Raw {
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+        }];
     }
     let mut parts = Vec::with_capacity(3);
-    if let (Some(f), Some(l)) = (from, &lo) {
-        if !is_midnight(f) {
-            parts.push(Source::Raw {
-                from: Some(f.to_string()),
-                to: Some(midnight_of(l)),
-            });
-        }
+    if let (Some(f), Some(l)) = (from, &lo)
+        && !is_midnight(f)
+    {
+        parts.push(Source::Raw {
+            from: Some(f.to_string()),
+            to: Some(midnight_of(l)),
+        });
     }
     parts.push(Source::Rollup {
         from_day: lo.clone(),
         to_day: hi.clone(),
     });
-    if let (Some(t), Some(h)) = (to, &hi) {
-        if !is_midnight(t) {
-            parts.push(Source::Raw {
-                from: Some(midnight_of(h)),
-                to: Some(t.to_string()),
-            });
-        }
+    if let (Some(t), Some(h)) = (to, &hi)
+        && !is_midnight(t)
+    {
+        parts.push(Source::Raw {
+            from: Some(midnight_of(h)),
+            to: Some(t.to_string()),
+        });
     }
     parts
 }

@@ -384,10 +384,10 @@ async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResul
     let ctx = context::current()?;
     // After the commit: the row is gone, so the file and index entries are unreachable; a
     // failure here leaves garbage, never a dangling document.
-    if let Err(e) = tokio::fs::remove_file(ctx.db.dir().join(&file_path)).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(error = %e, "could not remove a deleted document's file");
-        }
+    if let Err(e) = tokio::fs::remove_file(ctx.db.dir().join(&file_path)).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, "could not remove a deleted document's file");
     }
     if !chunk_ids.is_empty() {
         // Takes the index's write lock, which a dump in progress can hold up: not here.

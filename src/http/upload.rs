@@ -181,6 +181,21 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
     Ok(staged)
 }
 
+/// Longest wait for the next piece of an upload. A client that stops sending would
+/// otherwise hold its company open (no eviction, no migration, no deletion) indefinitely.
+const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn stalled<T>(next: impl std::future::Future<Output = T>) -> Result<T, ApiError> {
+    tokio::time::timeout(STALL_TIMEOUT, next)
+        .await
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "the upload stalled: nothing received for {} s",
+                STALL_TIMEOUT.as_secs()
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::clean_filename;
@@ -195,19 +210,4 @@ mod tests {
         assert!(clean_filename("dir/").is_err());
         assert!(clean_filename("..").is_err());
     }
-}
-
-/// Longest wait for the next piece of an upload. A client that stops sending would
-/// otherwise hold its company open (no eviction, no migration, no deletion) indefinitely.
-const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-async fn stalled<T>(next: impl std::future::Future<Output = T>) -> Result<T, ApiError> {
-    tokio::time::timeout(STALL_TIMEOUT, next)
-        .await
-        .map_err(|_| {
-            ApiError::BadRequest(format!(
-                "the upload stalled: nothing received for {} s",
-                STALL_TIMEOUT.as_secs()
-            ))
-        })
 }

@@ -238,10 +238,10 @@ async fn get_usage_summary(
         q.to.as_deref()
             .map(|t| validate::timestamp("to", t, true))
             .transpose()?;
-    if let (Some(f), Some(t)) = (&from, &to) {
-        if f > t {
-            return Err(ApiError::invalid("to", "must not be before from"));
-        }
+    if let (Some(f), Some(t)) = (&from, &to)
+        && f > t
+    {
+        return Err(ApiError::invalid("to", "must not be before from"));
     }
     let mut group_by = Vec::new();
     for name in q

@@ -115,10 +115,8 @@ pub fn chunk_text(text: &str, size: usize, overlap: usize) -> Vec<&str> {
         let mut next = retreat(text, end, overlap);
         if next > start && next < end {
             let at_word_start = text[..next].ends_with(char::is_whitespace);
-            if !at_word_start {
-                if let Some(ws) = text[next..end].find(char::is_whitespace) {
-                    next += ws;
-                }
+            if !at_word_start && let Some(ws) = text[next..end].find(char::is_whitespace) {
+                next += ws;
             }
         }
         if next <= start {

@@ -395,12 +395,11 @@ impl Inner {
                     ctx,
                     context::run(move |c| {
                         let tx = write_tx(c)?;
-                        if jobs::fail(&tx, job_row, &msg)? {
-                            if let Some(doc) =
+                        if jobs::fail(&tx, job_row, &msg)?
+                            && let Some(doc) =
                                 jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
-                            {
-                                crate::company::documents::mark_failed(&tx, doc, &msg)?;
-                            }
+                        {
+                            crate::company::documents::mark_failed(&tx, doc, &msg)?;
                         }
                         tx.commit()?;
                         Ok::<_, TenantError>(())
@@ -440,12 +439,11 @@ impl Inner {
                     context::run(move |c| {
                         let tx = write_tx(c)?;
                         let msg = "internal error while processing the document";
-                        if jobs::fail(&tx, job_row, msg)? {
-                            if let Some(doc) =
+                        if jobs::fail(&tx, job_row, msg)?
+                            && let Some(doc) =
                                 jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
-                            {
-                                crate::company::documents::mark_failed(&tx, doc, msg)?;
-                            }
+                        {
+                            crate::company::documents::mark_failed(&tx, doc, msg)?;
                         }
                         tx.commit()?;
                         Ok::<_, TenantError>(())

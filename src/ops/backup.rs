@@ -217,10 +217,10 @@ fn remove_empty_snapshot(file: &Path) {
         return;
     };
     // remove_dir fails on a non-empty directory, which is exactly the check we want.
-    if fs::remove_dir(companies).is_ok() {
-        if let Some(snapshot) = companies.parent() {
-            let _ = fs::remove_dir(snapshot);
-        }
+    if fs::remove_dir(companies).is_ok()
+        && let Some(snapshot) = companies.parent()
+    {
+        let _ = fs::remove_dir(snapshot);
     }
 }
 
