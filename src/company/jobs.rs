@@ -130,6 +130,41 @@ pub fn get_visible(
         .optional()
 }
 
+/// The jobs `viewer` may see (as [`get_visible`]), newest first, optionally of one type and
+/// status; with the total count.
+pub fn list_visible(
+    conn: &Connection,
+    viewer: &Viewer<'_>,
+    job_type: Option<&str>,
+    status: Option<&str>,
+    page: super::Page,
+) -> rusqlite::Result<(Vec<Job>, u64)> {
+    let filter = "FROM processing_jobs j LEFT JOIN documents d ON d.id = j.document_id
+         WHERE (?1 OR j.created_by = ?2 OR d.scope = 'company' OR d.uploaded_by = ?2)
+           AND (?3 IS NULL OR j.job_type = ?3) AND (?4 IS NULL OR j.status = ?4)";
+    let args = params![viewer.is_admin, viewer.user_uuid, job_type, status];
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) {filter}"))?
+        .query_row(args, |r| r.get(0))?;
+    let items = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} {filter} ORDER BY j.created_at DESC, j.id DESC LIMIT ?5 OFFSET ?6"
+        ))?
+        .query_map(
+            params![
+                viewer.is_admin,
+                viewer.user_uuid,
+                job_type,
+                status,
+                page.limit,
+                page.offset
+            ],
+            Job::from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok((items, total as u64))
+}
+
 /// The latest job of a document (shown with the document).
 pub fn latest_for_document(conn: &Connection, document_id: i64) -> rusqlite::Result<Option<Job>> {
     let sql = format!(

@@ -40,7 +40,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(upload)
         .routes(routes!(get_document, update_document, delete_document))
         .routes(routes!(list_document_chunks))
-        .routes(routes!(get_job))
 }
 
 const SCOPES: &[&str] = &["company", "user"];
@@ -419,20 +418,4 @@ async fn list_document_chunks(
     })
     .await?;
     Ok(Json(listing))
-}
-
-/// A processing job's status and progress.
-#[utoipa::path(get, path = "/api/jobs/{id}", tag = "documents",
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = Job), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn get_job(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Job>> {
-    actor.require("documents:read")?;
-    let id = validate::id("job", &id)?;
-    let job = context::read(move |conn| {
-        jobs::get_visible(conn, &Viewer::from(&actor), &id)?
-            .ok_or_else(|| ApiError::not_found("job"))
-    })
-    .await?;
-    Ok(Json(job))
 }

@@ -11,6 +11,7 @@ pub mod conversations;
 pub mod documents;
 pub mod guard;
 pub mod health;
+pub mod jobs;
 pub mod json;
 pub mod multipart;
 pub mod openapi;

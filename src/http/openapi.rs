@@ -76,6 +76,7 @@ pub fn base() -> utoipa::openapi::OpenApi {
 pub fn workspace() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(super::documents::api())
+        .merge(super::jobs::api())
         .merge(super::conversations::api())
         .merge(super::agent_logs::api())
         .merge(super::usage::api())

@@ -50,6 +50,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("patch", "/api/documents/{id}"),
     ("delete", "/api/documents/{id}"),
     ("get", "/api/documents/{id}/chunks"),
+    ("get", "/api/jobs"),
     ("get", "/api/jobs/{id}"),
     ("get", "/api/conversations"),
     ("post", "/api/conversations"),

@@ -300,6 +300,65 @@ async fn stale_chunks_found_at_index_load_are_reembedded() {
         (1, Some(2)),
         "{jobs:?}"
     );
+    // Admins follow it through the API; others do not see system jobs.
+    let listed = test.get("/api/jobs?job_type=reindex", &acme.admin).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["total"], 1, "{}", listed.body);
+    let job = &listed.body["items"][0];
+    assert_eq!(
+        (job["job_type"].as_str(), job["status"].as_str()),
+        (Some("reindex"), Some("completed"))
+    );
+    assert_eq!(
+        (job["processed_items"].as_i64(), job["progress"].as_f64()),
+        (Some(2), Some(1.0))
+    );
+    let by_id = test
+        .get(
+            &format!("/api/jobs/{}", job["id"].as_str().unwrap()),
+            &acme.admin,
+        )
+        .await;
+    assert_eq!(by_id.body["id"], job["id"]);
+    let uploads = test.get("/api/jobs?status=completed", &acme.analyst).await;
+    assert_eq!(
+        uploads.body["total"], 2,
+        "the analyst's two uploads: {}",
+        uploads.body
+    );
+    assert!(
+        uploads.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["job_type"] == "document_processing")
+    );
+    let other = company(&test, "Stale Other").await;
+    let theirs = test.get("/api/jobs", &other.admin).await;
+    assert_eq!(
+        (theirs.status, theirs.body["total"].as_i64()),
+        (StatusCode::OK, Some(0))
+    );
+    let hidden = test
+        .get(
+            &format!("/api/jobs/{}", job["id"].as_str().unwrap()),
+            &other.admin,
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    for bad in ["?job_type=Reindex", "?status=done", "?limit=0", "?sort=id"] {
+        let r = test.get(&format!("/api/jobs{bad}"), &acme.admin).await;
+        assert!(r.status.is_client_error(), "{bad}: {}", r.body);
+        assert!(
+            r.body["error"]["message"].as_str().is_some(),
+            "{bad}: {}",
+            r.body
+        );
+    }
+    let anon = test
+        .call(axum::http::Method::GET, "/api/jobs", None, None)
+        .await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
 }
 
 /// Vectors from before chunks recorded their embedder, when the saved index says they are

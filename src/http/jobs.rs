@@ -1,0 +1,84 @@
+//! Background jobs of the caller's company: document processing and reindexing, with their
+//! progress. Admins see every job; others the jobs they started and those of documents they
+//! may see.
+
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::json::{ApiPath, ApiQuery};
+use super::openapi::ErrorBody;
+use super::validate;
+use crate::app::AppState;
+use crate::company::jobs::{self, Job};
+use crate::company::{Listing, Viewer};
+use crate::error::{ApiError, ApiResult};
+use crate::tenant::{Actor, context};
+
+const STATUSES: &[&str] = &["pending", "processing", "completed", "failed"];
+const TYPES: &[&str] = &[jobs::DOCUMENT_PROCESSING, jobs::REINDEX];
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct JobQuery {
+    /// document_processing or reindex.
+    job_type: Option<String>,
+    /// pending, processing, completed or failed.
+    status: Option<String>,
+    /// 1 to 200, default 50.
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// Lists the jobs the caller may see, newest first (a reindex after an embedder change is
+/// visible to admins here, with its progress).
+#[utoipa::path(get, path = "/api/jobs", tag = "documents", params(JobQuery),
+    responses((status = 200, body = inline(Listing<Job>)), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_jobs(actor: Actor, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<Json<Listing<Job>>> {
+    actor.require("documents:read")?;
+    let page = validate::page(q.limit, q.offset)?;
+    let job_type = q
+        .job_type
+        .as_deref()
+        .map(|t| validate::one_of("job_type", t, TYPES))
+        .transpose()?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| validate::one_of("status", s, STATUSES))
+        .transpose()?;
+    let listing = context::read(move |conn| {
+        let viewer = Viewer::from(&actor);
+        let (items, total) =
+            jobs::list_visible(conn, &viewer, job_type.as_deref(), status.as_deref(), page)?;
+        Ok::<_, ApiError>(Listing::new(items, total, page))
+    })
+    .await?;
+    Ok(Json(listing))
+}
+
+/// A processing job's status and progress.
+#[utoipa::path(get, path = "/api/jobs/{id}", tag = "documents",
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = Job), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_job(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Job>> {
+    actor.require("documents:read")?;
+    let id = validate::id("job", &id)?;
+    let job = context::read(move |conn| {
+        jobs::get_visible(conn, &Viewer::from(&actor), &id)?
+            .ok_or_else(|| ApiError::not_found("job"))
+    })
+    .await?;
+    Ok(Json(job))
+}
