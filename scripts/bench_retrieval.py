@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 """Retrieval quality of POST /api/search (keyword, vector, hybrid) on a real public corpus.
 
-Corpus: the Python FAQ as shipped in Debian's `python3.11-doc` package (HTML pages under
-usr/share/doc/python3.11/html/faq/). Every FAQ entry is a section whose heading is a
-question and whose body is the answer. The package is fetched once with `apt-get download`
-and unpacked with `dpkg-deb -x` into data/bench/ (gitignored), so reruns do not download.
+Corpora (--corpus), each a FAQ whose entries are a question heading and an answer body,
+each taken from a Debian package that is fetched once with `apt-get download` and
+unpacked with `dpkg-deb -x` into data/bench/ (gitignored), so reruns do not download:
+  python-faq  the Python FAQ from `python3.11-doc` (Sphinx HTML pages under
+              usr/share/doc/python3.11/html/faq/); the corpus the hybrid fusion was
+              tuned on (the default);
+  perl-faq    the Perl FAQ, perlfaq1 to perlfaq9, from `perl-doc` (POD files under
+              usr/share/perl/VERSION/pod/): every =head2 is a question, the paragraphs
+              up to the next heading its answer, rendered to plain text. A second,
+              independent corpus to check the fusion on data it was not tuned on
+              (Django's FAQ, the first candidate, has only 54 questions).
 
 How it measures:
   1. starts `silo serve` on a fresh temporary data directory with the local MiniLM
      embedder, creates a company and a company admin, and logs in as that admin;
   2. uploads each answer (plain text, the question heading removed) as one .txt document
-     with a neutral title such as `faq-programming-017`, so nothing but the answer text
-     can match; entries whose answer is shorter than --min-chars are skipped;
+     with a neutral title such as `faq-programming-017` (FAQ page, then number), so
+     nothing but the answer text can match; entries whose answer is shorter than
+     --min-chars are skipped;
   3. waits until every document is processed (the ingestion time is upload to the last
      document completed: extraction, chunking, embedding, indexing);
   4. asks every question through POST /api/search in each mode with k = --k, one request
      at a time, after one warm-up request per mode. A question asked twice in the FAQ
-     ("What is Python?", in general and in installed) is one query with both answers.
+     (in the Python FAQ, "What is Python?", in general and in installed) is one query
+     with both answers.
 
 Metrics per mode, over the questions: MRR@k is the mean of 1/rank of the first result
 (a chunk) whose document is the question's answer, 0 when none is in the top k; R@1 and
@@ -31,19 +40,18 @@ question as asked when nothing is left), and the server's hybrid top k. Each ent
 carries the answer document(s) and the FAQ page(s) the question comes from, so that
 scripts/fusion_study.py can compare fusion rules offline and cross-validate them by page.
 
-usage: scripts/bench_retrieval.py [--k 10] [--port 18093] [--json] [--keep]
+usage: scripts/bench_retrieval.py [--corpus python-faq|perl-faq] [--k 10] [--port 18093]
+                                  [--json] [--keep]
                                   [--min-chars 100] [--per-question FILE]
                                   [--dump-lists FILE] [--dump-depth 40]
 Uses $SILO_BIN when set, else `cargo build --release` and target/release/silo; the model
 from $SILO_MODEL_DIR, else data/models/all-minilm-l6-v2 (fetched by scripts/fetch_model.sh).
 """
-import argparse, glob, html.parser, http.client, json, os, re, shutil, signal, statistics
-import subprocess, sys, tempfile, time, uuid
+import argparse, glob, html.entities, html.parser, http.client, json, os, re, shutil, signal
+import statistics, subprocess, sys, tempfile, textwrap, time, uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, "data", "bench")
-PACKAGE = "python3.11-doc"
-FAQ_DIR = "usr/share/doc/python3.11/html/faq"
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 MODES = ("keyword", "vector", "hybrid")
 ADMIN, USER, PASSWORD = "root@bench.test", "reader@bench.test", "bench-password-1"
@@ -64,26 +72,30 @@ wouldn y you your yours yourself yourselves
 
 # ---------------------------------------------------------------------------- corpus
 
-def fetch_corpus():
-    """The unpacked FAQ directory and the package version, downloading only once."""
+def fetch_corpus(package, faq_dir):
+    """The unpacked FAQ directory (faq_dir, a glob inside the package) and the package
+    version, downloading only once."""
     os.makedirs(CACHE, exist_ok=True)
-    debs = sorted(glob.glob(os.path.join(CACHE, f"{PACKAGE}_*.deb")))
+    debs = sorted(glob.glob(os.path.join(CACHE, f"{package}_*.deb")))
     if not debs:
         if not shutil.which("apt-get"):
-            sys.exit(f"apt-get is needed to download {PACKAGE} (or put its .deb in {CACHE})")
-        run = subprocess.run(["apt-get", "download", PACKAGE], cwd=CACHE, capture_output=True, text=True)
-        debs = sorted(glob.glob(os.path.join(CACHE, f"{PACKAGE}_*.deb")))
+            sys.exit(f"apt-get is needed to download {package} (or put its .deb in {CACHE})")
+        run = subprocess.run(["apt-get", "download", package], cwd=CACHE, capture_output=True, text=True)
+        debs = sorted(glob.glob(os.path.join(CACHE, f"{package}_*.deb")))
         if not debs:
-            sys.exit(f"apt-get download {PACKAGE} failed (try `apt-get update` first):\n{run.stderr}")
+            sys.exit(f"apt-get download {package} failed (try `apt-get update` first):\n{run.stderr}")
     deb = debs[-1]
-    version = os.path.basename(deb)[len(PACKAGE) + 1:].rsplit("_", 1)[0]
-    unpacked = os.path.join(CACHE, f"{PACKAGE}_{version}")
-    if not os.path.isdir(os.path.join(unpacked, FAQ_DIR)):
+    version = os.path.basename(deb)[len(package) + 1:].rsplit("_", 1)[0]
+    unpacked = os.path.join(CACHE, f"{package}_{version}")
+    if not glob.glob(os.path.join(unpacked, faq_dir)):
         stage = tempfile.mkdtemp(dir=CACHE, prefix=".unpack-")
         subprocess.run(["dpkg-deb", "-x", deb, stage], check=True)
         shutil.rmtree(unpacked, ignore_errors=True)
         os.rename(stage, unpacked)
-    return os.path.join(unpacked, FAQ_DIR), version
+    found = sorted(glob.glob(os.path.join(unpacked, faq_dir)))
+    if not found:
+        sys.exit(f"{package} {version} has no {faq_dir}")
+    return found[-1], version
 
 
 class Sections(html.parser.HTMLParser):
@@ -134,7 +146,7 @@ class Sections(html.parser.HTMLParser):
             self.open[-1]["body"].append(data)
 
 
-def faq_entries(faq_dir, min_chars):
+def python_faq_entries(faq_dir, min_chars):
     """(name, question, answer) for every FAQ entry with an answer of min_chars or more,
     and the number of entries skipped as too short. An entry is a section without
     subsections below a page's top section (the others are pages and topic groups)."""
@@ -159,6 +171,134 @@ def faq_entries(faq_dir, min_chars):
             number += 1
             entries.append((f"faq-{page}-{number:03d}", question, answer + "\n"))
     return entries, skipped
+
+
+# POD's named escapes (E<lt> ...) that are not HTML entity names.
+POD_ESCAPES = {"lt": "<", "gt": ">", "verbar": "|", "sol": "/"}
+
+
+def pod_link(text):
+    """L<...> as perldoc shows it: the text of L<text|target>, a URL as is, "sec" in name."""
+    if "|" in text:
+        return text.split("|", 1)[0]
+    if re.match(r"\w+:[^:\s]\S*$", text):
+        return text
+    if text.startswith('"'):  # L<"section">, the old form of L</"section">
+        return text
+    name, _, section = text.partition("/")
+    section = section.strip('"')
+    if section:
+        return f'"{section}" in {name}' if name else f'"{section}"'
+    return name
+
+
+def pod_code(letter, text):
+    """What formatting code `letter` shows of its (already rendered) content."""
+    if letter in "XZ":
+        return ""
+    if letter == "E":
+        if text in POD_ESCAPES:
+            return POD_ESCAPES[text]
+        for pattern, base in ((r"0[xX][0-9a-fA-F]+", 16), (r"0[0-7]+", 8), (r"\d+", 10)):
+            if re.fullmatch(pattern, text):
+                return chr(int(text, base))
+        return chr(html.entities.name2codepoint[text]) if text in html.entities.name2codepoint else text
+    if letter == "L":
+        return pod_link(text)
+    return text  # B, I, C, F, S: the content, plain
+
+
+def pod_inline(text, i=0, brackets=0):
+    """Renders POD formatting codes (C<x>, C<< x >>, nested ones) to plain text. With
+    brackets > 0 it renders the inside of a code and returns it with the index after its
+    closing brackets."""
+    out = []
+    while i < len(text):
+        if brackets == 1 and text[i] == ">":
+            return "".join(out), i + 1
+        if brackets > 1:
+            close = re.compile(r"\s+" + ">" * brackets).match(text, i)
+            if close:
+                return "".join(out), close.end()
+        code = re.compile(r"([A-Z])(<+)").match(text, i)
+        if code and (len(code.group(2)) == 1 or text[code.end():code.end() + 1].isspace()):
+            n, start = len(code.group(2)), code.end()
+            if n > 1:
+                start = re.compile(r"\s*").match(text, start).end()
+            inner, i = pod_inline(text, start, n)
+            out.append(pod_code(code.group(1), inner))
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out), i
+
+
+def pod_sections(source):
+    """(question, answer) for every =head2 of a POD page: the heading and the paragraphs up
+    to the next =head1 or =head2, codes rendered, verbatim blocks dedented, list items
+    kept with their bullet."""
+    sections, current, skipping, bullet = [], None, False, ""
+    for para in re.split(r"\n(?:[ \t]*\n)+", source):
+        if not para.strip():
+            continue
+        if skipping:  # inside =begin FORMAT ... =end FORMAT
+            skipping = not para.startswith("=end")
+            continue
+        if para.startswith("="):
+            command, rest = re.match(r"(=\w+)\s*(.*)", para, re.S).groups()
+            rest = " ".join(pod_inline(rest)[0].split())
+            if command in ("=head1", "=head2"):
+                if current:
+                    sections.append(current)
+                current = (rest, []) if command == "=head2" else None
+            elif current is None:
+                pass
+            elif command in ("=head3", "=head4"):
+                current[1].append(rest)
+            elif command == "=item":
+                if rest == "*" or re.fullmatch(r"\d+\.?", rest):
+                    bullet = "* " if rest == "*" else rest.rstrip(".") + ". "
+                else:
+                    current[1].append(rest)
+            elif command == "=begin":
+                skipping = True
+            continue  # =over, =back, =for, =pod, =cut, =encoding: nothing to show
+        if current is None:
+            continue
+        if para[0] in " \t":
+            text = textwrap.dedent("\n".join(line.rstrip() for line in para.split("\n")))
+        else:
+            text = " ".join(pod_inline(para)[0].split())
+        current[1].append(bullet + text)
+        bullet = ""
+    if current:
+        sections.append(current)
+    return [(question, "\n\n".join(paras).strip()) for question, paras in sections]
+
+
+def perl_faq_entries(pod_dir, min_chars):
+    """(name, question, answer) for every question of perlfaq1 to perlfaq9 with an answer
+    of min_chars or more, and the number of questions skipped as too short."""
+    entries, skipped = [], 0
+    for path in sorted(glob.glob(os.path.join(pod_dir, "perlfaq[1-9].pod"))):
+        page = os.path.basename(path)[:-len(".pod")]
+        with open(path, encoding="utf-8") as f:
+            sections = pod_sections(f.read())
+        number = 0
+        for question, answer in sections:
+            if len(answer) < min_chars:
+                skipped += 1
+                continue
+            number += 1
+            entries.append((f"faq-{page}-{number:03d}", question, answer + "\n"))
+    return entries, skipped
+
+
+# --corpus: the Debian package, the FAQ directory inside it (a glob), the entry reader.
+CORPORA = {
+    "python-faq": ("python3.11-doc", "usr/share/doc/python3.11/html/faq", python_faq_entries),
+    "perl-faq": ("perl-doc", "usr/share/perl/*/pod", perl_faq_entries),
+}
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -292,6 +432,8 @@ def percentile(values, p):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", choices=list(CORPORA), default="python-faq",
+                    help="the FAQ to search (default python-faq)")
     ap.add_argument("--k", type=int, default=10, help="results per search (default 10)")
     ap.add_argument("--port", type=int, default=18093)
     ap.add_argument("--min-chars", type=int, default=100, help="skip answers shorter than this")
@@ -306,9 +448,10 @@ def main():
         sys.exit("--dump-depth must be between 1 and 100")
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
 
-    faq_dir, version = fetch_corpus()
-    entries, skipped = faq_entries(faq_dir, args.min_chars)
-    log(f"corpus: {PACKAGE} {version}, {len(entries)} FAQ entries "
+    package, faq_glob, read_entries = CORPORA[args.corpus]
+    faq_dir, version = fetch_corpus(package, faq_glob)
+    entries, skipped = read_entries(faq_dir, args.min_chars)
+    log(f"corpus: {package} {version}, {len(entries)} FAQ entries "
         f"({skipped} skipped with answers under {args.min_chars} characters)")
     binary, models = silo_binary(), model_dir()
 
@@ -348,7 +491,7 @@ def main():
             sys.exit(f"{len(failed)} documents failed: {failed[:5]}")
         log(f"ingested {len(doc_ids)} documents, {chunks} chunks, in {ingest_s:.1f} s")
 
-        # A question asked twice in the FAQ ("What is Python?") is one query with two answers.
+        # A question asked twice in a FAQ ("What is Python?") is one query with both answers.
         questions = {}
         for (_, question, _), doc_id in zip(entries, doc_ids):
             questions.setdefault(question, set()).add(doc_id)
@@ -373,7 +516,7 @@ def main():
             }
             ranks[mode] = mode_ranks
 
-        report = {"corpus": {"package": PACKAGE, "version": version, "documents": len(doc_ids),
+        report = {"corpus": {"package": package, "version": version, "documents": len(doc_ids),
                              "questions": len(questions), "chunks": chunks, "skipped_short": skipped,
                              "min_chars": args.min_chars},
                   "embedder": "minilm", "k": args.k, "ingest_seconds": round(ingest_s, 2), "modes": results}
