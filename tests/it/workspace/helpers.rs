@@ -1,5 +1,5 @@
 //! Helpers of the workspace tests: a company with users of each role, multipart uploads,
-//! waiting for jobs, direct access to a company database.
+//! waiting for jobs, direct access to a company database, searches and usage summaries.
 
 use std::time::Duration;
 
@@ -174,3 +174,59 @@ pub fn assert_invalid(reply: &Reply, field: &str) {
 }
 
 pub const MISSING: &str = "00000000-0000-4000-8000-000000000000";
+
+/// The usage summary grouped by operation and user, asserting 200.
+pub async fn summary_of(test: &TestApp, token: &str) -> Value {
+    let r = test
+        .get("/api/usage/summary?group_by=operation_type,user", token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+/// The `embedding` group of `user` in a summary grouped by operation and user.
+pub fn embedding_group(summary: &Value, user: &str) -> Option<Value> {
+    summary["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"]["operation_type"] == "embedding" && g["key"]["user"] == user)
+        .cloned()
+}
+
+/// Waits until `worker` has no company to drain.
+pub async fn wait_idle(worker: &silo::ingest::IngestWorker) {
+    for _ in 0..3000 {
+        if worker.is_idle() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the worker did not finish");
+}
+
+/// Loads the company's index (as a search would) and saves it (as at shutdown).
+pub async fn save_index(test: &TestApp, key: i64) {
+    let db = test.app.registry.get(key).await.unwrap();
+    let embedder: std::sync::Arc<dyn silo::embed::Embedder> =
+        std::sync::Arc::new(silo::embed::LexicalEmbedder);
+    silo::search::company::index(&db, &embedder, &test.app.ingest)
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || db.persist_index())
+        .await
+        .unwrap();
+}
+
+/// The titles of a vector search's results (k = 5), asserting 200.
+pub async fn vector_titles(test: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let r = test
+        .post(
+            "/api/search",
+            token,
+            serde_json::json!({"query": query, "mode": "vector", "k": 5}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    titles(&r.body)
+}

@@ -12,3 +12,4 @@ mod openapi;
 mod profile_reports;
 mod reindex;
 mod search;
+mod search_ops;

@@ -1,6 +1,6 @@
-//! Embedding calls are metered, a company whose chunks belong to another embedder is
-//! re-embedded in the background (and never with the lexical fallback), and loaded vector
-//! indexes stay within their memory budget.
+//! A company whose chunks belong to another embedder is re-embedded in the background, in
+//! slices, past refusals and outages, and never with the lexical fallback; vectors from
+//! before chunks recorded their embedder are adopted only when provably the current one's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,8 @@ use silo::error::ApiError;
 use silo::ingest::{IngestWorker, WorkerOptions};
 
 use super::helpers::{
-    REVENUE, TIDES, company, in_company, ingest, ingest_tides_and_revenue, titles,
+    TIDES, company, embedding_group, in_company, ingest, ingest_tides_and_revenue, save_index,
+    summary_of, vector_titles, wait_idle,
 };
 use crate::common::TestApp;
 
@@ -37,33 +38,6 @@ impl Embedder for Permuted {
             })
             .collect())
     }
-}
-
-async fn summary_of(test: &TestApp, token: &str) -> Value {
-    let r = test
-        .get("/api/usage/summary?group_by=operation_type,user", token)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    r.body
-}
-
-fn embedding_group(summary: &Value, user: &str) -> Option<Value> {
-    summary["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["key"]["operation_type"] == "embedding" && g["key"]["user"] == user)
-        .cloned()
-}
-
-async fn wait_idle(worker: &IngestWorker) {
-    for _ in 0..3000 {
-        if worker.is_idle() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the worker did not finish");
 }
 
 /// (embedding model, count) of the company's chunks, most common first.
@@ -106,92 +80,6 @@ fn permuted_worker(test: &TestApp, slice: Duration) -> IngestWorker {
         ..WorkerOptions::default()
     };
     IngestWorker::new(test.app.registry.clone(), Some(Arc::new(Permuted)), options)
-}
-
-/// Loads the company's index (as a search would) and saves it (as at shutdown).
-async fn save_index(test: &TestApp, key: i64) {
-    let db = test.app.registry.get(key).await.unwrap();
-    let embedder: Arc<dyn Embedder> = Arc::new(LexicalEmbedder);
-    silo::search::company::index(&db, &embedder, &test.app.ingest)
-        .await
-        .unwrap();
-    tokio::task::spawn_blocking(move || db.persist_index())
-        .await
-        .unwrap();
-}
-
-async fn vector_titles(test: &TestApp, token: &str, query: &str) -> Vec<String> {
-    let r = test
-        .post(
-            "/api/search",
-            token,
-            json!({"query": query, "mode": "vector", "k": 5}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    titles(&r.body)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ingestion_and_semantic_searches_record_embedding_usage() {
-    let test = TestApp::spawn().await;
-    let acme = company(&test, "Metered").await;
-    let other = company(&test, "Metered Other").await;
-    let (doc_id, job) = ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
-    assert_eq!(job["status"], "completed", "{job}");
-    let doc = test
-        .get(&format!("/api/documents/{doc_id}"), &acme.analyst)
-        .await
-        .body;
-    let tokens = doc["num_tokens"].as_i64().unwrap();
-    assert!(tokens > 0, "{doc}");
-
-    let s = summary_of(&test, &acme.admin).await;
-    let g = embedding_group(&s, &acme.analyst_id).expect("the upload's embedding row");
-    assert_eq!(
-        (g["requests"].as_i64(), g["embedding_tokens"].as_i64()),
-        (Some(1), Some(tokens)),
-        "{s}"
-    );
-    assert_eq!(
-        (g["total_tokens"].as_i64(), g["estimated_cost"].as_f64()),
-        (Some(0), Some(0.0)),
-        "{s}"
-    );
-
-    // A keyword search embeds nothing; vector and hybrid searches embed the query once.
-    for (mode, expected) in [("keyword", 1), ("vector", 2), ("hybrid", 3)] {
-        let r = test
-            .post(
-                "/api/search",
-                &acme.analyst,
-                json!({"query": "moon and tides", "mode": mode}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let mut requests = 0;
-        for _ in 0..200 {
-            let s = summary_of(&test, &acme.admin).await;
-            requests = embedding_group(&s, &acme.analyst_id).unwrap()["requests"]
-                .as_i64()
-                .unwrap();
-            if requests == expected {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(requests, expected, "after a {mode} search");
-    }
-    // Nothing of it shows in another company's usage.
-    let s = summary_of(&test, &other.admin).await;
-    assert_eq!(s["totals"]["requests"], 0, "{s}");
 }
 
 /// After an embedder change, the start-up recovery finds the saved index built by the
@@ -454,65 +342,6 @@ async fn no_automatic_reindex_when_it_is_off() {
     );
 }
 
-/// Past the index memory budget, idle companies with a loaded index are closed (their
-/// index saved), and their next search loads it again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loaded_indexes_are_kept_within_their_memory_budget() {
-    let test = TestApp::spawn_with(|o| {
-        // One single-chunk index (~4.3 kB) fits, two do not.
-        o.registry.max_index_bytes = 6000;
-        // Usage writers hold a company while busy: let them stop quickly.
-        o.workspace.usage_batch_idle = Duration::from_millis(20);
-    })
-    .await;
-    let a = company(&test, "Budget A").await;
-    let b = company(&test, "Budget B").await;
-    ingest(&test, &a.analyst, "tides.txt", TIDES.as_bytes(), "company").await;
-    ingest(
-        &test,
-        &b.analyst,
-        "revenue.txt",
-        REVENUE.as_bytes(),
-        "company",
-    )
-    .await;
-    let manifest = test
-        .app
-        .registry
-        .get(a.key)
-        .await
-        .unwrap()
-        .dir()
-        .join("vectors/manifest.json");
-    assert_eq!(
-        vector_titles(&test, &a.analyst, "moon tides").await,
-        ["tides.txt"]
-    );
-    assert!(!manifest.exists(), "not saved yet");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        vector_titles(&test, &b.analyst, "revenue margin").await,
-        ["revenue.txt"]
-    );
-    // Loading B's index put A (idle, with an index) over the budget: A was closed.
-    let evictions = &test.app.registry.stats.index_evictions;
-    assert_eq!(evictions.load(std::sync::atomic::Ordering::Relaxed), 1);
-    assert!(!test.app.registry.is_open(a.key));
-    assert!(test.app.registry.is_open(b.key));
-    // A's index was saved on the way out, and it answers again after loading.
-    for _ in 0..500 {
-        if manifest.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(manifest.exists(), "A's index was saved when it was closed");
-    assert_eq!(
-        vector_titles(&test, &a.analyst, "moon tides").await,
-        ["tides.txt"]
-    );
-}
-
 /// A reindex over many chunks runs in slices, each continuing where the last stopped: every
 /// chunk is embedded exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,32 +454,4 @@ async fn a_refusing_or_unavailable_embedder_neither_stalls_nor_storms() {
             );
         }
     }
-}
-
-/// A chunk whose vector is all zeros (only stopwords, for the lexical embedder) is left out
-/// of the index instead of making vector search fail for the whole company.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_zero_vector_does_not_break_vector_search() {
-    let test = TestApp::spawn().await;
-    let acme = company(&test, "Zero").await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "empty.txt",
-        b"the and of to is it",
-        "company",
-    )
-    .await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
-    assert_eq!(
-        vector_titles(&test, &acme.analyst, "moon tides").await,
-        ["tides.txt"]
-    );
 }
