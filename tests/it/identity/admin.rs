@@ -1,0 +1,463 @@
+//! RBAC and the admin APIs: the permission table per role, role changes applied at once,
+//! company admins confined to their company, the super-admin APIs and the migrate route.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, TestApp};
+
+/// Status of one request per route group for each role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_is_allowed_or_forbidden_as_the_permission_table_says() {
+    let test = TestApp::spawn().await;
+    let cid = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut tokens = vec![("super_admin", test.root_token.clone())];
+    for role in ["admin", "analyst", "viewer"] {
+        tokens.push((role, test.create_user(&cid, role).await.1));
+    }
+    // (route, [super_admin, admin, analyst, viewer])
+    let table = [
+        ("/api/me", [200, 200, 200, 200]),
+        ("/api/admin/companies", [200, 403, 403, 403]),
+        ("/api/admin/users", [200, 403, 403, 403]),
+        ("/api/admin/roles", [200, 403, 403, 403]),
+        ("/api/admin/migrations", [200, 403, 403, 403]),
+        ("/api/company/users", [403, 200, 403, 403]),
+        ("/api/company", [403, 200, 200, 200]),
+    ];
+    for (route, expected) in table {
+        for ((role, token), want) in tokens.iter().zip(expected) {
+            let reply = test.get(route, token).await;
+            assert_eq!(
+                reply.status.as_u16(),
+                want,
+                "{role} GET {route}: {}",
+                reply.body
+            );
+            if want == 403 {
+                assert_eq!(reply.code(), "forbidden");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_permission_change_applies_on_the_next_request() {
+    let test = TestApp::spawn().await;
+    let cid = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, admin) = test.create_user(&cid, "admin").await;
+    assert_eq!(
+        test.get("/api/company/users", &admin).await.status,
+        StatusCode::OK
+    );
+    let roles = test.get("/api/admin/roles", &test.root_token).await;
+    let admin_role = roles
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "admin")
+        .unwrap()
+        .clone();
+    let without: Vec<Value> = admin_role["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| *p != "users:manage")
+        .cloned()
+        .collect();
+    let put = test
+        .put(
+            "/api/admin/roles/admin/permissions",
+            &test.root_token,
+            json!({"permissions": without}),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let reply = test.get("/api/company/users", &admin).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.message().contains("users:manage"));
+    let unknown = test
+        .put(
+            "/api/admin/roles/admin/permissions",
+            &test.root_token,
+            json!({"permissions": ["x:y"]}),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("permissions"))
+    );
+    let reserved = test
+        .put(
+            "/api/admin/roles/viewer/permissions",
+            &test.root_token,
+            json!({"permissions": ["admin:full"]}),
+        )
+        .await;
+    assert_eq!(reserved.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fixed = test
+        .put(
+            "/api/admin/roles/super_admin/permissions",
+            &test.root_token,
+            json!({"permissions": []}),
+        )
+        .await;
+    assert_eq!(fixed.status, StatusCode::CONFLICT);
+    let missing = test
+        .put(
+            "/api/admin/roles/ghost/permissions",
+            &test.root_token,
+            json!({"permissions": []}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn company_admins_manage_their_own_company_only() {
+    let test = TestApp::spawn().await;
+    let a = test.create_company("Alpha").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = test.create_company("Beta").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, admin_a) = test.create_user(&a, "admin").await;
+    let (user_b, _) = test.create_user(&b, "analyst").await;
+    let created = test
+        .post(
+            "/api/company/users",
+            &admin_a,
+            json!({"email": "new@alpha.test", "password": PASSWORD, "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["company_id"], a);
+    let list = test.get("/api/company/users", &admin_a).await;
+    assert_eq!(list.body["total"], 2);
+    assert!(
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["company_id"] == a)
+    );
+    let b_id = user_b["id"].as_str().unwrap();
+    for reply in [
+        test.patch(
+            &format!("/api/company/users/{b_id}"),
+            &admin_a,
+            json!({"full_name": "Hijacked"}),
+        )
+        .await,
+        test.delete(&format!("/api/company/users/{b_id}"), &admin_a)
+            .await,
+    ] {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{}",
+            reply.body
+        );
+    }
+    let check = test
+        .get(&format!("/api/admin/users/{b_id}"), &test.root_token)
+        .await;
+    assert!(check.body["full_name"].is_null(), "B's user was changed");
+    let su = test
+        .post(
+            "/api/company/users",
+            &admin_a,
+            json!({"email": "su@alpha.test", "password": PASSWORD, "role": "super_admin"}),
+        )
+        .await;
+    assert_eq!(
+        (su.status, su.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("role"))
+    );
+    let other = test.post("/api/company/users", &admin_a, json!({"email": "x@alpha.test", "password": PASSWORD, "role": "viewer", "company_id": b})).await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let dup = test
+        .post(
+            "/api/company/users",
+            &admin_a,
+            json!({"email": "NEW@alpha.test", "password": PASSWORD, "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    let bad_email = test
+        .post(
+            "/api/company/users",
+            &admin_a,
+            json!({"email": "no-at-sign", "password": PASSWORD, "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(bad_email.body["error"]["field"], "email");
+    let new_id = created.body["id"].as_str().unwrap();
+    let promote = test
+        .patch(
+            &format!("/api/company/users/{new_id}"),
+            &admin_a,
+            json!({"role": "super_admin"}),
+        )
+        .await;
+    assert_eq!(promote.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let demote = test
+        .patch(
+            &format!("/api/company/users/{new_id}"),
+            &admin_a,
+            json!({"role": "analyst", "full_name": "New Person"}),
+        )
+        .await;
+    assert_eq!(
+        (demote.status, demote.body["role"].as_str()),
+        (StatusCode::OK, Some("analyst"))
+    );
+    let gone = test
+        .delete(&format!("/api/company/users/{new_id}"), &admin_a)
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        test.get("/api/company/users", &admin_a).await.body["total"],
+        1
+    );
+    let conn = test.app.primary.get().unwrap();
+    let mut stmt = conn
+        .prepare("SELECT action FROM audit_log ORDER BY id")
+        .unwrap();
+    let actions: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for expected in [
+        "company.create",
+        "user.create",
+        "user.update",
+        "user.delete",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} not audited: {actions:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn super_admin_apis_validate_and_report() {
+    let test = TestApp::spawn().await;
+    let cid = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stats = test
+        .get(&format!("/api/admin/companies/{cid}"), &test.root_token)
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+    let s = &stats.body["stats"];
+    assert_eq!(
+        (s["documents"].as_u64(), s["users"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(s["db_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(s["pending_migrations"], json!([]));
+    assert_eq!(
+        s["schema_version"],
+        silo::db::migrations::MigrationSet::Company.latest()
+    );
+    let bad = [
+        (
+            json!({"email": "x@y.z", "password": PASSWORD, "role": "admin"}),
+            "company_id",
+        ),
+        (
+            json!({"email": "x@y.z", "password": PASSWORD, "role": "super_admin", "company_id": cid}),
+            "role",
+        ),
+        (
+            json!({"email": "x@y.z", "password": PASSWORD, "role": "wizard", "company_id": cid}),
+            "role",
+        ),
+        (
+            json!({"email": "x@y.z", "password": "short", "role": "viewer", "company_id": cid}),
+            "password",
+        ),
+        (
+            json!({"email": "x@y.z", "password": PASSWORD, "role": "viewer", "company_id": "nope"}),
+            "company_id",
+        ),
+        (
+            json!({"email": "x@y.z", "password": PASSWORD, "role": "viewer", "extra": 1}),
+            "extra",
+        ),
+    ];
+    for (body, field) in bad {
+        let reply = test
+            .post("/api/admin/users", &test.root_token, body.clone())
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            reply.body
+        );
+        assert_eq!(reply.body["error"]["field"], field, "{body}");
+    }
+    let filtered = test
+        .get(
+            &format!("/api/admin/users?company_id={cid}"),
+            &test.root_token,
+        )
+        .await;
+    assert_eq!(filtered.body["total"], 0);
+    let all = test
+        .get(
+            "/api/admin/users?role=super_admin&limit=1",
+            &test.root_token,
+        )
+        .await;
+    assert_eq!(
+        (all.body["total"].as_u64(), all.body["limit"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let too_many = test
+        .get("/api/admin/users?limit=500", &test.root_token)
+        .await;
+    assert_eq!(
+        (too_many.status, too_many.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("limit"))
+    );
+    let not_number = test
+        .get("/api/admin/users?limit=abc", &test.root_token)
+        .await;
+    assert_eq!(not_number.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let me = test.get("/api/me", &test.root_token).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last = test
+        .patch(
+            &format!("/api/admin/users/{me}"),
+            &test.root_token,
+            json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::CONFLICT);
+    let migrations = test.get("/api/admin/migrations", &test.root_token).await;
+    assert_eq!(migrations.body["items"][0]["pending_migrations"], json!([]));
+    let rename = test
+        .patch(
+            &format!("/api/admin/companies/{cid}"),
+            &test.root_token,
+            json!({"name": "a/b"}),
+        )
+        .await;
+    assert_eq!(rename.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = test
+        .get(
+            "/api/admin/companies/00000000-0000-0000-0000-000000000000",
+            &test.root_token,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_migrate_route_upgrades_a_company_behind_and_reports_it() {
+    use silo::db::migrations::MigrationSet;
+    // Refuse, so that nothing but the route migrates it (reading stats opens the company).
+    let test =
+        TestApp::spawn_with(|o| o.registry.on_schema_behind = silo::tenant::OnSchemaBehind::Refuse)
+            .await;
+    let cid = test.create_company("Old Timer").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, analyst) = test.create_user(&cid, "analyst").await;
+    // Replace its database with one at schema version 1.
+    let path = test.data_dir().join("companies/old-timer/company.db");
+    std::fs::remove_file(&path).unwrap();
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    MigrationSet::Company
+        .runner()
+        .set_target(refinery::Target::Version(1))
+        .run(&mut conn)
+        .unwrap();
+    drop(conn);
+    let latest = MigrationSet::Company.latest();
+    let before = test
+        .get(&format!("/api/admin/companies/{cid}"), &test.root_token)
+        .await;
+    assert_eq!(
+        before.body["stats"]["pending_migrations"]
+            .as_array()
+            .unwrap()
+            .len() as i64,
+        latest - 1
+    );
+    assert!(
+        before.body["stats"]["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("migrate-all-companies")
+    );
+    assert_eq!(
+        test.get("/api/company", &analyst).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let forbidden = test
+        .post(
+            &format!("/api/admin/companies/{cid}/migrate"),
+            &analyst,
+            json!({}),
+        )
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let url = format!("/api/admin/companies/{cid}/migrate");
+    let reply = test
+        .call(Method::POST, &url, Some(&test.root_token), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["status"], "migrated");
+    assert_eq!(
+        (
+            reply.body["from_version"].as_i64(),
+            reply.body["to_version"].as_i64()
+        ),
+        (Some(1), Some(latest))
+    );
+    assert!(
+        reply.body["backup"].is_string(),
+        "no backup path: {}",
+        reply.body
+    );
+    let again = test
+        .call(Method::POST, &url, Some(&test.root_token), None)
+        .await;
+    assert_eq!(
+        (again.status, again.body["status"].as_str()),
+        (StatusCode::OK, Some("current"))
+    );
+    assert_eq!(
+        test.get("/api/company", &analyst).await.body["schema_version"],
+        latest
+    );
+    let unknown = test
+        .call(
+            Method::POST,
+            "/api/admin/companies/nope/migrate",
+            Some(&test.root_token),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
