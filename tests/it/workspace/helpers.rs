@@ -130,6 +130,13 @@ pub const TIDES: &str = "Ocean tides are caused by the gravitational pull of the
 pub const REVENUE: &str = "Quarterly revenue grew by twelve percent, driven by subscription sales \
     in Europe. Operating costs stayed flat and the margin improved.";
 
+/// Ingests tides.txt (company scope) as `token`, asserting it completed; returns its id.
+pub async fn ingest_tides(test: &TestApp, token: &str) -> String {
+    let (id, job) = ingest(test, token, "tides.txt", TIDES.as_bytes(), "company").await;
+    assert_eq!(job["status"], "completed", "{job}");
+    id
+}
+
 /// Ingests tides.txt and revenue.txt (company scope) as `token`; returns their ids.
 pub async fn ingest_tides_and_revenue(test: &TestApp, token: &str) -> (String, String) {
     let (tides, job) = ingest(test, token, "tides.txt", TIDES.as_bytes(), "company").await;

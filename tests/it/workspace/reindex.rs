@@ -12,8 +12,8 @@ use silo::error::ApiError;
 use silo::ingest::{IngestWorker, WorkerOptions};
 
 use super::helpers::{
-    TIDES, company, embedding_group, in_company, ingest, ingest_tides_and_revenue, save_index,
-    summary_of, vector_titles, wait_idle,
+    company, embedding_group, in_company, ingest, ingest_tides, ingest_tides_and_revenue,
+    save_index, summary_of, vector_titles, wait_idle,
 };
 use crate::common::TestApp;
 
@@ -256,14 +256,7 @@ async fn stale_chunks_found_at_index_load_are_reembedded() {
 async fn unlabelled_vectors_of_the_current_embedder_are_adopted() {
     let test = TestApp::spawn().await;
     let acme = company(&test, "Unlabelled").await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
+    ingest_tides(&test, &acme.analyst).await;
     wait_idle(&test.app.ingest).await;
     save_index(&test, acme.key).await;
     unlabel_and_close(&test, acme.key).await;
@@ -301,14 +294,7 @@ async fn unlabel_and_close(test: &TestApp, key: i64) {
 async fn no_automatic_reindex_when_it_is_off() {
     let test = TestApp::spawn_with(|o| o.workspace.auto_reindex = false).await;
     let acme = company(&test, "Fallback").await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
+    ingest_tides(&test, &acme.analyst).await;
     in_company(&test, acme.key, |c| {
         Ok::<_, ApiError>(c.execute(
             "UPDATE document_chunks SET embedding_model = 'all-minilm-l6-v2'",

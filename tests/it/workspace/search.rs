@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::{REVENUE, TIDES, assert_invalid, company, ingest, titles};
+use super::helpers::{REVENUE, assert_invalid, company, ingest, ingest_tides, titles};
 use crate::common::TestApp;
 
 const SECRET: &str = "The private salary review lists compensation bands for engineers.";
@@ -18,15 +18,7 @@ async fn search(test: &TestApp, token: &str, body: Value) -> (StatusCode, Value)
 async fn each_mode_finds_the_right_chunk_and_deleted_documents_vanish() {
     let test = TestApp::spawn().await;
     let acme = company(&test, "Acme").await;
-    let (tides_id, job) = ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
-    assert_eq!(job["status"], "completed", "{job}");
+    let tides_id = ingest_tides(&test, &acme.analyst).await;
     let (revenue_id, _) = ingest(
         &test,
         &acme.analyst,
@@ -92,14 +84,7 @@ async fn search_never_crosses_companies_or_private_scopes() {
     let test = TestApp::spawn().await;
     let acme = company(&test, "Acme").await;
     let beta = company(&test, "Beta").await;
-    let (tides_id, _) = ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
+    let tides_id = ingest_tides(&test, &acme.analyst).await;
     let (secret_id, _) = ingest(
         &test,
         &acme.analyst,
@@ -254,14 +239,7 @@ async fn reindex_moves_a_company_to_another_embedder() {
     };
     let test = TestApp::spawn().await;
     let acme = company(&test, "Acme").await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
+    ingest_tides(&test, &acme.analyst).await;
     let (revenue_id, _) = ingest(
         &test,
         &acme.analyst,

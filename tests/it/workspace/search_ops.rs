@@ -6,7 +6,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::helpers::{REVENUE, TIDES, company, embedding_group, ingest, summary_of, vector_titles};
+use super::helpers::{
+    REVENUE, TIDES, company, embedding_group, ingest, ingest_tides, summary_of, vector_titles,
+};
 use crate::common::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,15 +16,7 @@ async fn ingestion_and_semantic_searches_record_embedding_usage() {
     let test = TestApp::spawn().await;
     let acme = company(&test, "Metered").await;
     let other = company(&test, "Metered Other").await;
-    let (doc_id, job) = ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
-    assert_eq!(job["status"], "completed", "{job}");
+    let doc_id = ingest_tides(&test, &acme.analyst).await;
     let doc = test
         .get(&format!("/api/documents/{doc_id}"), &acme.analyst)
         .await
@@ -144,14 +138,7 @@ async fn a_zero_vector_does_not_break_vector_search() {
         "company",
     )
     .await;
-    ingest(
-        &test,
-        &acme.analyst,
-        "tides.txt",
-        TIDES.as_bytes(),
-        "company",
-    )
-    .await;
+    ingest_tides(&test, &acme.analyst).await;
     assert_eq!(
         vector_titles(&test, &acme.analyst, "moon tides").await,
         ["tides.txt"]
