@@ -1,7 +1,7 @@
 //! Building graphs: from a dump (checked against the manifest first) or from the
 //! embeddings stored in SQLite, in parallel batches.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use hnsw_rs::prelude::Hnsw;
@@ -51,15 +51,30 @@ pub(super) fn try_load(
     Ok(Some(graph))
 }
 
-/// The chunk ids in a graph. hnsw_rs's point iterator panics on an empty graph.
-pub(super) fn graph_ids(graph: &Graph) -> HashSet<i64> {
-    let mut ids = HashSet::with_capacity(graph.get_nb_point());
-    if graph.get_nb_point() > 0 {
+/// A graph's vectors by chunk id, kept beside small graphs for exhaustive search.
+pub(super) type Vectors = HashMap<i64, Box<[f32]>>;
+
+/// The chunk ids in a graph, and its vectors when it has at most `keep_vectors_up_to`
+/// points. Only for a graph no other thread uses yet: hnsw_rs's point iterator re-takes a
+/// layer's read lock per step and deadlocks against a concurrent insert (and it panics on
+/// an empty graph).
+pub(super) fn graph_contents(
+    graph: &Graph,
+    keep_vectors_up_to: usize,
+) -> (HashSet<i64>, Option<Vectors>) {
+    let n = graph.get_nb_point();
+    let mut ids = HashSet::with_capacity(n);
+    let mut vectors = (n <= keep_vectors_up_to).then(|| HashMap::with_capacity(n));
+    if n > 0 {
         for point in graph.get_point_indexation() {
-            ids.insert(point.get_origin_id() as i64);
+            let id = point.get_origin_id() as i64;
+            ids.insert(id);
+            if let Some(v) = vectors.as_mut() {
+                v.insert(id, point.get_v().into());
+            }
         }
     }
-    ids
+    (ids, vectors)
 }
 
 pub(super) fn new_graph(params: &IndexParams, capacity: usize) -> Graph {

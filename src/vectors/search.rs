@@ -1,6 +1,10 @@
 //! Searching the graph: nearest live chunks, with tombstones and a caller's filter.
+//!
+//! Small graphs are scored exhaustively, from the vectors kept beside them, instead of
+//! walked: exact (an HNSW graph can leave a point with no incoming link, unreachable by any
+//! walk), and at that size no slower.
 
-use super::distance::normalize;
+use super::distance::{dot, normalize};
 use super::{IndexError, VectorIndex};
 
 impl VectorIndex {
@@ -26,6 +30,16 @@ impl VectorIndex {
         }
         let inner = self.inner.read().expect("index lock");
         let accept = |id: i64| !inner.tombstones.contains(&id) && filter.is_none_or(|f| f(id));
+        if let Some(exact) = &inner.exact {
+            let mut scored: Vec<(i64, f32)> = exact
+                .iter()
+                .filter(|(id, _)| accept(**id))
+                .map(|(id, v)| (*id, dot(&q, v)))
+                .collect();
+            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            scored.truncate(k);
+            return Ok(scored);
+        }
         let to_hits = |found: Vec<hnsw_rs::prelude::Neighbour>| -> Vec<(i64, f32)> {
             found
                 .into_iter()

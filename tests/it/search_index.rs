@@ -514,3 +514,82 @@ fn a_reembedded_chunk_is_revived_by_compaction() {
     assert_eq!(index.search(&fresh, 1, 100, None).unwrap()[0].0, id);
     assert_eq!(index.len(), 6);
 }
+
+/// The graph walk (used above `exhaustive_max` points; forced here): tombstones and a
+/// caller's filter are honoured and recall against exact search stays high.
+#[test]
+fn the_graph_walk_honours_tombstones_and_filters() {
+    let mut c = company();
+    let docs: Vec<i64> = (0..8).map(|_| c.add_document(40)).collect();
+    let queries = c.queries(24);
+    let walk = IndexParams {
+        exhaustive_max: 0,
+        compact_min: 1_000_000,
+        ..IndexParams::default()
+    };
+    let index =
+        VectorIndex::open_or_rebuild_with(&c.vectors, &c.conn, EMBEDDER, DIMS, walk).unwrap();
+    let removed = store::chunk_ids_of_document(&c.conn, docs[0]).unwrap();
+    index.remove_document(&c.conn, docs[0]).unwrap();
+    c.conn
+        .execute("DELETE FROM documents WHERE id = ?1", [docs[0]])
+        .unwrap();
+    let even = |id: i64| id % 2 == 0;
+    let (mut found, mut wanted) = (0, 0);
+    for q in &queries {
+        let hits = index.search(q, 10, 64, None).unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|(id, _)| !removed.contains(id)));
+        let exact = c.exact(q, 10);
+        found += ids(&hits).iter().filter(|id| exact.contains(id)).count();
+        wanted += exact.len();
+        let filtered = index.search(q, 10, 64, Some(&even)).unwrap();
+        assert_eq!(filtered.len(), 10);
+        assert!(
+            filtered
+                .iter()
+                .all(|(id, _)| id % 2 == 0 && !removed.contains(id))
+        );
+    }
+    let recall = found as f64 / wanted as f64;
+    assert!(recall >= 0.9, "recall@10 {recall}");
+}
+
+/// A small graph is searched exhaustively until it outgrows `exhaustive_max`; then it is
+/// walked, and both ways find the chunks added last.
+#[test]
+fn a_graph_outgrowing_the_exhaustive_limit_is_walked() {
+    let mut c = company();
+    c.add_document(40);
+    let params = IndexParams {
+        exhaustive_max: 50,
+        ..IndexParams::default()
+    };
+    let index =
+        VectorIndex::open_or_rebuild_with(&c.vectors, &c.conn, EMBEDDER, DIMS, params).unwrap();
+    let exact_bytes = index.approx_bytes();
+    for round in 0..2 {
+        let doc = c.add_document(10);
+        let items = store::embeddings_of(
+            &c.conn,
+            &store::chunk_ids_of_document(&c.conn, doc).unwrap(),
+            EMBEDDER,
+            DIMS,
+        )
+        .unwrap();
+        index.add(&items).unwrap();
+        for (id, v) in &items {
+            assert_eq!(
+                index.search(v, 1, 64, None).unwrap()[0].0,
+                *id,
+                "round {round}"
+            );
+        }
+    }
+    // 60 points: past the limit, the kept vectors are dropped (and no longer counted).
+    assert_eq!(index.len(), 60);
+    assert!(
+        index.approx_bytes() < exact_bytes * 60 / 40,
+        "vectors kept past the limit"
+    );
+}
