@@ -45,6 +45,10 @@ pub struct App {
     pub ingest: IngestWorker,
     /// Group commit of usage records, one writer per busy company.
     pub usage_writer: UsageWriter,
+    /// Bounds semantic searches embedding their query at once (one per core): a burst
+    /// queues here, without holding threads, instead of running dozens of model inferences
+    /// side by side on the blocking pool.
+    pub query_embeddings: tokio::sync::Semaphore,
 }
 
 /// Settings of the company workspace API.
@@ -171,6 +175,7 @@ impl App {
             hashing: crate::auth::hasher::Hasher::new((cores / 2).max(1)),
             ingest,
             usage_writer: UsageWriter::new(512, options.workspace.usage_batch_idle),
+            query_embeddings: tokio::sync::Semaphore::new(cores),
             embedder: None,
             workspace: options.workspace,
         })

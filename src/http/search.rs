@@ -107,6 +107,16 @@ async fn search_chunks(
             tracing::warn!(error = %err, "hybrid search without the vector index");
         }
     }
+    // Held until the search is done; keyword search embeds nothing and does not wait.
+    let embedding_permit = match mode {
+        SearchMode::Keyword => None,
+        _ => Some(
+            app.query_embeddings
+                .acquire()
+                .await
+                .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?,
+        ),
+    };
     let db = ctx.db.clone();
     let metered = Arc::new(Metered::new(embedder.clone()));
     let user_id = actor.user_uuid.clone();
@@ -133,6 +143,7 @@ async fn search_chunks(
         search::search(conn, db.loaded_index(), meter.as_ref(), req).map_err(search_error)
     })
     .await?;
+    drop(embedding_permit);
     let tokens = metered.tokens();
     if tokens > 0 {
         // The query's embedding call, recorded off the response path: a usage row that
