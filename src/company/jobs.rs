@@ -292,16 +292,24 @@ pub fn complete(
     )? > 0)
 }
 
-/// Marks a running job failed with a message for the user; false when it is no longer
-/// `processing`.
+/// Marks a running job failed with a message for the user, and its document (if any) with
+/// it; false when the job is no longer `processing` (it keeps the verdict it was given).
+/// Call inside a write transaction so both change together.
 pub fn fail(conn: &Connection, row_id: i64, error: &str) -> rusqlite::Result<bool> {
     let ts = now();
-    Ok(conn.execute(
-        "UPDATE processing_jobs SET status = 'failed', error = ?2, current_step = 'failed',
-             completed_at = ?3, updated_at = ?3
-         WHERE id = ?1 AND status = 'processing'",
-        params![row_id, error, ts],
-    )? > 0)
+    let failed: Option<Option<i64>> = conn
+        .prepare_cached(
+            "UPDATE processing_jobs SET status = 'failed', error = ?2, current_step = 'failed',
+                 completed_at = ?3, updated_at = ?3
+             WHERE id = ?1 AND status = 'processing'
+             RETURNING document_id",
+        )?
+        .query_row(params![row_id, error, ts], |r| r.get(0))
+        .optional()?;
+    if let Some(Some(document)) = failed {
+        super::documents::mark_failed(conn, document, error)?;
+    }
+    Ok(failed.is_some())
 }
 
 /// What [`recover_interrupted`] did.

@@ -48,3 +48,30 @@ pub trait Embedder: Send + Sync + 'static {
     /// Embeds a batch of texts.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
+
+/// `embedder`'s vectors for `texts`, checked: one per text, of its dimensions, finite. A
+/// panic inside the model, or an answer that breaks those rules, is `EmbedError::Failed`:
+/// a misbehaving embedder fails its caller instead of storing bad vectors.
+pub fn embed_checked(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let vectors = catch_unwind(AssertUnwindSafe(|| embedder.embed(texts)))
+        .map_err(|_| EmbedError::Failed("the embedding model failed".into()))??;
+    let dims = embedder.dimensions();
+    if vectors.len() != texts.len() {
+        return Err(EmbedError::Failed(format!(
+            "the embedding model returned {} vectors for {} texts",
+            vectors.len(),
+            texts.len()
+        )));
+    }
+    if let Some(v) = vectors
+        .iter()
+        .find(|v| v.len() != dims || v.iter().any(|x| !x.is_finite()))
+    {
+        return Err(EmbedError::Failed(format!(
+            "the embedding model returned a malformed vector ({} values, expected {dims})",
+            v.len()
+        )));
+    }
+    Ok(vectors)
+}

@@ -20,11 +20,11 @@ pub const OPERATION: &str = "embedding";
 /// User id recorded for embedding work the system starts itself (reindexing).
 pub const SYSTEM_USER: &str = "system";
 
-/// Estimated tokens of a batch of texts.
+/// Estimated tokens of a batch of texts (the chunker's estimate, summed).
 pub fn estimate_tokens<S: AsRef<str>>(texts: &[S]) -> i64 {
     texts
         .iter()
-        .map(|t| (t.as_ref().chars().count() as i64 + 3) / 4)
+        .map(|t| crate::ingest::chunk::estimate_tokens(t.as_ref()))
         .sum()
 }
 

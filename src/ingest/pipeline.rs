@@ -11,7 +11,6 @@
 //!
 //! Runs on a blocking thread inside the company's `TenantCtx` (see `worker`).
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Component, Path};
 use std::sync::Arc;
 
@@ -73,10 +72,7 @@ pub fn run_job(
 ) -> Result<Option<Outcome>, PipelineError> {
     let Some(doc_id) = job.document_row_id else {
         let msg = "job has no document";
-        context::with_conn(|c| {
-            jobs::fail(c, job.row_id, msg)?;
-            Ok::<_, PipelineError>(())
-        })?;
+        fail(job.row_id, msg)?;
         return Err(PipelineError::Failed(msg.into()));
     };
     match process(job, doc_id, embedder, prices) {
@@ -89,15 +85,8 @@ pub fn run_job(
                     "internal error while processing the document; upload it again".into()
                 }
             };
-            context::with_conn(|c| {
-                let tx = write_tx(c)?;
-                // A job already ended (timed out) keeps the verdict it was given.
-                if jobs::fail(&tx, job.row_id, &user_message)? {
-                    documents::mark_failed(&tx, doc_id, &user_message)?;
-                }
-                tx.commit()?;
-                Ok::<_, PipelineError>(())
-            })?;
+            // A job already ended (timed out) keeps the verdict it was given.
+            fail(job.row_id, &user_message)?;
             Err(err)
         }
     }
@@ -218,6 +207,16 @@ fn process(
     }))
 }
 
+/// Fails job `row_id` (and its document) with `message`, in the current company.
+pub fn fail(row_id: i64, message: &str) -> Result<(), PipelineError> {
+    context::with_conn(|c| {
+        let tx = write_tx(c)?;
+        jobs::fail(&tx, row_id, message)?;
+        tx.commit()?;
+        Ok(())
+    })
+}
+
 /// Reads a document's stored file. The path is relative to the company directory and was
 /// made by the upload handler; it is still checked to stay inside that directory.
 fn read_stored_file(dir: &Path, rel: &str) -> Result<Vec<u8>, PipelineError> {
@@ -236,36 +235,19 @@ fn read_stored_file(dir: &Path, rel: &str) -> Result<Vec<u8>, PipelineError> {
     })
 }
 
-/// Embeds every piece in batches, checking what the embedder returns (count, dimensions,
-/// finite values): a misbehaving embedder fails the job instead of storing bad vectors.
+/// Embeds every piece in batches with [`crate::embed::embed_checked`]: a misbehaving
+/// embedder fails the job instead of storing bad vectors.
 fn embed_all(
     embedder: &dyn Embedder,
     pieces: &[Piece],
     mut progress: impl FnMut(i64),
 ) -> Result<Vec<Vec<f32>>, PipelineError> {
-    let dims = embedder.dimensions();
     let mut out = Vec::with_capacity(pieces.len());
     for batch in pieces.chunks(EMBED_BATCH) {
         let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
-        let vectors = catch_unwind(AssertUnwindSafe(|| embedder.embed(&texts)))
-            .map_err(|_| PipelineError::Failed("the embedding model failed".into()))?
+        let vectors = crate::embed::embed_checked(embedder, &texts)
             .map_err(|e| PipelineError::Failed(e.to_string()))?;
-        if vectors.len() != texts.len() {
-            return Err(PipelineError::Failed(format!(
-                "the embedding model returned {} vectors for {} texts",
-                vectors.len(),
-                texts.len()
-            )));
-        }
-        for v in vectors {
-            if v.len() != dims || v.iter().any(|x| !x.is_finite()) {
-                return Err(PipelineError::Failed(format!(
-                    "the embedding model returned a malformed vector ({} values, expected {dims})",
-                    v.len()
-                )));
-            }
-            out.push(v);
-        }
+        out.extend(vectors);
         progress(out.len() as i64);
     }
     Ok(out)

@@ -64,7 +64,7 @@ pub fn run_job(
                 "internal error while reindexing".into()
             }
         };
-        context::with_conn(|c| Ok::<_, PipelineError>(jobs::fail(c, job.row_id, &message)?))?;
+        super::pipeline::fail(job.row_id, &message)?;
     }
     result
 }

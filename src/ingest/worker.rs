@@ -391,24 +391,7 @@ impl Inner {
                     )
                 };
                 tracing::error!(job = %job_uuid, job_type, "job timed out");
-                let failed = context::scope(
-                    ctx,
-                    context::run(move |c| {
-                        let tx = write_tx(c)?;
-                        if jobs::fail(&tx, job_row, &msg)?
-                            && let Some(doc) =
-                                jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
-                        {
-                            crate::company::documents::mark_failed(&tx, doc, &msg)?;
-                        }
-                        tx.commit()?;
-                        Ok::<_, TenantError>(())
-                    }),
-                )
-                .await;
-                if let Err(e) = failed {
-                    tracing::error!(job = %job_uuid, error = %e, "could not record the timeout");
-                }
+                fail_job(ctx, job_row, msg, &job_uuid).await;
                 return Ok(true);
             }
         };
@@ -433,29 +416,30 @@ impl Inner {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 // A panic outside the parsers (which catch their own): still fail the job so
                 // it does not stay `processing`.
-                tracing::error!(job = %job_uuid, error = ?join, "document processing panicked");
-                let failed = context::scope(
-                    ctx,
-                    context::run(move |c| {
-                        let tx = write_tx(c)?;
-                        let msg = "internal error while processing the document";
-                        if jobs::fail(&tx, job_row, msg)?
-                            && let Some(doc) =
-                                jobs::get(&tx, job_row)?.and_then(|j| j.document_row_id)
-                        {
-                            crate::company::documents::mark_failed(&tx, doc, msg)?;
-                        }
-                        tx.commit()?;
-                        Ok::<_, TenantError>(())
-                    }),
-                )
-                .await;
-                if let Err(e) = failed {
-                    tracing::error!(job = %job_uuid, error = %e, "could not record the failure");
-                }
+                tracing::error!(job = %job_uuid, error = ?join, "job panicked");
+                let msg = "internal error while processing the document".to_string();
+                fail_job(ctx, job_row, msg, &job_uuid).await;
             }
         }
         Ok(true)
+    }
+}
+
+/// Fails a job (and its document) whose run ended without recording it (time limit, panic),
+/// so it does not stay `processing`.
+async fn fail_job(ctx: Arc<TenantCtx>, job_row: i64, msg: String, job_uuid: &str) {
+    let failed = context::scope(
+        ctx,
+        context::run(move |c| {
+            let tx = write_tx(c)?;
+            jobs::fail(&tx, job_row, &msg)?;
+            tx.commit()?;
+            Ok::<_, TenantError>(())
+        }),
+    )
+    .await;
+    if let Err(e) = failed {
+        tracing::error!(job = %job_uuid, error = %e, "could not record the job's failure");
     }
 }
 

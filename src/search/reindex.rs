@@ -15,7 +15,7 @@ use rusqlite::{Connection, params};
 use crate::company::usage;
 use crate::db::write_tx;
 use crate::embed::usage::usage_row;
-use crate::embed::{EmbedError, Embedder};
+use crate::embed::{EmbedError, Embedder, embed_checked};
 use crate::pricing::PriceTable;
 use crate::vectors::{VECTORS_DIR, VectorIndex, store};
 
@@ -143,29 +143,6 @@ pub enum ReembedError {
     Unavailable(String),
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-}
-
-/// The embedder's vectors for `texts`, checked: one per text, of its dimensions, finite.
-fn embed_checked(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-    let vectors = embedder.embed(texts)?;
-    let dims = embedder.dimensions();
-    if vectors.len() != texts.len() {
-        return Err(EmbedError::Failed(format!(
-            "{} vectors for {} texts",
-            vectors.len(),
-            texts.len()
-        )));
-    }
-    if let Some(v) = vectors
-        .iter()
-        .find(|v| v.len() != dims || v.iter().any(|x| !x.is_finite()))
-    {
-        return Err(EmbedError::Failed(format!(
-            "a malformed vector ({} values, expected {dims})",
-            v.len()
-        )));
-    }
-    Ok(vectors)
 }
 
 /// Records `tokens` of reindexing as one usage row (no row for 0).
