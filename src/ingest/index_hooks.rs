@@ -7,28 +7,19 @@
 //! never fail the job, and they are quick: an insert into the in-memory graph, never a dump.
 
 use crate::tenant::TenantDb;
-use crate::vectors::store;
 
-/// Called after chunks with embeddings were committed: `chunk_ids` are `document_chunks`
-/// rowids (AUTOINCREMENT, never reused), each with an embedding of the current embedder.
-/// When the company's index is loaded, the vectors go into it now; otherwise the index
-/// picks them up from SQLite when it is next loaded.
-pub fn on_chunks_committed(db: &TenantDb, embedder_id: &str, chunk_ids: &[i64]) {
+/// Called after chunks with embeddings were committed: `items` are `document_chunks`
+/// rowids (AUTOINCREMENT, never reused) with the vectors just stored for them by
+/// `embedder_id`. When the company's index is loaded, the vectors go into it now; otherwise
+/// the index picks them up from SQLite when it is next loaded.
+pub fn on_chunks_committed(db: &TenantDb, embedder_id: &str, items: &[(i64, Vec<f32>)]) {
     let Some(index) = db
         .loaded_index()
         .filter(|ix| ix.embedder_id() == embedder_id)
     else {
         return;
     };
-    let added = db
-        .conn()
-        .map_err(|e| e.to_string())
-        .and_then(|conn| {
-            store::embeddings_of(&conn, chunk_ids, embedder_id, index.dimensions())
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|items| index.add(&items).map_err(|e| e.to_string()));
-    if let Err(err) = added {
+    if let Err(err) = index.add(items) {
         // Not fatal: SQLite holds the vectors and the next load catches the index up.
         tracing::warn!(company = %db.company().slug, error = %err, "vector index not updated");
     }

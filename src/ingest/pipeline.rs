@@ -144,15 +144,6 @@ fn process(
         None => None,
     };
 
-    let tokens: i64 = pieces.iter().map(|p| chunk::estimate_tokens(&p.text)).sum();
-    // The embedding calls, charged to whoever uploaded the document.
-    let usage_row = match (embedder, &embeddings) {
-        (Some(e), Some(_)) if tokens > 0 => {
-            let user = job.created_by.as_deref().unwrap_or(&doc.uploaded_by);
-            Some(usage_row(e.as_ref(), prices, user, tokens))
-        }
-        _ => None,
-    };
     let rows: Vec<NewChunk> = pieces
         .into_iter()
         .enumerate()
@@ -166,6 +157,15 @@ fn process(
             embedding_model: embedder.map(|e| e.id().to_string()),
         })
         .collect();
+    let tokens: i64 = rows.iter().map(|r| r.token_count).sum();
+    // The embedding calls, charged to whoever uploaded the document.
+    let usage_row = match (embedder, &embeddings) {
+        (Some(e), Some(_)) if tokens > 0 => {
+            let user = job.created_by.as_deref().unwrap_or(&doc.uploaded_by);
+            Some(usage_row(e.as_ref(), prices, user, tokens))
+        }
+        _ => None,
+    };
     let result = json!({
         "chunks": rows.len(), "tokens": tokens, "embedded": embeddings.is_some(),
         "embedder": embedder.map(|e| e.id().to_string()),
@@ -197,11 +197,14 @@ fn process(
     if !removed.is_empty() {
         index_hooks::on_chunks_removed(&ctx.db, &removed);
     }
-    if let Some(e) = embedder {
-        index_hooks::on_chunks_committed(&ctx.db, e.id(), &ids);
+    let chunks = ids.len();
+    if let (Some(e), Some(vectors)) = (embedder, embeddings) {
+        // `insert_many` returns the rowids in the order of `rows`, which is theirs.
+        let items: Vec<(i64, Vec<f32>)> = ids.into_iter().zip(vectors).collect();
+        index_hooks::on_chunks_committed(&ctx.db, e.id(), &items);
     }
     Ok(Some(Outcome {
-        chunks: ids.len(),
+        chunks,
         tokens,
         embedded: embedder.is_some(),
     }))

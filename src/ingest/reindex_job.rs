@@ -100,11 +100,11 @@ fn reembed(
             finished = true;
             break;
         };
-        index_hooks::on_chunks_committed(&ctx.db, embedder.id(), &batch.ids);
+        index_hooks::on_chunks_committed(&ctx.db, embedder.id(), &batch.items);
         cursor.after = batch.last;
-        cursor.done += (batch.ids.len() + batch.refused.len()) as i64;
+        cursor.done += (batch.items.len() + batch.refused.len()) as i64;
         tokens += batch.tokens;
-        embedded += batch.ids.len();
+        embedded += batch.items.len();
         refused += batch.refused.len();
         // Stop between batches when the worker's time limit failed the job meanwhile (its
         // follow-up would otherwise run beside this one) or the slice is used up.

@@ -46,8 +46,8 @@ pub struct Charge<'a> {
 /// One committed batch.
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// The chunks embedded and stored, ascending.
-    pub ids: Vec<i64>,
+    /// The chunks embedded and stored, ascending, with their vectors.
+    pub items: Vec<(i64, Vec<f32>)>,
     /// Chunks the embedder refused, one by one (left stale).
     pub refused: Vec<i64>,
     /// Highest chunk id looked at: where the next batch starts.
@@ -128,10 +128,14 @@ pub fn reembed_next(
             .collect::<Vec<_>>(),
     );
     let tx = write_tx(conn)?;
-    // A chunk deleted meanwhile simply updates nothing.
-    store::set_embeddings(&tx, embedder.id(), &items)?;
+    // A chunk deleted meanwhile updates nothing, and must not reach the index.
+    let stored = store::set_embeddings(&tx, embedder.id(), &items)?;
     tx.commit()?;
-    out.ids = items.into_iter().map(|(id, _)| id).collect();
+    out.items = items
+        .into_iter()
+        .zip(stored)
+        .filter_map(|(item, stored)| stored.then_some(item))
+        .collect();
     Ok(Some(out))
 }
 
@@ -178,12 +182,11 @@ pub fn reindex(
         adopted: index.open_report().adopted,
         ..ReindexReport::default()
     };
-    let total = stale_count(conn, embedder)?;
+    let total = index.open_report().stale;
     let (mut after, mut tokens) = (0i64, 0i64);
     while let Some(batch) = reembed_next(conn, embedder, after, BATCH)? {
-        let items = store::embeddings_of(conn, &batch.ids, embedder.id(), embedder.dimensions())?;
-        index.add(&items)?;
-        report.reembedded += batch.ids.len();
+        index.add(&batch.items)?;
+        report.reembedded += batch.items.len();
         report.refused += batch.refused.len();
         tokens += batch.tokens;
         after = batch.last;

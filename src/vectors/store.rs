@@ -23,19 +23,20 @@ pub fn decode_embedding(blob: &[u8], dims: usize) -> Option<Vec<f32>> {
 }
 
 /// Stores each chunk's vector made by `embedder_id` (inside a write transaction; add the
-/// same vectors to the loaded index after commit).
+/// same vectors to the loaded index after commit). Returns how many rows it changed per
+/// item, in order (0 for a chunk deleted meanwhile).
 pub fn set_embeddings(
     conn: &Connection,
     embedder_id: &str,
     items: &[(i64, Vec<f32>)],
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<bool>> {
     let mut stmt = conn.prepare_cached(
         "UPDATE document_chunks SET embedding = ?2, embedding_model = ?3 WHERE id = ?1",
     )?;
-    for (id, v) in items {
-        stmt.execute(params![id, encode_embedding(v), embedder_id])?;
-    }
-    Ok(())
+    items
+        .iter()
+        .map(|(id, v)| Ok(stmt.execute(params![id, encode_embedding(v), embedder_id])? > 0))
+        .collect()
 }
 
 /// What SQLite holds for an index of one embedder, from [`indexable_chunk_ids`].
