@@ -47,6 +47,12 @@ fn search_with_exact_max(
         return Ok(Vec::new());
     }
     let docs_json = serde_json::to_string(&docs.iter().collect::<Vec<_>>()).expect("ids");
+    if index.is_exhaustive() {
+        // Every vector is in memory: filter by chunk id, read nothing else from SQLite.
+        let chunk_ids = chunks_of(conn, &docs_json)?;
+        let accept = |id: i64| chunk_ids.contains(&id);
+        return Ok(index.search(query, k, ef, Some(&accept))?);
+    }
     let allowed_chunks: i64 = conn.query_row(
         "SELECT COUNT(*) FROM document_chunks
           WHERE document_id IN (SELECT value FROM json_each(?1)) AND embedding_model = ?2",
@@ -162,7 +168,15 @@ mod tests {
                 .unwrap();
             }
         }
-        let index = VectorIndex::open_or_rebuild(&tmp.path().join("v"), &conn, "t", dims).unwrap();
+        // Walked, not scored exhaustively: the graph path is what is checked here.
+        let walk = crate::vectors::IndexParams {
+            exhaustive_max: 0,
+            ..Default::default()
+        };
+        let index =
+            VectorIndex::open_or_rebuild_with(&tmp.path().join("v"), &conn, "t", dims, walk)
+                .unwrap();
+        assert!(!index.is_exhaustive());
         let q: Vec<f32> = (0..dims).map(|j| (j as f32 * 0.9).cos()).collect();
         // A wide filter (graph path with over-fetch) and a narrow one (widening, then the
         // filtered fallback), each checked against exact scoring.

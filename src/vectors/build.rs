@@ -21,10 +21,11 @@ pub(super) const REBUILD_BATCH: usize = 4096;
 /// cannot be used.
 pub(super) fn try_load(
     dir: &Path,
+    manifest: Result<Option<Manifest>, IndexError>,
     embedder_id: &str,
     dims: usize,
 ) -> Result<Option<Graph>, String> {
-    let m = match Manifest::read(dir) {
+    let m = match manifest {
         Ok(Some(m)) => m,
         Ok(None) => return Err("no manifest".into()),
         Err(e) => return Err(e.to_string()),

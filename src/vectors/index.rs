@@ -146,12 +146,12 @@ impl VectorIndex {
         let (loaded, previous_embedder) = {
             // Loads and dumps of one directory never overlap (see `dump::lock_dir`).
             let _lock = dump::lock_dir(dir)?;
-            let previous = Manifest::read(dir)
-                .ok()
-                .flatten()
-                .map(|m| m.embedder_id)
-                .filter(|id| id != embedder_id);
-            (try_load(dir, embedder_id, dims), previous)
+            let manifest = Manifest::read(dir);
+            let previous = match &manifest {
+                Ok(Some(m)) if m.embedder_id != embedder_id => Some(m.embedder_id.clone()),
+                _ => None,
+            };
+            (try_load(dir, manifest, embedder_id, dims), previous)
         };
         let (graph, source) = match loaded {
             Ok(Some(graph)) => (Some(graph), OpenSource::Loaded),
@@ -512,6 +512,12 @@ impl VectorIndex {
             Ok(Some(m)) => dump::files_bytes(&m),
             _ => 0,
         }
+    }
+
+    /// Whether searches score every point from the vectors kept in memory (a small index),
+    /// so a filtered search needs nothing from SQLite but the allowed chunk ids.
+    pub fn is_exhaustive(&self) -> bool {
+        self.inner.read().expect("index lock").exact.is_some()
     }
 
     /// How the index was opened.
