@@ -59,13 +59,6 @@ pub struct NewChunk {
 
 pub use crate::vectors::store::encode_embedding;
 
-/// Decodes a stored embedding BLOB.
-pub fn decode_embedding(blob: &[u8]) -> Vec<f32> {
-    blob.chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
 /// Inserts chunks of document `document_id` (call inside the caller's write transaction, so
 /// chunks, FTS rows and the document's status commit together). Returns the new rowids.
 pub fn insert_many(
@@ -186,7 +179,10 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(decode_embedding(&blob), v);
+        assert_eq!(
+            crate::vectors::store::decode_embedding(&blob, v.len()),
+            Some(v.to_vec())
+        );
         assert_eq!(delete_for_document(c, doc).unwrap(), ids);
         assert_eq!(list_for_document(c, doc, Page::default()).unwrap().1, 0);
     }

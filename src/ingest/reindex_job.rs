@@ -36,6 +36,7 @@ pub const SLICE: Duration = Duration::from_secs(30);
 
 /// Where a reindex continues (the job's `params`).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 struct Cursor {
     /// Chunks up to this id were handled by earlier slices.
     after: i64,

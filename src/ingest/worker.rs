@@ -224,7 +224,7 @@ impl IngestWorker {
         let Some(embedder) = self.inner.embedder.clone() else {
             return Ok(false);
         };
-        if !self.reindexes_for(embedder.id()) {
+        if !self.inner.options.auto_reindex {
             return Ok(false);
         }
         let dir = company_dir.join(VECTORS_DIR);
@@ -408,9 +408,9 @@ impl Inner {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(job = %job_uuid, reason = %msg, "document processing failed")
             }
-            Ok(Err(e)) => {
+            Ok(Err(_)) => {
+                // Internal errors were logged, with their cause, where they happened.
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(job = %job_uuid, error = ?e, "document processing failed")
             }
             Err(join) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);

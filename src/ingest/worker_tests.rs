@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::app::{App, AppOptions};
-use crate::company::{chunks, documents};
+use crate::company::documents;
 use crate::embed::EmbedError;
 use crate::tenant::provision::{self, NewCompany};
 
@@ -167,7 +167,11 @@ async fn embeddings_are_stored_with_the_chunks_in_batches() {
         blobs.len().div_ceil(super::pipeline::EMBED_BATCH)
     );
     for blob in &blobs {
-        let v = chunks::decode_embedding(blob.as_deref().expect("every chunk embedded"));
+        let v = crate::vectors::store::decode_embedding(
+            blob.as_deref().expect("every chunk embedded"),
+            8,
+        )
+        .expect("8 values");
         assert_eq!(v.len(), 8);
     }
 }

@@ -73,14 +73,13 @@ fn load(
             TenantError::Unavailable(format!("the vector index could not be opened: {e}"))
         })?;
     let report = index.open_report();
-    tracing::info!(company = %db.company().slug, source = ?report.source, caught_up = report.caught_up,
-                   tombstoned = report.tombstoned, stale = report.stale, chunks = index.len(),
-                   "vector index loaded");
     let mut queued = false;
     if report.stale > 0 {
         if reindex {
             let tx = write_tx(&mut conn)?;
-            queued = jobs::enqueue_reindex(&tx, None)?;
+            // The open just counted them: the job need not count again.
+            let params = serde_json::json!({ "total": report.stale }).to_string();
+            queued = jobs::enqueue_reindex(&tx, Some(&params))?;
             tx.commit()?;
         }
         tracing::warn!(company = %db.company().slug, stale = report.stale, current = embedder.id(),

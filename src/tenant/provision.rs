@@ -21,7 +21,7 @@ use crate::primary::companies::{self, Company};
 /// Where company directories live, relative to the data directory.
 pub const COMPANIES_DIR: &str = "companies";
 pub const DB_FILE: &str = "company.db";
-pub const VECTORS_DIR: &str = "vectors";
+pub use crate::vectors::VECTORS_DIR;
 pub const UPLOADS_DIR: &str = "uploads";
 
 /// A request to create a company (unvalidated input).

@@ -443,10 +443,8 @@ fn open_company(
         SchemaState::Behind { found, latest } => match options.on_schema_behind {
             OnSchemaBehind::Migrate => {
                 tracing::info!(company = %company.slug, found, latest, "migrating company on open");
-                conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
-                let reached = migrations::migrate(&mut conn, MigrationSet::Company);
-                conn.execute_batch("PRAGMA foreign_keys = ON;")?;
-                reached?
+                // `migrate` turns foreign keys off around the migration and checks them.
+                migrations::migrate(&mut conn, MigrationSet::Company)?
             }
             OnSchemaBehind::Refuse => {
                 return Err(TenantError::Unavailable(format!(

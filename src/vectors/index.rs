@@ -341,7 +341,7 @@ impl VectorIndex {
     }
 
     /// Marks chunks as deleted: they are never returned again. Call it with the ids from
-    /// [`store::chunk_ids_of_document`] when a document is deleted (before or after the
+    /// [`crate::company::chunks::ids_for_document`] when a document is deleted (before or after the
     /// rows go; ids not in the graph are ignored).
     ///
     /// Tombstones do not make the index dirty: they are not stored in the dump but derived
@@ -365,7 +365,7 @@ impl VectorIndex {
         conn: &Connection,
         document_id: i64,
     ) -> Result<usize, IndexError> {
-        let ids = store::chunk_ids_of_document(conn, document_id)?;
+        let ids = crate::company::chunks::ids_for_document(conn, document_id)?;
         self.tombstone(&ids);
         Ok(ids.len())
     }

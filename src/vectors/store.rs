@@ -90,14 +90,6 @@ pub fn label(conn: &Connection, embedder_id: &str, ids: &[i64]) -> rusqlite::Res
     .execute(params![json, embedder_id])
 }
 
-/// Ids of the chunks of one document (internal document id), for tombstoning before the
-/// document's rows are deleted.
-pub fn chunk_ids_of_document(conn: &Connection, document_id: i64) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id FROM document_chunks WHERE document_id = ?1 ORDER BY id")?;
-    stmt.query_map([document_id], |r| r.get(0))?.collect()
-}
-
 /// Streams `(chunk id, vector)` for every chunk embedded by `embedder_id`, in ascending id
 /// order, `batch` at a time, so a rebuild never holds more than one batch of decoded vectors
 /// besides the graph. Rows whose BLOB has the wrong length are skipped and counted in the

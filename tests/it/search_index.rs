@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, params};
+use silo::company::chunks;
 use silo::db::migrations::{MigrationSet, migrate};
 use silo::vectors::{IndexParams, OpenSource, VectorIndex, distance, store};
 
@@ -278,7 +279,7 @@ fn tombstoned_chunks_are_never_returned_and_compaction_keeps_results() {
         VectorIndex::open_or_rebuild_with(&c.vectors, &c.conn, EMBEDDER, DIMS, params).unwrap();
     let mut removed = Vec::new();
     for doc in &docs[..2] {
-        removed.extend(store::chunk_ids_of_document(&c.conn, *doc).unwrap());
+        removed.extend(chunks::ids_for_document(&c.conn, *doc).unwrap());
         assert_eq!(index.remove_document(&c.conn, *doc).unwrap(), 40);
         c.conn
             .execute("DELETE FROM documents WHERE id = ?1", [doc])
@@ -367,7 +368,7 @@ fn add_is_idempotent_and_checks_vectors() {
     let doc = c.add_document(3);
     let items = store::embeddings_of(
         &c.conn,
-        &store::chunk_ids_of_document(&c.conn, doc).unwrap(),
+        &chunks::ids_for_document(&c.conn, doc).unwrap(),
         EMBEDDER,
         DIMS,
     )
@@ -409,7 +410,7 @@ fn searches_run_while_adding_compacting_and_dumping() {
     let late = c.add_document(80); // committed after the index was opened
     let items = store::embeddings_of(
         &c.conn,
-        &store::chunk_ids_of_document(&c.conn, late).unwrap(),
+        &chunks::ids_for_document(&c.conn, late).unwrap(),
         EMBEDDER,
         DIMS,
     )
@@ -492,7 +493,7 @@ fn a_reembedded_chunk_is_revived_by_compaction() {
     let mut c = company();
     let doc = c.add_document(6);
     let index = c.open();
-    let id = store::chunk_ids_of_document(&c.conn, doc).unwrap()[2];
+    let id = chunks::ids_for_document(&c.conn, doc).unwrap()[2];
     // Another embedder's vector now: the index must not serve the old one.
     c.conn
         .execute(
@@ -529,7 +530,7 @@ fn the_graph_walk_honours_tombstones_and_filters() {
     };
     let index =
         VectorIndex::open_or_rebuild_with(&c.vectors, &c.conn, EMBEDDER, DIMS, walk).unwrap();
-    let removed = store::chunk_ids_of_document(&c.conn, docs[0]).unwrap();
+    let removed = chunks::ids_for_document(&c.conn, docs[0]).unwrap();
     index.remove_document(&c.conn, docs[0]).unwrap();
     c.conn
         .execute("DELETE FROM documents WHERE id = ?1", [docs[0]])
@@ -572,7 +573,7 @@ fn a_graph_outgrowing_the_exhaustive_limit_is_walked() {
         let doc = c.add_document(10);
         let items = store::embeddings_of(
             &c.conn,
-            &store::chunk_ids_of_document(&c.conn, doc).unwrap(),
+            &chunks::ids_for_document(&c.conn, doc).unwrap(),
             EMBEDDER,
             DIMS,
         )
