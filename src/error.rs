@@ -130,7 +130,7 @@ impl From<crate::auth::accounts::FieldError> for ApiError {
 /// the busy timeout. The client may retry.
 const BUSY: &str = "the company database is busy; retry shortly";
 
-fn is_busy(err: &rusqlite::Error) -> bool {
+pub(crate) fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
         err.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
@@ -153,6 +153,17 @@ impl From<rusqlite::Error> for ApiError {
             return ApiError::Unavailable(BUSY.into());
         }
         ApiError::Internal(err.into())
+    }
+}
+
+impl From<crate::company::usage_writer::WriteError> for ApiError {
+    fn from(err: crate::company::usage_writer::WriteError) -> Self {
+        use crate::company::usage_writer::WriteError;
+        match err {
+            WriteError::Tenant(t) => t.into(),
+            WriteError::Busy => ApiError::Unavailable(BUSY.into()),
+            WriteError::Failed(msg) => ApiError::internal(anyhow::anyhow!(msg)),
+        }
     }
 }
 

@@ -24,13 +24,37 @@ use crate::tenant::{TenantCtx, TenantError, context};
 pub enum WriteError {
     #[error(transparent)]
     Tenant(#[from] TenantError),
+    /// The database stayed locked or its pool exhausted: overload, the client may retry.
+    #[error("the company database is busy")]
+    Busy,
     #[error("storing the usage row failed: {0}")]
     Failed(String),
 }
 
+impl WriteError {
+    /// A failure shared by every row of a batch (errors themselves are not `Clone`).
+    fn of_sqlite(e: &rusqlite::Error) -> Self {
+        if crate::error::is_busy(e) {
+            WriteError::Busy
+        } else {
+            WriteError::Failed(e.to_string())
+        }
+    }
+
+    fn of_tenant(e: &TenantError) -> Self {
+        match e {
+            TenantError::Db(crate::db::DbError::Pool(_)) => WriteError::Busy,
+            TenantError::Db(crate::db::DbError::Sqlite(s)) => WriteError::of_sqlite(s),
+            other => WriteError::Failed(other.to_string()),
+        }
+    }
+}
+
+type RowResult = Result<i64, WriteError>;
+
 struct Pending {
     row: NewUsage,
-    done: oneshot::Sender<Result<i64, String>>,
+    done: oneshot::Sender<RowResult>,
 }
 
 type Queues = DashMap<i64, mpsc::Sender<Pending>>;
@@ -107,11 +131,9 @@ impl UsageWriter {
                 }
             }
         }
-        match answer.await {
-            Ok(Ok(id)) => Ok(id),
-            Ok(Err(msg)) => Err(WriteError::Failed(msg)),
-            Err(_) => Err(WriteError::Failed("the usage writer stopped".into())),
-        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(WriteError::Failed("the usage writer stopped".into())))
     }
 
     fn spawn_writer(&self, company: i64, ctx: Arc<TenantCtx>) -> mpsc::Sender<Pending> {
@@ -178,12 +200,15 @@ async fn write_batch(ctx: &Arc<TenantCtx>, batch: Vec<Pending>) {
         context::sync_scope(ctx2, || context::with_conn(|conn| insert_all(conn, &rows)))
     })
     .await;
-    let results: Vec<Result<i64, String>> = match written {
+    let results: Vec<RowResult> = match written {
         Ok(Ok(results)) => results,
-        Ok(Err(e)) => answers.iter().map(|_| Err(e.to_string())).collect(),
+        Ok(Err(e)) => answers
+            .iter()
+            .map(|_| Err(WriteError::of_tenant(&e)))
+            .collect(),
         Err(e) => answers
             .iter()
-            .map(|_| Err(format!("usage writer panicked: {e}")))
+            .map(|_| Err(WriteError::Failed(format!("usage writer panicked: {e}"))))
             .collect(),
     };
     for (answer, result) in answers.into_iter().zip(results) {
@@ -193,7 +218,7 @@ async fn write_batch(ctx: &Arc<TenantCtx>, batch: Vec<Pending>) {
 }
 
 /// Inserts every row in one transaction; if that fails, each row in its own.
-fn insert_all(conn: &mut Conn, rows: &[NewUsage]) -> Result<Vec<Result<i64, String>>, TenantError> {
+fn insert_all(conn: &mut Conn, rows: &[NewUsage]) -> Result<Vec<RowResult>, TenantError> {
     let all = (|| {
         let tx = write_tx(conn)?;
         let ids = rows
@@ -205,18 +230,52 @@ fn insert_all(conn: &mut Conn, rows: &[NewUsage]) -> Result<Vec<Result<i64, Stri
     })();
     match all {
         Ok(ids) => Ok(ids.into_iter().map(Ok).collect()),
-        Err(e) if rows.len() == 1 => Ok(vec![Err(e.to_string())]),
+        Err(e) if rows.len() == 1 => Ok(vec![Err(WriteError::of_sqlite(&e))]),
         Err(e) => {
             tracing::warn!(error = %e, rows = rows.len(), "usage batch failed; retrying row by row");
             Ok(rows
                 .iter()
                 .map(|r| {
-                    let tx = write_tx(conn).map_err(|e| e.to_string())?;
-                    let id = usage::insert(&tx, r).map_err(|e| e.to_string())?;
-                    tx.commit().map_err(|e| e.to_string())?;
+                    let tx = write_tx(conn)?;
+                    let id = usage::insert(&tx, r)?;
+                    tx.commit()?;
                     Ok(id)
                 })
+                .map(|r: rusqlite::Result<i64>| r.map_err(|e| WriteError::of_sqlite(&e)))
                 .collect())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    #[test]
+    fn a_busy_database_is_an_overload_not_an_internal_error() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(WriteError::of_sqlite(&busy), WriteError::Busy));
+        let pool = TenantError::Db(crate::db::DbError::Sqlite(busy));
+        assert!(matches!(WriteError::of_tenant(&pool), WriteError::Busy));
+        assert!(matches!(
+            ApiError::from(WriteError::Busy),
+            ApiError::Unavailable(_)
+        ));
+        let broken = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            None,
+        );
+        assert!(matches!(
+            WriteError::of_sqlite(&broken),
+            WriteError::Failed(_)
+        ));
+        assert!(matches!(
+            ApiError::from(WriteError::Failed("x".into())),
+            ApiError::Internal(_)
+        ));
     }
 }

@@ -18,7 +18,6 @@ use crate::app::AppState;
 use crate::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
 };
-use crate::company::usage_writer::WriteError;
 use crate::company::{Viewer, agent_logs, conversations, new_time_ordered_uuid};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
@@ -131,14 +130,7 @@ async fn record_usage(
     let links = conversation.is_some() || message.is_some() || agent_log.is_some();
     if !links {
         // The hot path: no ids to resolve, so the row joins the company's group commit.
-        let row = app
-            .usage_writer
-            .insert(new.clone())
-            .await
-            .map_err(|e| match e {
-                WriteError::Tenant(t) => ApiError::from(t),
-                WriteError::Failed(msg) => ApiError::internal(anyhow::anyhow!(msg)),
-            })?;
+        let row = app.usage_writer.insert(new.clone()).await?;
         return Ok((StatusCode::CREATED, Json(stored(row, new))));
     }
     let record = context::run(move |conn| {
