@@ -346,6 +346,21 @@ async fn deleting_a_document_removes_its_chunks_index_rows_jobs_and_file() {
         .to_path_buf();
     let uploads = || std::fs::read_dir(dir.join("uploads")).unwrap().count();
     assert_eq!(uploads(), 1);
+    assert_eq!(job["status"], "completed", "{job}");
+    let counts = || {
+        in_company(&test, c.key, |conn| {
+            let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+            Ok((
+                q("SELECT COUNT(*) FROM document_chunks")?,
+                q(
+                    "SELECT COUNT(*) FROM document_chunks_fts WHERE document_chunks_fts MATCH 'geothermal'",
+                )?,
+                q("SELECT COUNT(*) FROM processing_jobs")?,
+            ))
+        })
+    };
+    // Something to delete: without it the checks below would pass vacuously.
+    assert_eq!(counts().await, (1, 1, 1));
     // Analysts may not delete documents (no documents:delete); the admin may.
     assert_error(
         &test.delete(&format!("/api/documents/{doc}"), t).await,
@@ -357,16 +372,7 @@ async fn deleting_a_document_removes_its_chunks_index_rows_jobs_and_file() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(uploads(), 0);
-    let (chunks, fts, jobs) = in_company(&test, c.key, |conn| {
-        let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
-        Ok((
-            q("SELECT COUNT(*) FROM document_chunks")?,
-            q("SELECT COUNT(*) FROM document_chunks_fts WHERE document_chunks_fts MATCH 'geothermal'")?,
-            q("SELECT COUNT(*) FROM processing_jobs")?,
-        ))
-    })
-    .await;
-    assert_eq!((chunks, fts, jobs), (0, 0, 0));
+    assert_eq!(counts().await, (0, 0, 0));
     assert_error(
         &test.get(&format!("/api/documents/{doc}"), t).await,
         StatusCode::NOT_FOUND,

@@ -180,12 +180,14 @@ async fn the_summary_sums_and_groups_as_computed_by_hand() {
             StatusCode::CREATED
         );
     }
-    test.post(
-        "/api/usage",
-        &other.analyst,
-        usage("custom", "deepseek", "chat", 999_999, 999_999),
-    )
-    .await;
+    let elsewhere = test
+        .post(
+            "/api/usage",
+            &other.analyst,
+            usage("custom", "deepseek", "chat", 999_999, 999_999),
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::CREATED, "{}", elsewhere.body);
     let s = |q: &str| {
         let path = format!("/api/usage/summary{q}");
         let (test, token) = (&test, &c.admin);

@@ -56,8 +56,11 @@ async fn the_profile_starts_at_defaults_and_merges_updates() {
     })
     .await;
     assert_eq!(rows, 1);
-    // Per company.
-    assert!(test.get("/api/profile", &other.admin).await.body["industry"].is_null());
+    // Per company: the other company still has the default profile.
+    let theirs = test.get("/api/profile", &other.admin).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert!(theirs.body["industry"].is_null(), "{}", theirs.body);
+    assert_ne!(theirs.body, r.body);
 
     let put = |body| test.put("/api/profile", &c.admin, body);
     assert_invalid(&put(json!({"target_year": 1800})).await, "target_year");
@@ -253,7 +256,22 @@ async fn another_companys_conversation_and_usage_are_out_of_reach() {
         .as_str()
         .unwrap()
         .to_string();
-    test.post("/api/usage", &a.admin, json!({"provider": "custom", "model": "m", "operation_type": "chat", "prompt_tokens": 5, "completion_tokens": 5})).await;
+    let used = test.post("/api/usage", &a.admin, json!({"provider": "custom", "model": "m", "operation_type": "chat", "prompt_tokens": 5, "completion_tokens": 5})).await;
+    assert_eq!(used.status, StatusCode::CREATED, "{}", used.body);
+    let logged = test
+        .post(
+            "/api/agent-logs",
+            &a.admin,
+            json!({"agent_name": "A", "agent_type": "grounding", "status": "success"}),
+        )
+        .await;
+    assert_eq!(logged.status, StatusCode::CREATED, "{}", logged.body);
+    // A sees its own rows, so B seeing none below means something.
+    assert_eq!(
+        test.get("/api/usage/summary", &a.admin).await.body["totals"]["requests"],
+        1
+    );
+    assert_eq!(test.get("/api/agent-logs", &a.admin).await.body["total"], 1);
     assert_error(
         &test
             .get(&format!("/api/conversations/{conv}"), &b.admin)

@@ -59,6 +59,7 @@ async fn each_mode_finds_the_right_chunk_and_deleted_documents_vanish() {
         json!({"query": "moon revenue", "document_ids": [revenue_id]}),
     )
     .await;
+    assert_eq!(only["results"][0]["document_id"], revenue_id, "{only}");
     assert!(titles(&only).iter().all(|t| t == "revenue.txt"), "{only}");
     // Deleted: never returned again, in any mode (the loaded index tombstones it).
     let deleted = test

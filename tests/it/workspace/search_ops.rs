@@ -130,7 +130,7 @@ async fn loaded_indexes_are_kept_within_their_memory_budget() {
 async fn a_zero_vector_does_not_break_vector_search() {
     let test = TestApp::spawn().await;
     let acme = company(&test, "Zero").await;
-    ingest(
+    let (_, job) = ingest(
         &test,
         &acme.analyst,
         "empty.txt",
@@ -138,6 +138,12 @@ async fn a_zero_vector_does_not_break_vector_search() {
         "company",
     )
     .await;
+    // Stored with its (all-zero) vector: the case under test really happens.
+    assert_eq!(
+        (job["status"].as_str(), job["processed_items"].as_i64()),
+        (Some("completed"), Some(1)),
+        "{job}"
+    );
     ingest_tides(&test, &acme.analyst).await;
     assert_eq!(
         vector_titles(&test, &acme.analyst, "moon tides").await,
