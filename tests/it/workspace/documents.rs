@@ -245,7 +245,11 @@ async fn user_scoped_documents_are_for_their_uploader_and_admins_only() {
         );
     }
     // Another analyst and a viewer see the company document only; the private one is 404.
+    assert_eq!(test.get("/api/jobs", &c.admin).await.body["total"], 2);
     for token in [&c.analyst2, &c.viewer] {
+        let jobs = test.get("/api/jobs", token).await.body;
+        assert_eq!(jobs["total"], 1, "{jobs}");
+        assert_eq!(jobs["items"][0]["document_id"], shared.as_str(), "{jobs}");
         let list = test.get("/api/documents", token).await.body;
         assert_eq!(list["total"], 1);
         assert_eq!(list["items"][0]["id"], shared.as_str());

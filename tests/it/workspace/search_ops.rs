@@ -150,3 +150,48 @@ async fn a_zero_vector_does_not_break_vector_search() {
         ["tides.txt"]
     );
 }
+
+/// A role stripped of every permission gets 403 naming the missing permission on each
+/// company-data route, before any lookup (so not 404 for an unknown id either).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_permissions_is_forbidden_everywhere() {
+    let test = TestApp::spawn().await;
+    let c = company(&test, "Stripped").await;
+    let put = test
+        .put(
+            "/api/admin/roles/viewer/permissions",
+            &test.root_token,
+            json!({"permissions": []}),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let m = super::helpers::MISSING;
+    let gets = [
+        ("/api/documents".to_string(), "documents:read"),
+        (format!("/api/documents/{m}"), "documents:read"),
+        (format!("/api/documents/{m}/chunks"), "documents:read"),
+        ("/api/jobs".to_string(), "documents:read"),
+        (format!("/api/jobs/{m}"), "documents:read"),
+        ("/api/reports".to_string(), "reports:read"),
+        (format!("/api/reports/{m}"), "reports:read"),
+        ("/api/profile".to_string(), "profile:read"),
+        ("/api/agent-logs".to_string(), "agents:read"),
+        ("/api/conversations".to_string(), "chat:use"),
+        (format!("/api/conversations/{m}/messages"), "chat:use"),
+    ];
+    for (path, permission) in gets {
+        let r = test.get(&path, &c.viewer).await;
+        super::helpers::assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+        assert!(r.message().contains(permission), "{path}: {}", r.body);
+    }
+    let r = test
+        .post("/api/search", &c.viewer, json!({"query": "x"}))
+        .await;
+    super::helpers::assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert!(r.message().contains("documents:read"), "{}", r.body);
+    // Other roles keep theirs.
+    assert_eq!(
+        test.get("/api/documents", &c.analyst).await.status,
+        StatusCode::OK
+    );
+}
