@@ -59,22 +59,8 @@ pub struct UpdateConversation {
     pub llm_model: Option<Option<String>>,
 }
 
-/// Checks the shape of selected document ids (existence is checked in the transaction).
-fn document_ids(ids: &[String]) -> ApiResult<Vec<String>> {
-    if ids.len() > 200 {
-        return Err(ApiError::invalid(
-            "selected_document_ids",
-            "must have at most 200 ids",
-        ));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let id = validate::id_field(&format!("selected_document_ids[{i}]"), id)?;
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    Ok(out)
+fn selected_ids(ids: &[String]) -> ApiResult<Vec<String>> {
+    validate::ids("selected_document_ids", ids, 200)
 }
 
 /// Every selected document must exist and be visible to the actor.
@@ -111,7 +97,7 @@ async fn create_conversation(
         selected_document_ids: body
             .selected_document_ids
             .as_deref()
-            .map(document_ids)
+            .map(selected_ids)
             .transpose()?,
     };
     let created = context::run(move |conn| {
@@ -193,7 +179,7 @@ async fn update_conversation(
         llm_model: opt("llm_model", body.llm_model, 200)?,
         selected_document_ids: body
             .selected_document_ids
-            .map(|ids| ids.as_deref().map(document_ids).transpose())
+            .map(|ids| ids.as_deref().map(selected_ids).transpose())
             .transpose()?,
     };
     let updated = context::run(move |conn| {

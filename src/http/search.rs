@@ -1,7 +1,6 @@
 //! POST /api/search: keyword (FTS5 BM25), vector (HNSW) and hybrid (rank fusion) search over
 //! the caller's company, within the documents the caller may see.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -13,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::json::ApiJson;
 use super::openapi::ErrorBody;
+use super::validate;
 use crate::app::AppState;
 use crate::embed::usage::{Metered, usage_row};
 use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
@@ -77,21 +77,11 @@ async fn search_chunks(
             format!("must be between 1 and {}", search::MAX_K),
         ));
     }
-    let document_ids = match body.document_ids {
-        Some(ids) if ids.len() > MAX_DOCUMENT_IDS => {
-            return Err(ApiError::invalid(
-                "document_ids",
-                format!("at most {MAX_DOCUMENT_IDS} ids"),
-            ));
-        }
-        Some(ids) => Some(
-            ids.into_iter()
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>(),
-        ),
-        None => None,
-    };
+    let document_ids = body
+        .document_ids
+        .as_deref()
+        .map(|ids| validate::ids("document_ids", ids, MAX_DOCUMENT_IDS))
+        .transpose()?;
     let mode = body.mode.unwrap_or_default();
     let embedder: Arc<dyn Embedder> = app
         .embedder

@@ -153,6 +153,25 @@ pub fn id_field(field: &str, raw: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::invalid(field, "must be a UUID"))
 }
 
+/// A list of at most `max` ids: each a UUID (canonical form; a bad one is named
+/// `field[i]`), duplicates dropped, order kept.
+pub fn ids(field: &str, ids: &[String], max: usize) -> Result<Vec<String>, ApiError> {
+    if ids.len() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("must have at most {max} ids"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let id = id_field(&format!("{field}[{i}]"), id)?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 /// One of a fixed set of values.
 pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError> {
     if allowed.contains(&value) {

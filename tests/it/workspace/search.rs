@@ -61,6 +61,18 @@ async fn each_mode_finds_the_right_chunk_and_deleted_documents_vanish() {
     .await;
     assert_eq!(only["results"][0]["document_id"], revenue_id, "{only}");
     assert!(titles(&only).iter().all(|t| t == "revenue.txt"), "{only}");
+    // Ids are accepted in any case and repeated ids count once.
+    let upper = revenue_id.to_uppercase();
+    let (status, same) = search(
+        &test,
+        &acme.viewer,
+        json!({"query": "moon revenue", "document_ids": [upper, revenue_id]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &same["results"]),
+        (StatusCode::OK, &only["results"])
+    );
     // Deleted: never returned again, in any mode (the loaded index tombstones it).
     let deleted = test
         .delete(&format!("/api/documents/{tides_id}"), &acme.admin)
@@ -169,6 +181,10 @@ async fn bad_search_requests_are_refused_clearly() {
         (
             json!({"query": "tides", "document_ids": vec!["x"; 101]}),
             "document_ids",
+        ),
+        (
+            json!({"query": "tides", "document_ids": ["not-an-id"]}),
+            "document_ids[0]",
         ),
         (json!({"query": "tides", "extra": true}), "extra"),
         (json!({"k": 3}), "query"),
