@@ -89,14 +89,15 @@ pub fn insert(
     job_type: &str,
     document_id: Option<i64>,
     created_by: Option<&str>,
+    params: Option<&str>,
 ) -> rusqlite::Result<i64> {
     let ts = now();
     conn.prepare_cached(
-        "INSERT INTO processing_jobs (uuid, job_type, document_id, status, created_by,
+        "INSERT INTO processing_jobs (uuid, job_type, document_id, status, created_by, params,
              created_at, updated_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?6)",
     )?
-    .execute(params![uuid, job_type, document_id, created_by, ts])?;
+    .execute(params![uuid, job_type, document_id, created_by, params, ts])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -205,8 +206,7 @@ pub const REINDEX_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// pending or running, or one failed less than [`REINDEX_BACKOFF`] ago. True if it queued
 /// one. Call inside a write transaction (the check and the insert must not be split).
 pub fn enqueue_reindex(conn: &Connection, params: Option<&str>) -> rusqlite::Result<bool> {
-    let since =
-        (chrono::Utc::now() - REINDEX_BACKOFF).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let since = crate::db::timestamp(chrono::Utc::now() - REINDEX_BACKOFF);
     let blocked: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE job_type = ?1
@@ -217,17 +217,7 @@ pub fn enqueue_reindex(conn: &Connection, params: Option<&str>) -> rusqlite::Res
     if blocked {
         return Ok(false);
     }
-    let ts = now();
-    conn.prepare_cached(
-        "INSERT INTO processing_jobs (uuid, job_type, status, params, created_at, updated_at)
-         VALUES (?1, ?2, 'pending', ?3, ?4, ?4)",
-    )?
-    .execute(params![
-        uuid::Uuid::new_v4().to_string(),
-        REINDEX,
-        params,
-        ts
-    ])?;
+    insert(conn, &super::new_uuid(), REINDEX, None, None, params)?;
     Ok(true)
 }
 
@@ -335,13 +325,8 @@ pub fn recover_interrupted(conn: &Connection, boot: &str) -> rusqlite::Result<Re
         .query_map(params![boot, ts, MAX_ATTEMPTS], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for doc in failed_docs.iter().flatten() {
-        conn.execute(
-            "UPDATE documents SET status = 'failed',
-                 error_message = 'processing was interrupted repeatedly; upload the file again',
-                 updated_at = ?2
-             WHERE id = ?1",
-            params![doc, ts],
-        )?;
+        let why = "processing was interrupted repeatedly; upload the file again";
+        super::documents::mark_failed(conn, *doc, why)?;
     }
     let requeued_docs: Vec<Option<i64>> = conn
         .prepare(
@@ -353,10 +338,7 @@ pub fn recover_interrupted(conn: &Connection, boot: &str) -> rusqlite::Result<Re
         .query_map(params![boot, ts], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for doc in requeued_docs.iter().flatten() {
-        conn.execute(
-            "UPDATE documents SET status = 'pending', updated_at = ?2 WHERE id = ?1",
-            params![doc, ts],
-        )?;
+        super::documents::mark_pending(conn, *doc)?;
     }
     Ok(Recovered {
         requeued: requeued_docs.len(),
@@ -374,9 +356,9 @@ mod tests {
         let db = testdb::open();
         let c = &db.conn;
         let doc = documents::insert(c, &documents::tests::new_doc("u", "user", "t")).unwrap();
-        insert(c, "job-1", DOCUMENT_PROCESSING, Some(doc), Some("u")).unwrap();
+        insert(c, "job-1", DOCUMENT_PROCESSING, Some(doc), Some("u"), None).unwrap();
         // A second live job for the same document is refused by the partial unique index.
-        assert!(insert(c, "job-2", DOCUMENT_PROCESSING, Some(doc), Some("u")).is_err());
+        assert!(insert(c, "job-2", DOCUMENT_PROCESSING, Some(doc), Some("u"), None).is_err());
         assert!(has_pending(c).unwrap());
         let job = claim_next(c).unwrap().unwrap();
         assert_eq!((job.status.as_str(), job.attempts), ("processing", 1));
@@ -398,7 +380,15 @@ mod tests {
         let db = testdb::open();
         let c = &db.conn;
         let doc = documents::insert(c, &documents::tests::new_doc("alice", "user", "t")).unwrap();
-        insert(c, "job-1", DOCUMENT_PROCESSING, Some(doc), Some("alice")).unwrap();
+        insert(
+            c,
+            "job-1",
+            DOCUMENT_PROCESSING,
+            Some(doc),
+            Some("alice"),
+            None,
+        )
+        .unwrap();
         let bob = Viewer {
             user_uuid: "bob",
             is_admin: false,
@@ -421,7 +411,7 @@ mod tests {
         let db = testdb::open();
         let c = &db.conn;
         let doc = documents::insert(c, &documents::tests::new_doc("u", "user", "t")).unwrap();
-        let id = insert(c, "job-1", DOCUMENT_PROCESSING, Some(doc), None).unwrap();
+        let id = insert(c, "job-1", DOCUMENT_PROCESSING, Some(doc), None, None).unwrap();
         claim_next(c).unwrap().unwrap();
         documents::mark_processing(c, doc).unwrap();
         // Started by this very process: left alone.

@@ -10,8 +10,6 @@ use rusqlite::{Connection, Row, ToSql, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::now;
-
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct UsageRecord {
     #[serde(skip)]
@@ -429,11 +427,6 @@ pub fn summary(
         groups.push(UsageGroup { key, totals: t });
     }
     Ok((groups, totals))
-}
-
-/// Current time for a usage row.
-pub fn stamp() -> String {
-    now()
 }
 
 #[cfg(test)]

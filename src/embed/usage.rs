@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::company::new_time_ordered_uuid;
-use crate::company::usage::{self, NewUsage};
+use crate::company::usage::NewUsage;
 use crate::pricing::PriceTable;
 
 use super::{EmbedError, Embedder};
@@ -46,7 +46,7 @@ pub fn usage_row(
         embedding_tokens: tokens,
         estimated_cost: prices.cost(provider, model, 0, 0, tokens).unwrap_or(0.0),
         currency: prices.currency.clone(),
-        created_at: usage::stamp(),
+        created_at: crate::db::now(),
         ..NewUsage::default()
     }
 }

@@ -176,6 +176,7 @@ async fn create_document(
             jobs::DOCUMENT_PROCESSING,
             Some(doc_id),
             Some(&user),
+            None,
         )?;
         let doc = documents::get(&tx, doc_id)?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted document vanished")))?;
@@ -254,17 +255,6 @@ async fn list_documents(
 fn visible(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Document> {
     documents::get_visible(conn, &Viewer::from(actor), id)?
         .ok_or_else(|| ApiError::not_found("document"))
-}
-
-/// Writes are for the uploader and company admins.
-fn check_owner(actor: &Actor, doc: &Document) -> ApiResult<()> {
-    if actor.is_company_admin() || doc.uploaded_by == actor.user_uuid {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only the uploader or a company admin may change this document".into(),
-        ))
-    }
 }
 
 /// A document with its status, error, chunk count and summary fields.
@@ -349,7 +339,7 @@ async fn update_document(
     let updated = context::run(move |conn| {
         let tx = write_tx(conn)?;
         let doc = visible(&tx, &actor, &id)?;
-        check_owner(&actor, &doc)?;
+        actor.require_owner(&doc.uploaded_by, "the uploader", "this document")?;
         documents::update_metadata(&tx, doc.row_id, &patch)?;
         let doc =
             documents::get(&tx, doc.row_id)?.ok_or_else(|| ApiError::not_found("document"))?;
@@ -373,7 +363,7 @@ async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResul
     let (file_path, chunk_ids) = context::run(move |conn| {
         let tx = write_tx(conn)?;
         let doc = visible(&tx, &actor, &id)?;
-        check_owner(&actor, &doc)?;
+        actor.require_owner(&doc.uploaded_by, "the uploader", "this document")?;
         let chunk_ids = chunks::ids_for_document(&tx, doc.row_id)?;
         documents::delete(&tx, doc.row_id)?;
         tx.commit()?;

@@ -134,16 +134,6 @@ fn found(conn: &rusqlite::Connection, id: &str) -> ApiResult<Report> {
     reports::get_by_uuid(conn, id)?.ok_or_else(|| ApiError::not_found("report"))
 }
 
-fn check_author(actor: &Actor, r: &Report) -> ApiResult<()> {
-    if actor.is_company_admin() || r.created_by == actor.user_uuid {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only the author or a company admin may change this report".into(),
-        ))
-    }
-}
-
 #[utoipa::path(get, path = "/api/reports/{id}", tag = "reports",
     params(("id" = String, Path, description = "report id")),
     responses((status = 200, body = Report), (status = 404, body = ErrorBody)),
@@ -190,7 +180,7 @@ async fn update_report(
     let updated = context::run(move |conn| {
         let tx = write_tx(conn)?;
         let r = found(&tx, &id)?;
-        check_author(&actor, &r)?;
+        actor.require_owner(&r.created_by, "the author", "this report")?;
         reports::update(&tx, r.row_id, &patch)?;
         let r = found(&tx, &id)?;
         tx.commit()?;
@@ -211,7 +201,7 @@ async fn delete_report(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<
     context::run(move |conn| {
         let tx = write_tx(conn)?;
         let r = found(&tx, &id)?;
-        check_author(&actor, &r)?;
+        actor.require_owner(&r.created_by, "the author", "this report")?;
         reports::delete(&tx, r.row_id)?;
         tx.commit()?;
         Ok::<_, ApiError>(())

@@ -125,7 +125,7 @@ async fn record_usage(
         embedding_tokens: embedding,
         estimated_cost: cost,
         currency: prices.currency.clone(),
-        created_at: usage::stamp(),
+        created_at: crate::db::now(),
     };
     let links = conversation.is_some() || message.is_some() || agent_log.is_some();
     if !links {

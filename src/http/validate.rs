@@ -188,7 +188,7 @@ pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiE
 /// form, so string comparison with stored timestamps is time comparison. `end_of_day`
 /// turns a plain date into the next midnight (for inclusive `to` dates).
 pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, ApiError> {
-    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    use chrono::{DateTime, NaiveDate, Utc};
     let raw = raw.trim();
     let parsed = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         t.with_timezone(&Utc)
@@ -212,7 +212,7 @@ pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, Api
             "must be between the years 0001 and 9998",
         ));
     }
-    Ok(parsed.to_rfc3339_opts(SecondsFormat::Millis, true))
+    Ok(crate::db::timestamp(parsed))
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ async fn run_with_timeout(
                     uploaded_by: "u".into(),
                 },
             )?;
-            jobs::insert(c, "job", jobs::DOCUMENT_PROCESSING, Some(doc), None)?;
+            jobs::insert(c, "job", jobs::DOCUMENT_PROCESSING, Some(doc), None, None)?;
             Ok::<_, TenantError>(())
         }),
     )

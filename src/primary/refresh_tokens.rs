@@ -23,8 +23,7 @@ pub fn hash(token: &str) -> String {
 }
 
 fn expiry() -> String {
-    (chrono::Utc::now() + chrono::Duration::days(REFRESH_TTL_DAYS))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::db::timestamp(chrono::Utc::now() + chrono::Duration::days(REFRESH_TTL_DAYS))
 }
 
 /// Stores a new token for `user_id` in `family`; returns the token to hand out.
@@ -128,7 +127,6 @@ pub fn revoke_all_for_user(
 
 /// Drops tokens expired for more than a day (housekeeping).
 pub fn purge_expired(conn: &Connection) -> Result<usize, DbError> {
-    let cutoff = (chrono::Utc::now() - chrono::Duration::days(1))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let cutoff = crate::db::timestamp(chrono::Utc::now() - chrono::Duration::days(1));
     Ok(conn.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [cutoff])?)
 }

@@ -40,6 +40,18 @@ impl Actor {
         }
     }
 
+    /// Ok when the actor created the row (`owner` is its creator's user id) or is a company
+    /// admin, else a 403: "only {creator} or a company admin may change {what}".
+    pub fn require_owner(&self, owner: &str, creator: &str, what: &str) -> Result<(), ApiError> {
+        if self.is_company_admin() || owner == self.user_uuid {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "only {creator} or a company admin may change {what}"
+            )))
+        }
+    }
+
     pub fn is_super_admin(&self) -> bool {
         self.role == "super_admin"
     }

@@ -236,7 +236,7 @@ pub fn cleanup_leftovers(
     grace: Duration,
 ) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace)?;
-    let cutoff_text = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let cutoff_text = crate::db::timestamp(cutoff);
     let conn = primary.get()?;
     let mut removed = companies::delete_stale_unprovisioned(&conn, &cutoff_text)?;
     let companies_dir = data_dir.join(COMPANIES_DIR);
