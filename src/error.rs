@@ -156,6 +156,13 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer for any request of a deactivated company's users (API.md: 503).
+    pub fn company_inactive() -> Self {
+        ApiError::Unavailable("the company is deactivated".into())
+    }
+}
+
 impl From<crate::company::usage_writer::WriteError> for ApiError {
     fn from(err: crate::company::usage_writer::WriteError) -> Self {
         use crate::company::usage_writer::WriteError;
@@ -171,7 +178,7 @@ impl From<TenantError> for ApiError {
     fn from(err: TenantError) -> Self {
         match err {
             TenantError::NotFound => ApiError::not_found("company"),
-            TenantError::Inactive => ApiError::Unavailable("the company is deactivated".into()),
+            TenantError::Inactive => ApiError::company_inactive(),
             e @ (TenantError::Unavailable(_) | TenantError::SchemaNewer { .. }) => {
                 tracing::warn!(error = %e, "company unavailable");
                 ApiError::Unavailable(e.to_string())

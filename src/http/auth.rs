@@ -65,7 +65,7 @@ fn client_address(connect: Option<&ConnectInfo<SocketAddr>>) -> String {
     responses((status = 200, body = TokenResponse),
               (status = 400, body = ErrorBody),
               (status = 401, description = "wrong email or password, or the account is deactivated", body = ErrorBody),
-              (status = 403, description = "the company is deactivated", body = ErrorBody),
+              (status = 503, description = "the company is deactivated", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
               (status = 422, body = ErrorBody),
               (status = 429, description = "too many failed attempts", body = ErrorBody,
@@ -116,7 +116,7 @@ async fn login(
         return Err(ApiError::Unauthorized("this account is deactivated".into()));
     }
     if user.company_active == Some(false) {
-        return Err(ApiError::Unavailable("the company is deactivated".into()));
+        return Err(ApiError::company_inactive());
     }
     app.login_limiter.settle(attempt, true);
     let family = uuid::Uuid::new_v4().to_string();

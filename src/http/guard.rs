@@ -56,7 +56,7 @@ async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
         return Err(unauthorized("invalid or expired token"));
     }
     if principal.company_usable == Some(false) {
-        return Err(ApiError::Unavailable("the company is deactivated".into()));
+        return Err(ApiError::company_inactive());
     }
     Ok(Actor {
         user_id: principal.id,

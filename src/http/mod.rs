@@ -86,7 +86,7 @@ pub fn assemble(
                 401,
                 "missing, invalid or expired token, or a deactivated account",
             ),
-            (403, "the company is deactivated"),
+            (503, "the company is deactivated"),
         ],
     );
     let company = gated(
@@ -100,13 +100,10 @@ pub fn assemble(
                 401,
                 "missing, invalid or expired token, or a deactivated account",
             ),
-            (
-                403,
-                "a super admin, a deactivated company, or lacks the permission",
-            ),
+            (403, "a super admin, or lacks the permission"),
             (
                 503,
-                "the company's database cannot serve now (being migrated, or behind)",
+                "the company is deactivated, or its database cannot serve now (being migrated, or behind)",
             ),
         ],
     );
