@@ -14,10 +14,11 @@ use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
+use crate::company::Viewer;
 use crate::embed::usage::{Metered, usage_row};
 use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
 use crate::error::{ApiError, ApiResult};
-use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest, Visibility};
+use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest};
 use crate::tenant::{Actor, context};
 
 /// Longest query accepted, in characters.
@@ -112,11 +113,7 @@ async fn search_chunks(
     let user_id = actor.user_uuid.clone();
     let meter = metered.clone();
     let results = context::run(move |conn| {
-        let visibility = if actor.is_company_admin() {
-            Visibility::All
-        } else {
-            Visibility::User(&actor.user_uuid)
-        };
+        let visibility = Viewer::from(&actor).into();
         let allowed = search::allowed_documents(conn, visibility, document_ids.as_deref())?;
         if let (Some(ids), Some(allowed)) = (&document_ids, &allowed) {
             // Every named document must exist and be visible: others' ids answer 404.

@@ -14,6 +14,16 @@ pub enum Visibility<'a> {
     User(&'a str),
 }
 
+impl<'a> From<crate::company::Viewer<'a>> for Visibility<'a> {
+    fn from(viewer: crate::company::Viewer<'a>) -> Self {
+        if viewer.is_admin {
+            Visibility::All
+        } else {
+            Visibility::User(viewer.user_uuid)
+        }
+    }
+}
+
 /// The internal ids of the documents a search may return: those visible under
 /// `visibility`, narrowed to `document_uuids` when given (unknown or invisible UUIDs
 /// simply match nothing — the route decides whether that is a 404). `None` means "no

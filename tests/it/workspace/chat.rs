@@ -53,6 +53,17 @@ async fn conversations_are_personal_and_validated() {
             .await,
         "selected_document_ids[0]",
     );
+    // The error names the missing one, after valid ones.
+    assert_invalid(
+        &test
+            .post(
+                "/api/conversations",
+                t,
+                json!({"selected_document_ids": [doc, MISSING]}),
+            )
+            .await,
+        "selected_document_ids[1]",
+    );
     // A document the caller may not see cannot be selected either.
     assert_invalid(
         &test
