@@ -157,17 +157,17 @@ pub fn delete(conn: &Connection, row_id: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM conversations WHERE id = ?1", [row_id])? > 0)
 }
 
-/// Rowid of a conversation by public id, whoever owns it (for company admins).
-pub fn row_id(conn: &Connection, uuid: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM conversations WHERE uuid = ?1")?
-        .query_row([uuid], |r| r.get(0))
-        .optional()
-}
-
-/// Rowid of a conversation of `owner` by public id (to link usage rows).
-pub fn row_id_owned(conn: &Connection, owner: &str, uuid: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM conversations WHERE uuid = ?1 AND user_id = ?2")?
-        .query_row(params![uuid, owner], |r| r.get(0))
+/// Rowid of a conversation by public id, if `viewer` may reach it (its owner, or an admin):
+/// to link usage rows.
+pub fn row_id_visible(
+    conn: &Connection,
+    viewer: &super::Viewer<'_>,
+    uuid: &str,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM conversations WHERE uuid = ?1 AND (?2 OR user_id = ?3)")?
+        .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], |r| {
+            r.get(0)
+        })
         .optional()
 }
 

@@ -140,20 +140,20 @@ pub fn list_for_conversation(
     Ok((items, total as u64))
 }
 
-/// Rowid of a message by public id, whoever owns it (for company admins).
-pub fn row_id(conn: &Connection, uuid: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM messages WHERE uuid = ?1")?
-        .query_row([uuid], |r| r.get(0))
-        .optional()
-}
-
-/// Rowid of a message by public id, when it belongs to a conversation of `owner`.
-pub fn row_id_owned(conn: &Connection, owner: &str, uuid: &str) -> rusqlite::Result<Option<i64>> {
+/// Rowid of a message by public id, if `viewer` may reach it (its conversation's owner, or
+/// an admin): to link usage rows and agent logs.
+pub fn row_id_visible(
+    conn: &Connection,
+    viewer: &super::Viewer<'_>,
+    uuid: &str,
+) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached(
         "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.uuid = ?1 AND c.user_id = ?2",
+         WHERE m.uuid = ?1 AND (?2 OR c.user_id = ?3)",
     )?
-    .query_row(params![uuid, owner], |r| r.get(0))
+    .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], |r| {
+        r.get(0)
+    })
     .optional()
 }
 
@@ -192,7 +192,21 @@ mod tests {
             list_for_conversation(c, conv, Page::default()).unwrap().1,
             2
         );
-        assert_eq!(row_id_owned(c, "u", "m1").unwrap(), Some(id));
-        assert_eq!(row_id_owned(c, "other", "m1").unwrap(), None);
+        let viewer = |user_uuid, is_admin| crate::company::Viewer {
+            user_uuid,
+            is_admin,
+        };
+        assert_eq!(
+            row_id_visible(c, &viewer("u", false), "m1").unwrap(),
+            Some(id)
+        );
+        assert_eq!(
+            row_id_visible(c, &viewer("other", false), "m1").unwrap(),
+            None
+        );
+        assert_eq!(
+            row_id_visible(c, &viewer("other", true), "m1").unwrap(),
+            Some(id)
+        );
     }
 }

@@ -26,19 +26,6 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 const STATUSES: &[&str] = &["success", "failed", "timeout"];
 
-/// Resolves a message id the actor may reach (its conversation's owner, or an admin).
-pub(super) fn message_row(
-    conn: &rusqlite::Connection,
-    actor: &Actor,
-    id: &str,
-) -> ApiResult<Option<i64>> {
-    Ok(if actor.is_company_admin() {
-        messages::row_id(conn, id)?
-    } else {
-        messages::row_id_owned(conn, &actor.user_uuid, id)?
-    })
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -77,9 +64,10 @@ async fn list_agent_logs(
         .transpose()?;
     let listing = context::run(move |conn| {
         let message_id = match &message {
-            Some(m) => {
-                Some(message_row(conn, &actor, m)?.ok_or_else(|| ApiError::not_found("message"))?)
-            }
+            Some(m) => Some(
+                messages::row_id_visible(conn, &Viewer::from(&actor), m)?
+                    .ok_or_else(|| ApiError::not_found("message"))?,
+            ),
             None => None,
         };
         let filter = AgentLogFilter {
@@ -173,7 +161,7 @@ async fn create_agent_log(
         let tx = write_tx(conn)?;
         if let Some(m) = &message {
             new.message_id = Some(
-                message_row(&tx, &actor, m)?
+                messages::row_id_visible(&tx, &Viewer::from(&actor), m)?
                     .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
             );
         }

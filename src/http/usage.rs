@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::agent_logs::message_row;
 use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
@@ -18,7 +17,7 @@ use crate::app::AppState;
 use crate::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
 };
-use crate::company::{Viewer, agent_logs, conversations, new_time_ordered_uuid};
+use crate::company::{Viewer, agent_logs, conversations, messages, new_time_ordered_uuid};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::tenant::{Actor, context};
@@ -136,18 +135,14 @@ async fn record_usage(
     let record = context::run(move |conn| {
         let tx = write_tx(conn)?;
         if let Some(c) = &conversation {
-            let row = if actor.is_company_admin() {
-                conversations::row_id(&tx, c)?
-            } else {
-                conversations::row_id_owned(&tx, &actor.user_uuid, c)?
-            };
+            let row = conversations::row_id_visible(&tx, &Viewer::from(&actor), c)?;
             new.conversation_id = Some(
                 row.ok_or_else(|| ApiError::invalid("conversation_id", "no such conversation"))?,
             );
         }
         if let Some(m) = &message {
             new.message_id = Some(
-                message_row(&tx, &actor, m)?
+                messages::row_id_visible(&tx, &Viewer::from(&actor), m)?
                     .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
             );
         }

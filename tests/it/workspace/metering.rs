@@ -98,6 +98,32 @@ async fn usage_records_total_and_estimated_cost() {
     assert_invalid(&bad(json!({"message_id": MISSING})).await, "message_id");
     assert_invalid(&bad(json!({"agent_log_id": MISSING})).await, "agent_log_id");
     assert_invalid(&bad(json!({"cost": 1})).await, "cost");
+    // Another user's conversation and message cannot be linked; the admin may link them.
+    let msg = test
+        .post(
+            &format!("/api/conversations/{conv}/messages"),
+            t,
+            json!({"content": "hello"}),
+        )
+        .await;
+    assert_eq!(msg.status, StatusCode::CREATED, "{}", msg.body);
+    let msg = msg.body["id"].as_str().unwrap().to_string();
+    for (field, id) in [("conversation_id", &conv), ("message_id", &msg)] {
+        let mut b = usage("custom", "m", "chat", 1, 1);
+        b[field] = json!(id);
+        assert_invalid(
+            &test.post("/api/usage", &c.analyst2, b.clone()).await,
+            field,
+        );
+        let by_admin = test.post("/api/usage", &c.admin, b).await;
+        assert_eq!(
+            by_admin.status,
+            StatusCode::CREATED,
+            "{field}: {}",
+            by_admin.body
+        );
+        assert_eq!(by_admin.body[field], json!(id));
+    }
     assert_invalid(
         &test
             .post("/api/usage", t, json!({"provider": "custom"}))
