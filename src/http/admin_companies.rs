@@ -10,13 +10,15 @@ use utoipa_axum::routes;
 
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
-use super::validate::PageQuery;
+use super::validate::{self, PageQuery};
 use crate::app::AppState;
 use crate::company::Listing;
 use crate::db::migrations::{self, MigrationSet};
+use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::ops;
 use crate::ops::migrate::{CompanyReport, Status};
+use crate::primary::audit;
 use crate::primary::companies::{self, Company};
 use crate::tenant::names::{CompanyName, resolve_inside};
 use crate::tenant::provision::{self, NewCompany, ProvisionError, VECTORS_DIR};
@@ -286,22 +288,15 @@ async fn update_company(
     };
     let industry = body
         .industry
-        .map(|i| i.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
-    if industry
-        .as_ref()
-        .and_then(|i| i.as_ref())
-        .is_some_and(|s| s.chars().count() > 100)
-    {
-        return Err(ApiError::invalid(
-            "industry",
-            "must be at most 100 characters",
-        ));
-    }
-    let company_id = company.id;
+        .map(|i| validate::opt_text("industry", i.as_deref(), 100))
+        .transpose()?;
+    let (company_id, actor_id) = (company.id, actor.user_id);
     let updated = app
         .with_primary(move |conn| {
+            // The change and its audit row commit together.
+            let tx = write_tx(conn)?;
             let changed = companies::update(
-                conn,
+                &tx,
                 company_id,
                 name.as_ref().map(CompanyName::as_str),
                 industry.as_ref().map(|i| i.as_deref()),
@@ -315,11 +310,16 @@ async fn update_company(
                 }
                 other => other?,
             };
-            companies::get(conn, company_id)?.ok_or_else(|| ApiError::not_found("company"))
+            let updated =
+                companies::get(&tx, company_id)?.ok_or_else(|| ApiError::not_found("company"))?;
+            let detail = serde_json::json!({"name": updated.name, "industry": updated.industry,
+                                            "is_active": updated.is_active});
+            audit::record(&tx, actor_id, "company.update", &updated.uuid, &detail)?;
+            tx.commit()?;
+            Ok(updated)
         })
         .await?;
     app.principals.invalidate();
-    app.audit(&actor, "company.update", updated.uuid.clone(), serde_json::json!({"name": updated.name, "industry": updated.industry, "is_active": updated.is_active})).await;
     Ok(Json(CompanyResponse {
         open: app.registry.is_open(updated.id),
         company: updated,

@@ -16,10 +16,11 @@ use super::validate::{self, PageQuery};
 use crate::app::AppState;
 use crate::company::Listing;
 use crate::db::migrations::{self, MigrationSet};
+use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::primary::companies;
 use crate::primary::roles::{self, RoleWithPermissions};
 use crate::primary::users::{self as repo, UserFilter};
+use crate::primary::{audit, companies};
 use crate::tenant::Actor;
 use crate::tenant::names::resolve_inside;
 
@@ -209,7 +210,7 @@ async fn set_role_permissions(
             "the super_admin role's permissions are fixed".into(),
         ));
     }
-    let (role_name, requested) = (name.clone(), body.permissions.clone());
+    let (role_name, actor_id) = (name.clone(), actor.user_id);
     let roles = app
         .with_primary(move |conn| {
             let known = roles::all_permissions(conn)?;
@@ -235,21 +236,19 @@ async fn set_role_permissions(
                     format!("{p} belongs to super admins only"),
                 ));
             }
-            if !roles::set_permissions(conn, &name, &body.permissions)? {
+            // The change and its audit row commit together.
+            let tx = write_tx(conn)?;
+            if !roles::set_permissions(&tx, &name, &body.permissions)? {
                 return Err(ApiError::not_found("role"));
             }
+            let detail = serde_json::json!({"permissions": body.permissions});
+            audit::record(&tx, actor_id, "role.permissions", &name, &detail)?;
+            tx.commit()?;
             Ok(roles::list(conn)?)
         })
         .await?;
     app.principals.invalidate();
     tracing::info!(by = %actor.email, role = %role_name, "role permissions changed");
-    app.audit(
-        &actor,
-        "role.permissions",
-        role_name,
-        serde_json::json!({"permissions": requested}),
-    )
-    .await;
     Ok(Json(roles))
 }
 

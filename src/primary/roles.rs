@@ -52,11 +52,10 @@ pub fn all_permissions(conn: &Connection) -> Result<HashSet<String>, DbError> {
 
 /// Replaces a role's permissions. Returns false when the role does not exist.
 pub fn set_permissions(
-    conn: &mut Connection,
+    tx: &Connection,
     role: &str,
     permissions: &[String],
 ) -> Result<bool, DbError> {
-    let tx = crate::db::write_tx(conn)?;
     let role_id: Option<i64> = tx
         .query_row("SELECT id FROM roles WHERE name = ?1", [role], |r| r.get(0))
         .optional()?;
@@ -71,6 +70,5 @@ pub fn set_permissions(
             params![role_id, name],
         )?;
     }
-    tx.commit()?;
     Ok(true)
 }

@@ -80,6 +80,19 @@ async fn a_role_permission_change_applies_on_the_next_request() {
         )
         .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let audited = |test: &TestApp| -> i64 {
+        test.app
+            .primary
+            .get()
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'role.permissions'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(audited(&test), 1);
     let reply = test.get("/api/company/users", &admin).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(reply.message().contains("users:manage"));
@@ -118,6 +131,8 @@ async fn a_role_permission_change_applies_on_the_next_request() {
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // Refused changes leave no audit row.
+    assert_eq!(audited(&test), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,6 +377,40 @@ async fn super_admin_apis_validate_and_report() {
         )
         .await;
     assert_eq!(rename.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = test
+        .patch(
+            &format!("/api/admin/companies/{cid}"),
+            &test.root_token,
+            json!({"industry": "x".repeat(101)}),
+        )
+        .await;
+    assert_eq!(
+        (long.status, long.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("industry"))
+    );
+    let industry = test
+        .patch(
+            &format!("/api/admin/companies/{cid}"),
+            &test.root_token,
+            json!({"industry": "  Solar  "}),
+        )
+        .await;
+    assert_eq!(industry.status, StatusCode::OK, "{}", industry.body);
+    assert_eq!(industry.body["industry"], "Solar");
+    // Only the accepted change was audited, with what it set.
+    let audited: Vec<String> = test
+        .app
+        .primary
+        .get()
+        .unwrap()
+        .prepare("SELECT detail FROM audit_log WHERE action = 'company.update'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert!(audited[0].contains("Solar"), "{audited:?}");
     let unknown = test
         .get(
             "/api/admin/companies/00000000-0000-0000-0000-000000000000",
