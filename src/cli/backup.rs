@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Serialize;
 
 use crate::config::DataOpts;
 use crate::ops::{self, backup, workers};
-use crate::primary::companies::{self, Company};
+use crate::primary::companies::Company;
 use crate::tenant::names::resolve_inside;
 
 #[derive(clap::Args, Debug)]
@@ -44,24 +44,10 @@ struct Entry {
 }
 
 pub fn run(data: &DataOpts, args: BackupArgs) -> anyhow::Result<()> {
-    let data_dir = data
-        .data_dir
-        .canonicalize()
-        .with_context(|| format!("data directory {}", data.data_dir.display()))?;
-    let primary_path = data_dir.join("primary.db");
-    if !primary_path.is_file() {
-        bail!("no primary.db in {}", data_dir.display());
-    }
     let busy = ops::DEFAULT_BUSY_TIMEOUT;
-    let conn = ops::open_existing(&primary_path, busy).context("opening primary.db")?;
-    let targets: Vec<Company> = match &args.company {
-        Some(key) => vec![
-            companies::find(&conn, key)?
-                .with_context(|| format!("no company with id or slug {key:?}"))?,
-        ],
-        None => companies::all(&conn)?,
-    };
-    drop(conn);
+    let data_dir = super::operator_data_dir(data)?;
+    let targets = super::operator_companies(&data_dir, args.company.as_deref(), busy)?;
+    let primary_path = data_dir.join("primary.db");
     let root = args
         .out
         .clone()

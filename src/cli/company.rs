@@ -1,6 +1,6 @@
 //! `silo company create | list | delete`: manage companies from the command line.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
@@ -81,8 +81,7 @@ pub fn run(data: &DataOpts, cmd: CompanyCommand) -> anyhow::Result<()> {
         }
         CompanyCommand::Delete { id } => {
             let conn = app.primary.get()?;
-            let company = companies::find(&conn, &id)?
-                .with_context(|| format!("no company with id or slug {id:?}"))?;
+            let company = super::find_company(&conn, &id)?;
             super::runtime()?.block_on(provision::delete_company(
                 &app.registry,
                 &app.primary,

@@ -10,13 +10,12 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Serialize;
 
 use crate::config::DataOpts;
 use crate::ops::migrate::{self, CompanyReport, MigrateOptions, Status};
 use crate::ops::{self, backup, workers};
-use crate::primary::companies::{self, Company};
 
 #[derive(clap::Args, Debug)]
 pub struct MigrateAllArgs {
@@ -63,17 +62,8 @@ struct Summary {
 
 pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let data_dir = data
-        .data_dir
-        .canonicalize()
-        .with_context(|| format!("data directory {}", data.data_dir.display()))?;
-    if !data_dir.join("primary.db").is_file() {
-        bail!(
-            "no primary.db in {}: nothing to migrate",
-            data_dir.display()
-        );
-    }
     let busy_timeout = Duration::from_millis(args.busy_timeout_ms);
+    let data_dir = super::operator_data_dir(data)?;
     let backup_dir = (!args.no_backup && !args.dry_run)
         .then(|| backup::new_snapshot(&data_dir.join(backup::BACKUPS_DIR)));
     let opts = MigrateOptions {
@@ -90,7 +80,8 @@ pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
             primary.error.as_deref().unwrap_or("failed")
         );
     }
-    let targets = select_companies(&data_dir, args.company.as_deref(), busy_timeout)?;
+    // Read after primary.db is migrated: its schema may have been behind.
+    let targets = super::operator_companies(&data_dir, args.company.as_deref(), busy_timeout)?;
     let concurrency = args
         .concurrency
         .map_or_else(ops::default_concurrency, |n| n as usize);
@@ -109,23 +100,6 @@ pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
         bail!("{bad} of {} companies did not migrate", summary.total);
     }
     Ok(())
-}
-
-/// Every company, or the one named by `key` (an unknown key is an error, not an empty run).
-fn select_companies(
-    data_dir: &Path,
-    key: Option<&str>,
-    busy_timeout: Duration,
-) -> anyhow::Result<Vec<Company>> {
-    let conn = ops::open_existing(&data_dir.join("primary.db"), busy_timeout)
-        .context("opening primary.db")?;
-    Ok(match key {
-        Some(key) => vec![
-            companies::find(&conn, key)?
-                .with_context(|| format!("no company with id or slug {key:?}"))?,
-        ],
-        None => companies::all(&conn)?,
-    })
 }
 
 /// A progress bar on a terminal; one plain line per company otherwise (logs, CI).

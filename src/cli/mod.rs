@@ -63,6 +63,48 @@ impl Cli {
     }
 }
 
+/// The company named by `key` (its UUID or slug), or an error saying there is none.
+pub(crate) fn find_company(
+    conn: &rusqlite::Connection,
+    key: &str,
+) -> anyhow::Result<crate::primary::companies::Company> {
+    use anyhow::Context;
+    crate::primary::companies::find(conn, key)?
+        .with_context(|| format!("no company with id or slug {key:?}"))
+}
+
+/// For operator commands that work beside (or without) a running server: the canonical
+/// data directory, after checking it holds a primary.db.
+pub(crate) fn operator_data_dir(data: &DataOpts) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    let data_dir = data
+        .data_dir
+        .canonicalize()
+        .with_context(|| format!("data directory {}", data.data_dir.display()))?;
+    anyhow::ensure!(
+        data_dir.join("primary.db").is_file(),
+        "no primary.db in {}",
+        data_dir.display()
+    );
+    Ok(data_dir)
+}
+
+/// The companies an operator command works on: the one named by `key` (an unknown key is
+/// an error, not an empty run) or all of them, read from `data_dir`'s primary.db.
+pub(crate) fn operator_companies(
+    data_dir: &std::path::Path,
+    key: Option<&str>,
+    busy_timeout: std::time::Duration,
+) -> anyhow::Result<Vec<crate::primary::companies::Company>> {
+    use anyhow::Context;
+    let conn = crate::ops::open_existing(&data_dir.join("primary.db"), busy_timeout)
+        .context("opening primary.db")?;
+    Ok(match key {
+        Some(key) => vec![find_company(&conn, key)?],
+        None => crate::primary::companies::all(&conn)?,
+    })
+}
+
 /// A multi-threaded tokio runtime for subcommands that need one.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

@@ -10,7 +10,6 @@ use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
 use crate::embed::usage::SYSTEM_USER;
 use crate::embed::{EmbedderConfig, select_embedder};
-use crate::primary::companies;
 use crate::search::reindex::{self, Charge};
 use crate::tenant::{TenantCtx, context};
 
@@ -25,8 +24,7 @@ pub struct ReindexArgs {
 
 pub fn run(data: &DataOpts, args: ReindexArgs) -> anyhow::Result<()> {
     let app = App::open(&data.data_dir, AppOptions::default())?;
-    let company = companies::find(&*app.primary.get()?, &args.company)?
-        .with_context(|| format!("no company with id or slug {:?}", args.company))?;
+    let company = super::find_company(&*app.primary.get()?, &args.company)?;
     let embedder =
         select_embedder(&app.data_dir, &args.embedder).context("choosing the embedder")?;
     let report = super::runtime()?.block_on(async {

@@ -8,13 +8,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use crate::app::App;
 use crate::app::AppOptions;
 use crate::config::DataOpts;
 use crate::ops::{self, backup, restore};
-use crate::primary::companies;
 
 #[derive(clap::Args, Debug)]
 pub struct RestoreArgs {
@@ -34,8 +31,7 @@ pub struct RestoreArgs {
 
 pub fn run(data: &DataOpts, args: RestoreArgs) -> anyhow::Result<()> {
     let app = App::open(&data.data_dir, AppOptions::default())?;
-    let company = companies::find(&*app.primary.get()?, &args.company)?
-        .with_context(|| format!("no company with id or slug {:?}", args.company))?;
+    let company = super::find_company(&*app.primary.get()?, &args.company)?;
     let opts = restore::RestoreOptions {
         backup_dir: (!args.no_backup)
             .then(|| backup::new_snapshot(&app.data_dir.join(backup::BACKUPS_DIR))),

@@ -1,12 +1,12 @@
 //! `silo user create`: add an account from the command line (e.g. a second super admin, or
 //! the first admin of a company).
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use crate::app::{App, AppOptions};
 use crate::auth::{accounts, password};
 use crate::config::DataOpts;
-use crate::primary::{companies, users};
+use crate::primary::users;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum UserCommand {
@@ -41,11 +41,7 @@ pub fn run(data: &DataOpts, cmd: UserCommand) -> anyhow::Result<()> {
     let email = accounts::parse_email(&email)?;
     let full_name = accounts::parse_full_name(full_name.as_deref())?;
     let company_id = match &company {
-        Some(key) => Some(
-            companies::find(&conn, key)?
-                .with_context(|| format!("no company with id or slug {key:?}"))?
-                .id,
-        ),
+        Some(key) => Some(super::find_company(&conn, key)?.id),
         None => None,
     };
     accounts::check_role(&role, company_id.is_some())?;
