@@ -510,3 +510,100 @@ async fn the_admin_migrate_route_upgrades_a_company_behind_and_reports_it() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+/// A company admin cannot use the super-admin write routes to raise itself or touch its
+/// company: each answers 403 and nothing changes. Unknown ids answer 404 to the super admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn company_admins_cannot_write_through_the_super_admin_api() {
+    let test = TestApp::spawn().await;
+    let cid = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (me, token) = test.create_user(&cid, "admin").await;
+    let me = me["id"].as_str().unwrap().to_string();
+    let email = format!("x-{}@silo.test", uuid::Uuid::new_v4().simple());
+    let attempts = [
+        (
+            Method::POST,
+            "/api/admin/users".to_string(),
+            json!({"email": email, "password": PASSWORD, "role": "super_admin"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/admin/users/{me}"),
+            json!({"role": "super_admin"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/admin/companies/{cid}"),
+            json!({"is_active": false}),
+        ),
+        (
+            Method::PUT,
+            "/api/admin/roles/admin/permissions".to_string(),
+            json!({"permissions": []}),
+        ),
+        (
+            Method::POST,
+            "/api/admin/companies".to_string(),
+            json!({"name": "Mine"}),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let r = test
+            .call(method.clone(), &path, Some(&token), Some(body))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            r.body
+        );
+        assert_eq!(r.code(), "forbidden", "{}", r.body);
+    }
+    let r = test
+        .call(
+            Method::DELETE,
+            &format!("/api/admin/companies/{cid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // Nothing changed: still an admin of an active company, with its permissions.
+    let who = test.get("/api/me", &token).await;
+    assert_eq!(who.status, StatusCode::OK, "{}", who.body);
+    assert_eq!(who.body["role"], "admin", "{}", who.body);
+    assert_eq!(
+        test.get("/api/company/users", &token).await.status,
+        StatusCode::OK
+    );
+    let companies = test.get("/api/admin/companies", &test.root_token).await;
+    assert_eq!(companies.body["total"], 1, "{}", companies.body);
+    // Unknown ids are 404 for the super admin too.
+    let missing = "00000000-0000-4000-8000-000000000000";
+    for (method, path) in [
+        (Method::PATCH, format!("/api/admin/users/{missing}")),
+        (Method::DELETE, format!("/api/admin/users/{missing}")),
+        (Method::PATCH, format!("/api/admin/companies/{missing}")),
+        (Method::DELETE, format!("/api/admin/companies/{missing}")),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({"full_name": "x"}));
+        let body = if path.contains("companies") {
+            body.map(|_| json!({"industry": "x"}))
+        } else {
+            body
+        };
+        let r = test
+            .call(method.clone(), &path, Some(&test.root_token), body)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            r.body
+        );
+        assert_eq!(r.code(), "not_found", "{}", r.body);
+    }
+}
