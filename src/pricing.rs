@@ -2,8 +2,8 @@
 //!
 //! Prices are per one million tokens, per provider and optionally per model (seed 001's
 //! defaults: `custom` (DeepSeek) 0.14 prompt / 0.28 completion, `ollama` free). An exact
-//! (provider, model) entry wins over the provider's wildcard entry; an unknown provider
-//! costs 0 and the usage row says it was not priced.
+//! (provider, model) entry wins over the provider's wildcard entry; a call of a provider
+//! not in the table is recorded at cost 0.
 
 use serde::{Deserialize, Serialize};
 

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Page, new_uuid};
+use super::Page;
 use crate::db::now;
 
 /// A chunk as the API shows it (without its embedding, which is large and internal).
@@ -75,7 +75,7 @@ pub fn insert_many(
     let mut ids = Vec::with_capacity(chunks.len());
     for c in chunks {
         stmt.execute(params![
-            new_uuid(),
+            super::new_time_ordered_uuid(),
             document_id,
             c.content,
             c.chunk_index,

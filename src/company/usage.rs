@@ -75,6 +75,36 @@ pub struct NewUsage {
 }
 
 impl NewUsage {
+    /// A row of `user_id`'s model call, with a fresh time-ordered id and the current time;
+    /// tokens are 0 until set, then [`NewUsage::priced`] fills in the cost.
+    pub fn new(user_id: &str, provider: &str, model: &str, operation_type: &str) -> Self {
+        NewUsage {
+            uuid: super::new_time_ordered_uuid(),
+            user_id: user_id.to_string(),
+            provider: provider.to_string(),
+            model: model.to_string(),
+            operation_type: operation_type.to_string(),
+            created_at: crate::db::now(),
+            ..NewUsage::default()
+        }
+    }
+
+    /// Sets the estimated cost and currency from `prices` (0 when the provider and model
+    /// are not in the table).
+    pub fn priced(mut self, prices: &crate::pricing::PriceTable) -> Self {
+        self.estimated_cost = prices
+            .cost(
+                &self.provider,
+                &self.model,
+                self.prompt_tokens,
+                self.completion_tokens,
+                self.embedding_tokens,
+            )
+            .unwrap_or(0.0);
+        self.currency = prices.currency.clone();
+        self
+    }
+
     /// Total tokens as the seed defines them: prompt + completion.
     pub fn total_tokens(&self) -> i64 {
         self.prompt_tokens.saturating_add(self.completion_tokens)

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::company::new_time_ordered_uuid;
 use crate::company::usage::NewUsage;
 use crate::pricing::PriceTable;
 
@@ -36,19 +35,11 @@ pub fn usage_row(
     user_id: &str,
     tokens: i64,
 ) -> NewUsage {
-    let (provider, model) = (embedder.provider(), embedder.model());
     NewUsage {
-        uuid: new_time_ordered_uuid(),
-        user_id: user_id.to_string(),
-        provider: provider.to_string(),
-        model: model.to_string(),
-        operation_type: OPERATION.to_string(),
         embedding_tokens: tokens,
-        estimated_cost: prices.cost(provider, model, 0, 0, tokens).unwrap_or(0.0),
-        currency: prices.currency.clone(),
-        created_at: crate::db::now(),
-        ..NewUsage::default()
+        ..NewUsage::new(user_id, embedder.provider(), embedder.model(), OPERATION)
     }
+    .priced(prices)
 }
 
 /// An embedder that counts the tokens of its successful calls, to record what one request

@@ -15,7 +15,7 @@ use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
 use crate::company::agent_logs::{self, AgentLog, AgentLogFilter, NewAgentLog};
-use crate::company::{Listing, Viewer, messages, new_uuid};
+use crate::company::{Listing, Viewer, messages, new_time_ordered_uuid};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::tenant::{Actor, context};
@@ -165,7 +165,7 @@ async fn create_agent_log(
                     .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
             );
         }
-        let row = agent_logs::insert(&tx, &new_uuid(), &actor.user_uuid, &new)?;
+        let row = agent_logs::insert(&tx, &new_time_ordered_uuid(), &actor.user_uuid, &new)?;
         let log = agent_logs::get(&tx, row)?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted log vanished")))?;
         tx.commit()?;

@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
 };
-use crate::company::{Viewer, agent_logs, conversations, messages, new_time_ordered_uuid};
+use crate::company::{Viewer, agent_logs, conversations, messages};
 use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
 use crate::tenant::{Actor, context};
@@ -106,26 +106,13 @@ async fn record_usage(
         .as_deref()
         .map(|v| validate::id_field("agent_log_id", v))
         .transpose()?;
-    let prices = &app.workspace.prices;
-    let cost = prices
-        .cost(&provider, &model, prompt, completion, embedding)
-        .unwrap_or(0.0);
     let mut new = NewUsage {
-        uuid: new_time_ordered_uuid(),
-        user_id: actor.user_uuid.clone(),
-        conversation_id: None,
-        message_id: None,
-        agent_log_id: None,
-        provider,
-        model,
-        operation_type,
         prompt_tokens: prompt,
         completion_tokens: completion,
         embedding_tokens: embedding,
-        estimated_cost: cost,
-        currency: prices.currency.clone(),
-        created_at: crate::db::now(),
-    };
+        ..NewUsage::new(&actor.user_uuid, &provider, &model, &operation_type)
+    }
+    .priced(&app.workspace.prices);
     let links = conversation.is_some() || message.is_some() || agent_log.is_some();
     if !links {
         // The hot path: no ids to resolve, so the row joins the company's group commit.
