@@ -429,8 +429,10 @@ fn the_cli_refuses_traversal_names_and_creates_lists_and_deletes() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created admin boss@acme.test"));
     let again = silo(&[&user[..], &["--role", "admin", "--company", "acme-inc"]].concat());
+    assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let orphan = silo(&[&user[..], &["--role", "viewer"]].concat());
+    assert!(!orphan.status.success());
     assert!(String::from_utf8_lossy(&orphan.stderr).contains("company_id"));
     let su = silo(
         &[

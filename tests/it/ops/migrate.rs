@@ -46,6 +46,10 @@ fn fifty_companies_one_corrupt_one_locked() {
     let backup_dir = PathBuf::from(report["backup_dir"].as_str().unwrap());
     assert!(backup_dir.starts_with(data.data_dir().join("backups")));
 
+    assert_eq!(
+        report["companies"].as_array().unwrap().len(),
+        companies.len()
+    );
     for (company, entry) in companies
         .iter()
         .zip(report["companies"].as_array().unwrap())
