@@ -9,6 +9,9 @@
 //! Usage (see scripts/bench_migrate_all.sh):
 //!   bench_migrate_all [--companies N] [--dir DIR] [--concurrency 1,2] [--silo PATH]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -105,31 +108,11 @@ fn setup(args: &Args) -> anyhow::Result<PathBuf> {
     let app = App::open(&args.dir.join("data"), AppOptions::default())?;
     let data_dir = app.data_dir.clone();
     write_template(&template_path(args))?;
-    for i in 0..args.companies {
-        let db = company_db(&data_dir, i);
-        let dir = db.parent().context("company dir")?;
-        std::fs::create_dir_all(dir.join("vectors"))?;
-        std::fs::create_dir_all(dir.join("uploads"))?;
-        std::fs::copy(template_path(args), &db)?;
-    }
+    let template = template_path(args);
     let mut conn = app.primary.get()?;
     let tx = silo::db::write_tx(&mut conn)?;
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO companies (uuid, name, slug, db_path, provisioned_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        let now = silo::db::now();
-        for i in 0..args.companies {
-            let slug = format!("bench-{i:05}");
-            insert.execute(params![
-                uuid::Uuid::new_v4().to_string(),
-                format!("Bench {i:05}"),
-                slug,
-                format!("companies/{slug}/company.db"),
-                now
-            ])?;
-        }
+    for i in 0..args.companies {
+        common::add_copied_company(&tx, &data_dir, i, &template)?;
     }
     tx.commit()?;
     drop(conn);

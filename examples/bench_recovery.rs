@@ -6,6 +6,9 @@
 //! Setup provisions one company for real and copies its database for the rest (like
 //! bench_registry); `--interrupted` of them get a document whose job was left `processing`.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,25 +56,12 @@ fn main() -> anyhow::Result<()> {
     let mut conn = app.primary.get()?;
     let tx = conn.transaction()?;
     for i in 1..n {
-        let slug = format!("bench-{i:05}");
-        let dir = app.data_dir.join("companies").join(&slug);
-        std::fs::create_dir_all(dir.join("uploads"))?;
         let source = if i <= interrupted {
             &with_job
         } else {
             &template_db
         };
-        std::fs::copy(source, dir.join("company.db"))?;
-        tx.execute(
-            "INSERT INTO companies (uuid, name, slug, db_path, provisioned_at)
-             VALUES (?1, ?2, ?3, ?4, '2026-01-01T00:00:00.000Z')",
-            rusqlite::params![
-                uuid::Uuid::new_v4().to_string(),
-                format!("Bench {i}"),
-                slug,
-                format!("companies/{slug}/company.db")
-            ],
-        )?;
+        common::add_copied_company(&tx, &app.data_dir, i, source)?;
     }
     tx.commit()?;
     drop(conn);

@@ -6,6 +6,9 @@
 //! Setup provisions one company for real and copies its files for the rest (inserting their
 //! rows in one transaction): the benchmark measures opening, not provisioning.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,20 +77,7 @@ fn provision_many(app: &App, n: usize) -> anyhow::Result<Vec<i64>> {
     let mut conn = app.primary.get()?;
     let tx = conn.transaction()?;
     for i in 1..n {
-        let slug = format!("bench-{i:05}");
-        let dir = app.data_dir.join("companies").join(&slug);
-        std::fs::create_dir_all(dir.join("vectors"))?;
-        std::fs::copy(template_dir.join("company.db"), dir.join("company.db"))?;
-        tx.execute(
-            "INSERT INTO companies (uuid, name, slug, db_path, provisioned_at)
-             VALUES (?1, ?2, ?3, ?4, '2026-01-01T00:00:00.000Z')",
-            rusqlite::params![
-                uuid::Uuid::new_v4().to_string(),
-                format!("Bench {i}"),
-                slug,
-                format!("companies/{slug}/company.db")
-            ],
-        )?;
+        common::add_copied_company(&tx, &app.data_dir, i, &template_dir.join("company.db"))?;
     }
     tx.commit()?;
     let mut stmt = conn.prepare("SELECT id FROM companies ORDER BY id")?;
