@@ -137,13 +137,7 @@ async fn create_agent_log(
             .transpose()?,
         tokens_used: body
             .tokens_used
-            .map(|t| {
-                if t >= 0 {
-                    Ok(t)
-                } else {
-                    Err(ApiError::invalid("tokens_used", "must be >= 0"))
-                }
-            })
+            .map(|t| validate::count("tokens_used", t, super::usage::MAX_TOKENS))
             .transpose()?,
         status: validate::one_of(
             "status",

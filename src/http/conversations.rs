@@ -174,15 +174,10 @@ async fn update_conversation(
 ) -> ApiResult<Json<Conversation>> {
     actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
-    let opt =
-        |field: &str, v: Option<Option<String>>, max: usize| -> ApiResult<Option<Option<String>>> {
-            v.map(|inner| validate::opt_text(field, inner.as_deref(), max))
-                .transpose()
-        };
     let patch = ConversationPatch {
-        title: opt("title", body.title, 500)?,
-        llm_provider: opt("llm_provider", body.llm_provider, 100)?,
-        llm_model: opt("llm_model", body.llm_model, 200)?,
+        title: validate::patch_text("title", body.title, 500)?,
+        llm_provider: validate::patch_text("llm_provider", body.llm_provider, 100)?,
+        llm_model: validate::patch_text("llm_model", body.llm_model, 200)?,
         selected_document_ids: body
             .selected_document_ids
             .map(|ids| ids.as_deref().map(selected_ids).transpose())

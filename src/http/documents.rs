@@ -98,14 +98,7 @@ async fn create_document(
         .file
         .ok_or_else(|| ApiError::invalid("file", "is required"))?;
     let title = validate::opt_text("title", parts.title.as_deref(), 500)?;
-    let description = match parts
-        .description
-        .as_deref()
-        .filter(|d| !d.trim().is_empty())
-    {
-        Some(d) => Some(validate::long_text("description", d, 10_000, false)?),
-        None => None,
-    };
+    let description = validate::opt_long_text("description", parts.description.as_deref(), 10_000)?;
     let category = validate::opt_text("category", parts.category.as_deref(), 100)?;
     let tags: Vec<String> = match parts
         .tags
@@ -309,22 +302,13 @@ async fn update_document(
 ) -> ApiResult<Json<Document>> {
     actor.require("documents:update")?;
     let id = validate::id("document", &id)?;
-    let opt =
-        |field: &str, v: Option<Option<String>>, max: usize| -> ApiResult<Option<Option<String>>> {
-            v.map(|inner| validate::opt_text(field, inner.as_deref(), max))
-                .transpose()
-        };
     let patch = DocumentPatch {
-        title: opt("title", body.title, 500)?,
+        title: validate::patch_text("title", body.title, 500)?,
         description: body
             .description
-            .map(|d| {
-                d.filter(|d| !d.trim().is_empty())
-                    .map(|d| validate::long_text("description", &d, 10_000, false))
-                    .transpose()
-            })
+            .map(|d| validate::opt_long_text("description", d.as_deref(), 10_000))
             .transpose()?,
-        category: opt("category", body.category, 100)?,
+        category: validate::patch_text("category", body.category, 100)?,
         tags: body
             .tags
             .as_deref()

@@ -29,7 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 /// Largest token count accepted for one call (far above any model's context).
-const MAX_TOKENS: i64 = 1_000_000_000;
+pub(super) const MAX_TOKENS: i64 = 1_000_000_000;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,14 +48,7 @@ pub struct CreateUsage {
 }
 
 fn tokens(field: &str, v: i64) -> ApiResult<i64> {
-    if (0..=MAX_TOKENS).contains(&v) {
-        Ok(v)
-    } else {
-        Err(ApiError::invalid(
-            field,
-            format!("must be between 0 and {MAX_TOKENS}"),
-        ))
-    }
+    validate::count(field, v, MAX_TOKENS)
 }
 
 fn operation_type(raw: &str) -> ApiResult<String> {

@@ -78,6 +78,41 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<S
     }
 }
 
+/// A PATCH field of [`opt_text`]: absent (unchanged), null or blank (cleared), or a text.
+pub fn patch_text(
+    field: &str,
+    value: Option<Option<String>>,
+    max: usize,
+) -> Result<Option<Option<String>>, ApiError> {
+    value
+        .map(|v| opt_text(field, v.as_deref(), max))
+        .transpose()
+}
+
+/// An optional [`long_text`] where blank means absent.
+pub fn opt_long_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| long_text(field, v, max, false))
+        .transpose()
+}
+
+/// A count in `0..=max` (tokens and the like).
+pub fn count(field: &str, value: i64, max: i64) -> Result<i64, ApiError> {
+    if (0..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("must be between 0 and {max}"),
+        ))
+    }
+}
+
 /// A multi-line text (descriptions, message contents): newlines and tabs allowed.
 pub fn long_text(
     field: &str,
