@@ -339,6 +339,18 @@ async fn agent_logs_are_recorded_filtered_and_scoped() {
             .await,
         "tokens_used",
     );
+    for tokens in [json!(-1), json!(2_000_000_000i64)] {
+        assert_invalid(
+            &test
+                .post(
+                    "/api/agent-logs",
+                    t,
+                    json!({"agent_name": "A", "tokens_used": tokens}),
+                )
+                .await,
+            "tokens_used",
+        );
+    }
     assert_invalid(
         &test
             .post(
