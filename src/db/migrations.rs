@@ -128,13 +128,17 @@ pub enum SchemaState {
 }
 
 pub fn schema_state(conn: &Connection, set: MigrationSet) -> Result<SchemaState, DbError> {
-    let found = current_version(conn, set)?;
+    Ok(state_of(current_version(conn, set)?, set))
+}
+
+/// Where version `found` stands against this binary's `set`.
+pub fn state_of(found: i64, set: MigrationSet) -> SchemaState {
     let latest = set.latest();
-    Ok(match found.cmp(&latest) {
+    match found.cmp(&latest) {
         std::cmp::Ordering::Equal => SchemaState::Current,
         std::cmp::Ordering::Less => SchemaState::Behind { found, latest },
         std::cmp::Ordering::Greater => SchemaState::Newer { found, latest },
-    })
+    }
 }
 
 /// The applied version of a database file, read through a read-only connection (for

@@ -300,7 +300,7 @@ fn run(
         .map_err(|e| e.to_string())?;
     let found = migrations::current_version(&conn, set).map_err(|e| e.to_string())?;
     report.from_version = Some(found);
-    match migrations::schema_state(&conn, set).map_err(|e| e.to_string())? {
+    match migrations::state_of(found, set) {
         SchemaState::Current => {
             report.status = Status::Current;
             report.to_version = Some(found);

@@ -505,8 +505,8 @@ impl VectorIndex {
         Ok(true)
     }
 
-    /// Bytes on disk of the dump in `dir` (0 without one), without loading it: the
-    /// `index_bytes` of the admin statistics.
+    /// Bytes on disk of the current dump in `dir` (0 without one), without loading it (the
+    /// admin statistics count the whole `vectors/` directory instead, leftovers included).
     pub fn disk_bytes(dir: &Path) -> u64 {
         match Manifest::read(dir) {
             Ok(Some(m)) => dump::files_bytes(&m),
