@@ -126,8 +126,9 @@ async fn create_document(
     // The type is decided by the name and confirmed by the content.
     let (path, name) = (file.path.clone(), file.filename.clone());
     let kind = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&path)?;
-        Ok::<_, std::io::Error>(extract::detect(&name, &bytes))
+        // Read as little as the check needs: a header, a zip directory, or text in blocks.
+        let mut file = std::io::BufReader::new(std::fs::File::open(&path)?);
+        extract::detect_in(&name, &mut file)
     })
     .await?
     .map_err(ApiError::internal)?

@@ -1,7 +1,7 @@
 //! Text extraction: from an uploaded file's bytes to plain text, split in sections (pages for
 //! PDF). Pure Rust only, so a fresh install needs no system library.
 //!
-//! The type is decided twice: [`detect`] at upload checks that the content agrees with the
+//! The type is decided twice: [`detect_in`] at upload checks that the content agrees with the
 //! file name (a `.pdf` must start like a PDF, a `.docx` must be a zip with a Word body, text
 //! must be UTF-8 without NUL bytes), and [`extract`] parses it in the worker. Parsers of
 //! untrusted files can panic; [`extract`] catches that and reports a failure, so one bad
@@ -87,41 +87,69 @@ pub enum DetectError {
     ContentMismatch(&'static str),
 }
 
-/// Decides a file's kind from its name and checks that its content agrees.
-pub fn detect(filename: &str, bytes: &[u8]) -> Result<FileKind, DetectError> {
-    let kind = FileKind::from_filename(filename).ok_or(DetectError::UnsupportedExtension)?;
+/// The file's type from its name, confirmed by its content read from `file`: a `.pdf` must
+/// start like a PDF, a `.docx` must be a zip with a Word body (only its central directory
+/// is read), text must be UTF-8 without NUL bytes and not a PDF or zip in disguise (read in
+/// blocks, never whole). I/O errors are returned as such.
+pub fn detect_in<R: Read + std::io::Seek>(
+    filename: &str,
+    file: &mut R,
+) -> std::io::Result<Result<FileKind, DetectError>> {
+    let Some(kind) = FileKind::from_filename(filename) else {
+        return Ok(Err(DetectError::UnsupportedExtension));
+    };
     let ok = match kind {
         // The header may follow a little garbage (allowed by readers), but must be early.
         FileKind::Pdf => {
-            bytes.len() >= 5 && find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some()
+            let mut head = Vec::with_capacity(1024);
+            file.take(1024).read_to_end(&mut head)?;
+            find(&head, b"%PDF-").is_some()
         }
-        FileKind::Docx => is_docx(bytes),
-        _ => looks_like_text(bytes),
+        FileKind::Docx => zip::ZipArchive::new(&mut *file)
+            .is_ok_and(|mut z| z.by_name("word/document.xml").is_ok()),
+        _ => reads_as_text(file)?,
     };
-    if ok {
+    Ok(if ok {
         Ok(kind)
     } else {
         Err(DetectError::ContentMismatch(kind.as_str()))
-    }
+    })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// UTF-8 (BOM allowed) without NUL bytes, and not a binary format wearing a text name.
-fn looks_like_text(bytes: &[u8]) -> bool {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    !body.starts_with(b"%PDF-")
-        && !body.starts_with(b"PK\x03\x04")
-        && !body.contains(&0)
-        && std::str::from_utf8(body).is_ok()
-}
-
-fn is_docx(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"PK\x03\x04")
-        && zip::ZipArchive::new(Cursor::new(bytes))
-            .is_ok_and(|mut z| z.by_name("word/document.xml").is_ok())
+/// UTF-8 (BOM allowed) without NUL bytes, and not a binary format wearing a text name;
+/// read in 64 KiB blocks, carrying a character split across two of them.
+fn reads_as_text<R: Read>(file: &mut R) -> std::io::Result<bool> {
+    let mut block = vec![0u8; 64 << 10];
+    let (mut pending, mut first) = (Vec::new(), true);
+    loop {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            return Ok(pending.is_empty());
+        }
+        pending.extend_from_slice(&block[..n]);
+        let mut body = &pending[..];
+        if first {
+            first = false;
+            body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+            if body.starts_with(b"%PDF-") || body.starts_with(b"PK\x03\x04") {
+                return Ok(false);
+            }
+        }
+        if body.contains(&0) {
+            return Ok(false);
+        }
+        let rest = match std::str::from_utf8(body) {
+            Ok(_) => Vec::new(),
+            // A character cut at the block's end: keep its bytes for the next block.
+            Err(e) if e.error_len().is_none() => body[e.valid_up_to()..].to_vec(),
+            Err(_) => return Ok(false),
+        };
+        pending = rest;
+    }
 }
 
 /// A run of text and the page it came from (PDF only).
@@ -187,7 +215,7 @@ fn truncate(s: &str, max: usize) -> &str {
 
 fn extract_inner(kind: FileKind, bytes: &[u8]) -> Result<Vec<Section>, ExtractError> {
     let whole = |text: String| Ok(vec![Section { page: None, text }]);
-    if kind.is_text() && !looks_like_text(bytes) {
+    if kind.is_text() && !reads_as_text(&mut &bytes[..]).unwrap_or(false) {
         return Err(parse_err(kind, "not UTF-8 text"));
     }
     let text = || {
@@ -448,6 +476,26 @@ pub fn normalize(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn detect(name: &str, bytes: &[u8]) -> Result<FileKind, DetectError> {
+        detect_in(name, &mut Cursor::new(bytes)).unwrap()
+    }
+
+    #[test]
+    fn text_is_checked_in_blocks_across_their_boundaries() {
+        // "é" (2 bytes) straddling the 64 KiB block boundary is fine.
+        let mut text = vec![b'a'; (64 << 10) - 1];
+        text.extend_from_slice("é and more".as_bytes());
+        assert_eq!(detect("a.txt", &text), Ok(FileKind::Text));
+        // A NUL or an invalid byte far past the first block is still found.
+        for bad in [&b"\x00"[..], &b"\xff"[..]] {
+            let mut late = vec![b'a'; 200 << 10];
+            late.extend_from_slice(bad);
+            assert!(detect("a.txt", &late).is_err());
+        }
+        // A character cut off at the very end is not text.
+        assert!(detect("a.txt", &"é".as_bytes()[..1]).is_err());
+    }
 
     use crate::ingest::fixtures::{docx, pdf};
 
