@@ -17,4 +17,5 @@ pub mod pricing;
 pub mod primary;
 pub mod search;
 pub mod tenant;
+pub mod text;
 pub mod vectors;

@@ -23,7 +23,9 @@ pub const COMPANY_ROLES: [&str; 3] = ["admin", "analyst", "viewer"];
 pub fn parse_email(raw: &str) -> Result<String, FieldError> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || crate::text::is_forbidden(c))
         && matches!(email.split_once('@'), Some((local, domain))
             if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
     if !valid {
@@ -34,16 +36,16 @@ pub fn parse_email(raw: &str) -> Result<String, FieldError> {
 
 /// Trims a display name; empty means none.
 pub fn parse_full_name(raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+    let Some(name) = raw.map(crate::text::normalize).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
-    if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(invalid(
-            "full_name",
-            "must be at most 200 printable characters",
-        ));
+    if name.chars().count() > 200 {
+        return Err(invalid("full_name", "must be at most 200 characters"));
     }
-    Ok(Some(name.to_string()))
+    if let Some(reason) = crate::text::forbidden_in(&name) {
+        return Err(invalid("full_name", reason));
+    }
+    Ok(Some(name))
 }
 
 /// A super admin belongs to no company; every other role needs one.

@@ -48,10 +48,10 @@ pub fn page(limit: Option<u32>, offset: Option<u32>) -> Result<Page, ApiError> {
     })
 }
 
-/// A required one-line text: trimmed, non-empty, at most `max` characters, no control
-/// characters.
+/// A required one-line text: trimmed, in NFC, non-empty, at most `max` characters, no
+/// control or invisible formatting characters ([`crate::text`]).
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let v = value.trim();
+    let v = crate::text::normalize(value);
     if v.is_empty() {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
@@ -61,13 +61,10 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
             format!("must be at most {max} characters"),
         ));
     }
-    if v.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+    if let Some(reason) = crate::text::forbidden_in(&v) {
+        return Err(ApiError::invalid(field, reason));
     }
-    Ok(v.to_string())
+    Ok(v)
 }
 
 /// An optional one-line text; empty after trimming counts as absent.
@@ -129,14 +126,8 @@ pub fn long_text(
             format!("must be at most {max} characters"),
         ));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+    if let Some(reason) = crate::text::forbidden_in_multiline(value) {
+        return Err(ApiError::invalid(field, reason));
     }
     Ok(value.to_string())
 }

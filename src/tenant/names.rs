@@ -34,7 +34,8 @@ impl CompanyName {
     /// what only an attack or a mistake would send: path separators, URL syntax, percent
     /// escapes, control characters, a leading dot, empty or overlong names.
     pub fn parse(raw: &str) -> Result<Self, NameError> {
-        let name = raw.trim();
+        let name = crate::text::normalize(raw);
+        let name = name.as_str();
         if name.is_empty() {
             return Err(name_error("name", "must not be empty"));
         }
@@ -47,10 +48,10 @@ impl CompanyName {
         if name.starts_with('.') {
             return Err(name_error("name", "must not start with a dot"));
         }
-        if let Some(c) = name
-            .chars()
-            .find(|c| c.is_control() || "/\\?#%<>\"`|*:".contains(*c))
-        {
+        if let Some(reason) = crate::text::forbidden_in(name) {
+            return Err(name_error("name", reason));
+        }
+        if let Some(c) = name.chars().find(|c| "/\\?#%<>\"`|*:".contains(*c)) {
             return Err(name_error("name", format!("must not contain {c:?}")));
         }
         Ok(CompanyName(name.to_string()))

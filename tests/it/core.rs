@@ -496,3 +496,95 @@ async fn health_and_readiness_answer_and_unknown_routes_are_json_404() {
     assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong.code(), "method_not_allowed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_with_its_reason_when_free_disk_space_runs_low() {
+    let test = TestApp::spawn_with(|o| o.min_free_bytes = u64::MAX).await;
+    let ready = test
+        .call(axum::http::Method::GET, "/readyz", None, None)
+        .await;
+    assert_eq!(
+        (ready.status, ready.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert!(
+        ready
+            .message()
+            .starts_with("not ready: free disk space is ")
+            && ready.message().ends_with("MiB threshold"),
+        "{}",
+        ready.message()
+    );
+    // Liveness is not readiness: the process still answers.
+    let health = test
+        .call(axum::http::Method::GET, "/healthz", None, None)
+        .await;
+    assert_eq!(health.status, StatusCode::OK);
+}
+
+/// Texts shown beside other tenants' and users' texts refuse invisible formatting
+/// characters (bidi overrides, zero-width characters) and are stored in NFC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_and_titles_refuse_invisible_characters_and_are_stored_in_nfc() {
+    let test = TestApp::spawn().await;
+    for spoof in [
+        "Acme\u{202E}gnp.exe",
+        "Ac\u{200B}me",
+        "\u{FEFF}Acme",
+        "Ac\u{2066}me",
+    ] {
+        let reply = test
+            .post(
+                "/api/admin/companies",
+                &test.root_token,
+                json!({"name": spoof}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("name")),
+            "{spoof:?}: {}",
+            reply.body
+        );
+        assert!(reply.message().contains("invisible formatting characters"));
+    }
+    let listed = test.get("/api/admin/companies", &test.root_token).await;
+    assert_eq!(listed.body["total"], 0, "{}", listed.body);
+    // "Café" typed with a combining accent is stored precomposed.
+    let cafe = test.create_company("Cafe\u{301} Müller").await;
+    assert_eq!(cafe["name"], "Café Müller");
+    let cid = cafe["id"].as_str().unwrap();
+    let (_, token) = test.create_user(cid, "analyst").await;
+    let report = |title: &str, tags: serde_json::Value| {
+        test.post(
+            "/api/reports",
+            &token,
+            json!({"title": title, "report_type": "summary", "report_data": {}, "tags": tags}),
+        )
+    };
+    let bad = report("Q3\u{200D}", json!([])).await;
+    assert_eq!(
+        (bad.status, bad.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("title"))
+    );
+    let bad_tag = report("Q3", json!(["ok", "t\u{202D}ag"])).await;
+    assert_eq!(
+        (bad_tag.status, bad_tag.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("tags[1]"))
+    );
+    let user = test
+        .post(
+            "/api/admin/users",
+            &test.root_token,
+            json!({"email": "x@silo.test", "password": "long-enough-pw", "role": "viewer",
+                   "company_id": cid, "full_name": "Eve\u{202E}"}),
+        )
+        .await;
+    assert_eq!(
+        (user.status, user.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("full_name"))
+    );
+    let good = report("Re\u{301}sume\u{301}", json!([])).await;
+    assert_eq!(good.status, StatusCode::CREATED, "{}", good.body);
+    assert_eq!(good.body["title"], "Résumé");
+}
