@@ -31,6 +31,10 @@ pub struct App {
     pub registry: Arc<TenantRegistry>,
     pub keys: JwtKeys,
     pub login_limiter: LoginLimiter,
+    /// Bounds how often a company admin may be told "this email is taken" (20 an hour):
+    /// emails are unique across the installation, so each such answer says the address is
+    /// registered somewhere; the bound keeps that from becoming a directory of addresses.
+    pub email_probes: LoginLimiter,
     /// Who each token's user is, for up to `AppOptions::principal_ttl`.
     pub principals: PrincipalCache,
     /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for ~18 ms, and on a
@@ -49,6 +53,12 @@ pub struct App {
     /// queues here, without holding threads, instead of running dozens of model inferences
     /// side by side on the blocking pool.
     pub query_embeddings: tokio::sync::Semaphore,
+    /// Longest a request body may go without sending a byte before it is refused with 408.
+    pub body_read_timeout: Duration,
+    /// Set once shutdown begins: /readyz answers 503 while requests in flight finish.
+    pub draining: std::sync::atomic::AtomicBool,
+    /// Below this many free bytes on the data directory's file system /readyz answers 503.
+    pub min_free_bytes: u64,
 }
 
 /// Settings of the company workspace API.
@@ -105,6 +115,10 @@ pub struct AppOptions {
     /// How long a loaded principal may be reused; changes made through this process apply
     /// at once regardless, changes made by another process within this time.
     pub principal_ttl: Duration,
+    /// See [`App::body_read_timeout`].
+    pub body_read_timeout: Duration,
+    /// See [`App::min_free_bytes`].
+    pub min_free_bytes: u64,
 }
 
 impl Default for AppOptions {
@@ -115,6 +129,8 @@ impl Default for AppOptions {
             jwt_secret: None,
             access_ttl: Duration::from_secs(15 * 60),
             principal_ttl: Duration::from_secs(2),
+            body_read_timeout: Duration::from_secs(30),
+            min_free_bytes: 256 << 20,
             workspace: WorkspaceOptions::default(),
         }
     }
@@ -171,11 +187,21 @@ impl App {
             registry,
             keys: JwtKeys::new(&secret, options.access_ttl),
             login_limiter: LoginLimiter::new(options.rate_limit),
+            email_probes: LoginLimiter::new(crate::auth::ratelimit::RateLimitOptions {
+                per_account_address: 0,
+                per_address: 0,
+                window: Duration::from_secs(3600),
+                per_account: 20,
+                account_window: Duration::from_secs(3600),
+            }),
             principals: PrincipalCache::new(options.principal_ttl),
             hashing: crate::auth::hasher::Hasher::new((cores / 2).max(1)),
             ingest,
             usage_writer: UsageWriter::new(512, options.workspace.usage_batch_idle),
             query_embeddings: tokio::sync::Semaphore::new(cores),
+            body_read_timeout: options.body_read_timeout,
+            draining: std::sync::atomic::AtomicBool::new(false),
+            min_free_bytes: options.min_free_bytes,
             embedder: None,
             workspace: options.workspace,
         })

@@ -70,18 +70,47 @@ pub struct ServerOpts {
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub principal_cache_ms: u64,
 
-    /// Failed logins allowed per account per window before 429 (0 disables).
-    #[arg(long, env = "SILO_LOGIN_LIMIT_ACCOUNT", default_value_t = 10)]
-    pub login_limit_account: u32,
+    /// Failed logins allowed per account from one client address per window before that
+    /// pair gets 429 (0 disables). The owner logging in from elsewhere is not affected.
+    #[arg(long, env = "SILO_LOGIN_LIMIT_ACCOUNT_ADDRESS", default_value_t = 10)]
+    pub login_limit_account_address: u32,
 
-    /// Failed logins allowed per client address per window before 429 (0 disables).
+    /// Failed logins allowed per client address (any account) per window before 429
+    /// (0 disables).
     #[arg(long, env = "SILO_LOGIN_LIMIT_ADDRESS", default_value_t = 50)]
     pub login_limit_address: u32,
 
-    /// Length of the login rate-limit window in seconds.
+    /// Length of the two limits above' window in seconds.
     #[arg(long, env = "SILO_LOGIN_WINDOW", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub login_window: u64,
+
+    /// Failed logins allowed per account from all addresses per account window before 429
+    /// (0 disables): slows guessing spread over many addresses.
+    #[arg(long, env = "SILO_LOGIN_LIMIT_ACCOUNT", default_value_t = 100)]
+    pub login_limit_account: u32,
+
+    /// Length of the per-account window in seconds.
+    #[arg(long, env = "SILO_LOGIN_ACCOUNT_WINDOW", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_account_window: u64,
+
+    /// Seconds a request body may go without sending a byte before the request is refused
+    /// (408). Slow uploads that keep sending are not cut.
+    #[arg(long, env = "SILO_BODY_READ_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout: u64,
+
+    /// Free space (MiB) the data directory's file system must keep; below it /readyz
+    /// answers 503 so a load balancer or operator notices before writes fail (507).
+    #[arg(long, env = "SILO_MIN_FREE_DISK_MB", default_value_t = 256)]
+    pub min_free_disk_mb: u64,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight to finish before
+    /// closing their connections.
+    #[arg(long, env = "SILO_SHUTDOWN_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub shutdown_timeout: u64,
 
     /// Largest document upload accepted, in bytes.
     #[arg(long, env = "SILO_MAX_UPLOAD_BYTES", default_value_t = 25 << 20,
@@ -127,9 +156,11 @@ impl ServerOpts {
                 ..RegistryOptions::default()
             },
             rate_limit: RateLimitOptions {
-                per_account: self.login_limit_account,
+                per_account_address: self.login_limit_account_address,
                 per_address: self.login_limit_address,
                 window: Duration::from_secs(self.login_window),
+                per_account: self.login_limit_account,
+                account_window: Duration::from_secs(self.login_account_window),
             },
             jwt_secret: self.jwt_secret.clone(),
             access_ttl: Duration::from_secs(self.access_token_ttl),
@@ -144,6 +175,8 @@ impl ServerOpts {
                 ..WorkspaceOptions::default()
             },
             principal_ttl: Duration::from_millis(self.principal_cache_ms),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout),
+            min_free_bytes: self.min_free_disk_mb << 20,
         }
     }
 }

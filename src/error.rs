@@ -28,11 +28,25 @@ pub enum ApiError {
     /// A field of the request is invalid; `field` names it.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The request body stopped arriving (the idle read timeout passed).
+    #[error("the request body was not received in time")]
+    BodyTimeout,
     #[error("too many attempts; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    /// The company's store cannot serve now (migrating, schema behind, closed).
+    /// The company's store cannot serve now (migrating, schema behind, closed); retrying
+    /// soon can help.
     #[error("{0}")]
     Unavailable(String),
+    /// The company is deactivated: permanent until an admin acts, so no `Retry-After`.
+    #[error("the company is deactivated")]
+    CompanyInactive,
+    /// The company's database failed an integrity check: writes are refused until an
+    /// operator restores it; retrying cannot help.
+    #[error("the company's database is damaged; an operator must restore it from a backup")]
+    CompanyDamaged,
+    /// The disk (or the database's size limit) is full: nothing was written.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -63,8 +77,12 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CompanyInactive => StatusCode::FORBIDDEN,
+            ApiError::CompanyDamaged => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,8 +97,12 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid_field",
+            ApiError::BodyTimeout => "body_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::CompanyInactive => "company_inactive",
+            ApiError::CompanyDamaged => "company_damaged",
+            ApiError::StorageFull(_) => "storage_full",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -157,9 +179,10 @@ impl From<rusqlite::Error> for ApiError {
 }
 
 impl ApiError {
-    /// The answer for any request of a deactivated company's users (API.md: 503).
+    /// The answer for any request of a deactivated company's users (API.md: 403
+    /// `company_inactive`, permanent until an admin acts).
     pub fn company_inactive() -> Self {
-        ApiError::Unavailable("the company is deactivated".into())
+        ApiError::CompanyInactive
     }
 }
 

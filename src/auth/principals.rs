@@ -1,4 +1,5 @@
-//! A short-lived cache of who a token's user is (user, role, permissions, company state).
+//! A short-lived cache of who a token's user is (user, role, permissions, company state,
+//! whether the token's session is still live), keyed by user and session.
 //!
 //! Loading the principal is one indexed query, yet it was a third of an authenticated
 //! request's cost (measured with scripts/bench_http.py). Entries live at most `ttl` (2 s by
@@ -45,9 +46,9 @@ impl PrincipalCache {
         }
     }
 
-    /// The cached principal of user `uuid`, if fresh.
-    pub fn get(&self, uuid: &str) -> Option<Arc<Loaded>> {
-        let entry = self.entries.get(uuid)?;
+    /// The cached principal of user `uuid` in session `session`, if fresh.
+    pub fn get(&self, uuid: &str, session: &str) -> Option<Arc<Loaded>> {
+        let entry = self.entries.get(&key(uuid, session))?;
         let fresh = entry.generation == self.generation.load(Ordering::Acquire)
             && entry.at.elapsed() < self.ttl;
         fresh.then(|| entry.loaded.clone())
@@ -55,7 +56,13 @@ impl PrincipalCache {
 
     /// Caches a principal read from primary.db; `generation` is [`PrincipalCache::generation`]
     /// taken *before* the read, so a change committed meanwhile is not cached as fresh.
-    pub fn insert(&self, uuid: &str, generation: u64, principal: Principal) -> Arc<Loaded> {
+    pub fn insert(
+        &self,
+        uuid: &str,
+        session: &str,
+        generation: u64,
+        principal: Principal,
+    ) -> Arc<Loaded> {
         let permissions = Arc::new(principal.permissions.iter().cloned().collect());
         let loaded = Arc::new(Loaded {
             principal,
@@ -68,7 +75,7 @@ impl PrincipalCache {
             self.entries.clear();
         }
         self.entries.insert(
-            uuid.to_string(),
+            key(uuid, session),
             Entry {
                 at: Instant::now(),
                 generation,
@@ -82,10 +89,14 @@ impl PrincipalCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Forgets everything: called after any change to users, roles or companies.
+    /// Forgets everything: called after any change to users, roles, companies or sessions.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
+}
+
+fn key(uuid: &str, session: &str) -> String {
+    format!("{uuid} {session}")
 }
 
 #[cfg(test)]
@@ -103,6 +114,7 @@ mod tests {
             company_id: Some(1),
             company_uuid: Some("c".into()),
             company_usable: Some(true),
+            session_live: true,
         }
     }
 
@@ -110,20 +122,20 @@ mod tests {
     fn entries_expire_and_invalidation_drops_them_all() {
         let cache = PrincipalCache::new(Duration::from_secs(60));
         let g = cache.generation();
-        cache.insert("u1", g, principal("u1"));
-        let hit = cache.get("u1").unwrap();
+        cache.insert("u1", "s", g, principal("u1"));
+        let hit = cache.get("u1", "s").unwrap();
         assert!(hit.permissions.contains("documents:read"));
         cache.invalidate();
-        assert!(cache.get("u1").is_none());
+        assert!(cache.get("u1", "s").is_none());
         // A read that began before a change is not cached as fresh.
-        cache.insert("u2", g, principal("u2"));
-        assert!(cache.get("u2").is_none());
+        cache.insert("u2", "s", g, principal("u2"));
+        assert!(cache.get("u2", "s").is_none());
         let expired = PrincipalCache::new(Duration::from_millis(1));
-        expired.insert("u3", expired.generation(), principal("u3"));
+        expired.insert("u3", "s", expired.generation(), principal("u3"));
         std::thread::sleep(Duration::from_millis(5));
-        assert!(expired.get("u3").is_none());
+        assert!(expired.get("u3", "s").is_none());
         let off = PrincipalCache::new(Duration::ZERO);
-        off.insert("u4", off.generation(), principal("u4"));
-        assert!(off.get("u4").is_none());
+        off.insert("u4", "s", off.generation(), principal("u4"));
+        assert!(off.get("u4", "s").is_none());
     }
 }

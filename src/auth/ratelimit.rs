@@ -1,5 +1,11 @@
-//! Login rate limiting: failed attempts are counted per account and per client address in
-//! fixed windows; past the limit a login answers 429 with `Retry-After` without hashing.
+//! Login rate limiting: failed attempts are counted in fixed windows per (account, client
+//! address), per client address, and per account from every address; past a limit a login
+//! answers 429 with `Retry-After` without hashing.
+//!
+//! Following OWASP's authentication guidance, guessing from one address is throttled tightly
+//! per account *and address*, so ten wrong passwords from an attacker do not lock the owner
+//! out from their own address; the account's limit over all addresses is much higher and
+//! over a longer window: it only slows guessing spread over many addresses.
 //!
 //! An attempt is *reserved* before the password is checked and settled after, so a burst
 //! of concurrent guesses cannot all pass the check before the first failure is counted.
@@ -10,19 +16,25 @@ use dashmap::DashMap;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimitOptions {
-    /// Failed logins allowed per account per window (0 = unlimited).
-    pub per_account: u32,
-    /// Failed logins allowed per client address per window (0 = unlimited).
+    /// Failed logins allowed per account from one address per `window` (0 = unlimited).
+    pub per_account_address: u32,
+    /// Failed logins allowed per client address (any account) per `window` (0 = unlimited).
     pub per_address: u32,
     pub window: Duration,
+    /// Failed logins allowed per account from all addresses per `account_window`
+    /// (0 = unlimited).
+    pub per_account: u32,
+    pub account_window: Duration,
 }
 
 impl Default for RateLimitOptions {
     fn default() -> Self {
         RateLimitOptions {
-            per_account: 10,
+            per_account_address: 10,
             per_address: 50,
             window: Duration::from_secs(300),
+            per_account: 100,
+            account_window: Duration::from_secs(3600),
         }
     }
 }
@@ -48,7 +60,8 @@ const PRUNE_ABOVE: usize = 100_000;
 pub struct Attempt<'a> {
     limiter: &'a LoginLimiter,
     keys: Vec<String>,
-    account: String,
+    /// The (account, address) key, cleared by a success.
+    pair: String,
 }
 
 impl Drop for Attempt<'_> {
@@ -65,30 +78,31 @@ impl LoginLimiter {
         }
     }
 
-    fn keys(&self, account: &str, address: &str) -> Vec<(String, u32)> {
+    fn keys(&self, account: &str, address: &str) -> Vec<(String, u32, Duration)> {
+        let o = &self.options;
+        let account = account.to_lowercase();
         [
-            (
-                format!("a:{}", account.to_lowercase()),
-                self.options.per_account,
-            ),
-            (format!("ip:{address}"), self.options.per_address),
+            (pair_key(&account, address), o.per_account_address, o.window),
+            (format!("ip:{address}"), o.per_address, o.window),
+            (format!("a:{account}"), o.per_account, o.account_window),
         ]
         .into_iter()
-        .filter(|(_, limit)| *limit > 0)
+        .filter(|(_, limit, _)| *limit > 0)
         .collect()
     }
 
-    /// Reserves an attempt, or returns the seconds to wait when the account or the address
-    /// has used up its window (counting attempts still being checked).
+    /// Reserves an attempt, or returns the seconds to wait when the account from this
+    /// address, the address, or the account has used up its window (counting attempts still
+    /// being checked).
     pub fn reserve(&self, account: &str, address: &str) -> Result<Attempt<'_>, u64> {
         let now = Instant::now();
-        let window = self.options.window;
         if self.windows.len() > PRUNE_ABOVE {
+            let longest = self.options.window.max(self.options.account_window);
             self.windows
-                .retain(|_, w| w.in_flight > 0 || now.duration_since(w.started) < window);
+                .retain(|_, w| w.in_flight > 0 || now.duration_since(w.started) < longest);
         }
         let mut reserved = Vec::new();
-        for (key, limit) in self.keys(account, address) {
+        for (key, limit, window) in self.keys(account, address) {
             let mut w = self.windows.entry(key.clone()).or_insert(Window {
                 started: now,
                 failures: 0,
@@ -110,7 +124,7 @@ impl LoginLimiter {
         Ok(Attempt {
             limiter: self,
             keys: reserved,
-            account: account.to_lowercase(),
+            pair: pair_key(&account.to_lowercase(), address),
         })
     }
 
@@ -122,8 +136,9 @@ impl LoginLimiter {
         }
     }
 
-    /// Settles a reserved attempt: a failure counts against the account and the address; a
-    /// success clears the account's failures (not the address's).
+    /// Settles a reserved attempt: a failure counts against every key; a success clears the
+    /// failures of the account from this address (not the address's, nor the account's
+    /// over all addresses, which an attacker elsewhere may be running up).
     pub fn settle(&self, mut attempt: Attempt<'_>, succeeded: bool) {
         let keys = std::mem::take(&mut attempt.keys);
         self.release(&keys);
@@ -136,25 +151,31 @@ impl LoginLimiter {
             }
         }
         if succeeded {
-            self.windows.remove(&format!("a:{}", attempt.account));
+            self.windows.remove(&attempt.pair);
         }
     }
+}
+
+fn pair_key(account: &str, address: &str) -> String {
+    format!("aa:{account} {address}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn limiter(per_account: u32, per_address: u32) -> LoginLimiter {
+    fn limiter(per_account_address: u32, per_address: u32) -> LoginLimiter {
         LoginLimiter::new(RateLimitOptions {
-            per_account,
+            per_account_address,
             per_address,
             window: Duration::from_secs(60),
+            per_account: 0,
+            account_window: Duration::from_secs(600),
         })
     }
 
     #[test]
-    fn blocks_after_the_limit_per_account_and_per_address() {
+    fn blocks_after_the_limit_per_account_and_address_and_per_address() {
         let limiter = limiter(2, 3);
         for _ in 0..2 {
             let a = limiter.reserve("a@x", "1.1.1.1").unwrap();
@@ -162,9 +183,12 @@ mod tests {
         }
         assert!(
             limiter
-                .reserve("A@X", "2.2.2.2")
+                .reserve("A@X", "1.1.1.1")
                 .is_err_and(|s| s > 0 && s <= 60)
         );
+        // The owner, from another address, is not locked out by the guesses.
+        let owner = limiter.reserve("a@x", "2.2.2.2").unwrap();
+        limiter.settle(owner, true);
         // Another account from the same address: one more failure allowed, then blocked.
         let b = limiter.reserve("b@x", "1.1.1.1").unwrap();
         limiter.settle(b, false);
@@ -189,6 +213,27 @@ mod tests {
             limiter.settle(a, false);
         }
         assert!(limiter.reserve("a@x", "1.1.1.1").is_err());
+    }
+
+    #[test]
+    fn the_account_limit_over_all_addresses_is_slower_and_not_cleared_by_a_success() {
+        let limiter = LoginLimiter::new(RateLimitOptions {
+            per_account_address: 2,
+            per_address: 0,
+            window: Duration::from_secs(60),
+            per_account: 5,
+            account_window: Duration::from_secs(600),
+        });
+        for i in 0..5 {
+            let a = limiter.reserve("a@x", &format!("10.0.0.{i}")).unwrap();
+            limiter.settle(a, false);
+        }
+        assert!(
+            limiter
+                .reserve("a@x", "10.9.9.9")
+                .is_err_and(|s| s > 60 && s <= 600)
+        );
+        assert!(limiter.reserve("b@x", "10.9.9.9").is_ok());
     }
 
     #[test]

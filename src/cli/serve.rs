@@ -59,10 +59,8 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // serving starts at once even with thousands of companies.
         state.ingest.start_recovery(state.primary.clone());
         let maintenance = search::company::spawn_maintenance(state.registry.clone(), INDEX_SAVE_INTERVAL);
-        let service = crate::http::router(state.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown_signal())
+        let deadline = Duration::from_secs(opts.shutdown_timeout);
+        crate::http::server::serve(listener, state.clone(), shutdown_signal(), deadline)
             .await
             .context("serving")?;
         // Save the vector indexes' unsaved changes: a restart then loads instead of

@@ -29,6 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, delete_user))
+        .routes(routes!(end_user_sessions))
         .routes(routes!(list_roles))
         .routes(routes!(set_role_permissions))
         .routes(routes!(list_migrations))
@@ -167,6 +168,23 @@ async fn delete_user(
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
     users::delete_user(&app, &actor, target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of an account (all its devices): its refresh tokens and access
+/// tokens stop working on the next request. The account itself stays active.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions", tag = "admin",
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 204, description = "every session ended"), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn end_user_sessions(
+    State(app): State<AppState>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    actor.require("users:manage")?;
+    let target = users::find_user(&app, id).await?;
+    users::end_sessions(&app, &actor, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

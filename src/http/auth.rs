@@ -65,7 +65,7 @@ fn client_address(connect: Option<&ConnectInfo<SocketAddr>>) -> String {
     responses((status = 200, body = TokenResponse),
               (status = 400, body = ErrorBody),
               (status = 401, description = "wrong email or password, or the account is deactivated", body = ErrorBody),
-              (status = 503, description = "the company is deactivated", body = ErrorBody),
+              (status = 403, description = "`company_inactive`: the company is deactivated", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
               (status = 422, body = ErrorBody),
               (status = 429, description = "too many failed attempts", body = ErrorBody,
@@ -186,6 +186,7 @@ async fn refresh(
             ));
         }
         Rotation::Reused => {
+            app.principals.invalidate();
             tracing::warn!("refresh token reused; its session family was revoked");
             return Err(ApiError::Unauthorized(
                 "refresh token already used; the session has been revoked, log in again".into(),
@@ -200,6 +201,7 @@ async fn refresh(
         let fam = family.clone();
         app.with_primary(move |conn| Ok(refresh_tokens::revoke_family(conn, &fam)?))
             .await?;
+        app.principals.invalidate();
         return Err(ApiError::Unauthorized(
             "this account or its company is deactivated".into(),
         ));
@@ -207,7 +209,8 @@ async fn refresh(
     issue_tokens(&app, user, &family, new_token)
 }
 
-/// Ends the session of a refresh token (unknown tokens are ignored).
+/// Ends the session of a refresh token (unknown tokens are ignored): its refresh token and
+/// every access token issued for it stop working at once.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "logged out"), (status = 400, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
@@ -227,6 +230,7 @@ async fn logout(
         )?)
     })
     .await?;
+    app.principals.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -320,5 +324,6 @@ async fn change_password(
         Ok(())
     })
     .await?;
+    app.principals.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,21 +35,26 @@ async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
         .keys
         .verify(token)
         .ok_or_else(|| unauthorized("invalid or expired token"))?;
-    let loaded = match app.principals.get(&claims.sub) {
+    let loaded = match app.principals.get(&claims.sub, &claims.sid) {
         Some(loaded) => loaded,
         None => {
             let generation = app.principals.generation();
-            let sub = claims.sub.clone();
+            let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
             let principal = app
-                .read_primary(move |conn| Ok(users::principal(conn, &sub)?))
+                .read_primary(move |conn| Ok(users::principal(conn, &sub, &sid)?))
                 .await?
                 .ok_or_else(|| unauthorized("invalid or expired token"))?;
-            app.principals.insert(&claims.sub, generation, principal)
+            app.principals
+                .insert(&claims.sub, &claims.sid, generation, principal)
         }
     };
     let principal = &loaded.principal;
     if !principal.is_active {
         return Err(unauthorized("this account is deactivated"));
+    }
+    // Logout, a password change or "end all sessions" ended this token's session.
+    if !principal.session_live {
+        return Err(unauthorized("this session has ended; log in again"));
     }
     // A token minted for another company (the user was moved) is no longer valid.
     if principal.company_uuid.as_deref() != claims.company.as_deref() {
@@ -100,6 +105,9 @@ pub async fn enter_company(
         tracing::Span::current().record("company", company.as_str());
     }
     let db = app.registry.get(company_id).await?;
+    // A body still arriving when the company starts closing is cut, so closing waits for
+    // handlers, not for clients.
+    let body = super::body::cut_on_close(body, db.closing());
     let ctx = TenantCtx::new(db, Some(actor.clone()));
     parts.extensions.insert(actor);
     Ok(tenant::context::scope(ctx, next.run(Request::from_parts(parts, body))).await)

@@ -46,30 +46,52 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The primary database answers and the data directory is writable.
+/// The server is not shutting down, the primary database answers, the data directory is
+/// writable and its file system has at least `--min-free-disk-mb` free.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Readiness),
-              (status = 503, description = "not ready", body = ErrorBody)))]
+              (status = 503, description = "not ready: shutting down, the primary database unreachable, the data directory not writable, or free disk space below the threshold; the message says which", body = ErrorBody)))]
 async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
+    if app.draining.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(ApiError::Unavailable("not ready: shutting down".into()));
+    }
     let app2 = app.clone();
-    let checked = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let conn = app2.primary.get()?;
-        conn.query_row("SELECT 1", [], |_| Ok(()))?;
+    let checked = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let free = free_bytes(&app2.data_dir)
+            .map_err(|e| format!("cannot read the data directory's free space: {e}"))?;
+        if free < app2.min_free_bytes {
+            return Err(format!(
+                "free disk space is {} MiB, below the {} MiB threshold",
+                free >> 20,
+                app2.min_free_bytes >> 20
+            ));
+        }
+        let conn = app2
+            .primary
+            .get()
+            .map_err(|_| "the primary database is unreachable".to_string())?;
+        conn.query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(|_| "the primary database is unreachable".to_string())?;
         let probe = app2.data_dir.join(".readyz");
-        std::fs::write(&probe, b"ok")?;
-        std::fs::remove_file(&probe)?;
+        std::fs::write(&probe, b"ok")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| format!("the data directory is not writable: {e}"))?;
         Ok(())
     })
     .await?;
-    if let Err(err) = checked {
-        tracing::warn!(error = %err, "not ready");
-        return Err(ApiError::Unavailable(
-            "not ready: the primary database is unreachable".into(),
-        ));
+    if let Err(reason) = checked {
+        tracing::warn!(%reason, "not ready");
+        return Err(ApiError::Unavailable(format!("not ready: {reason}")));
     }
     Ok(Json(
         json!({"status": "ready", "open_companies": app.registry.open_count()}),
     ))
+}
+
+/// Bytes available to this process on the file system holding `dir`.
+pub fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
+    let st = rustix::fs::statvfs(dir)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Prometheus text exposition of the registry's counters.

@@ -42,6 +42,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
             "expected a request body with Content-Type: application/json".into(),
         ),
+        JsonRejection::BytesRejection(e) if super::body::failure_of(&e).is_some() => {
+            super::body::failure_of(&e).expect("checked")
+        }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge(format!(
                 "request body is larger than {} bytes",

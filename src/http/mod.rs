@@ -5,6 +5,7 @@ pub mod admin_companies;
 pub mod admin_users;
 pub mod agent_logs;
 pub mod auth;
+pub mod body;
 pub mod company;
 pub mod company_users;
 pub mod conversations;
@@ -18,6 +19,7 @@ pub mod openapi;
 pub mod profile;
 pub mod reports;
 pub mod search;
+pub mod server;
 pub mod upload;
 pub mod usage;
 pub mod users;
@@ -31,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -86,7 +89,7 @@ pub fn assemble(
                 401,
                 "missing, invalid or expired token, or a deactivated account",
             ),
-            (503, "the company is deactivated"),
+            (403, "`company_inactive`: the company is deactivated"),
         ],
     );
     let company = gated(
@@ -100,10 +103,13 @@ pub fn assemble(
                 401,
                 "missing, invalid or expired token, or a deactivated account",
             ),
-            (403, "a super admin, or lacks the permission"),
+            (
+                403,
+                "a super admin, or lacks the permission, or `company_inactive`: the company is deactivated",
+            ),
             (
                 503,
-                "the company is deactivated, or its database cannot serve now (being migrated, or behind)",
+                "the company's database cannot serve now (`unavailable`: being migrated, restored or behind, with Retry-After; `company_damaged`: failed an integrity check, until restored)",
             ),
         ],
     );
@@ -145,8 +151,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(RequestBodyTimeoutLayer::new(state.body_read_timeout))
+        .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http()

@@ -23,7 +23,6 @@ const MAX_PARTS: usize = 16;
 pub struct StagedFile {
     pub path: PathBuf,
     pub filename: String,
-    pub declared_mime: Option<String>,
     pub size: u64,
     pub sha256: String,
     keep: bool,
@@ -66,10 +65,7 @@ pub async fn read_parts(
 ) -> Result<UploadParts, ApiError> {
     let mut parts = UploadParts::default();
     let mut count = 0;
-    while let Some(field) = stalled(mp.next_field())
-        .await?
-        .map_err(|e| field_error(e, limit))?
-    {
+    while let Some(field) = mp.next_field().await.map_err(|e| field_error(e, limit))? {
         count += 1;
         if count > MAX_PARTS {
             return Err(ApiError::BadRequest(format!(
@@ -106,10 +102,7 @@ pub async fn read_parts(
 
 async fn read_text(mut field: Field<'_>, name: &str, limit: u64) -> Result<String, ApiError> {
     let mut buf = Vec::new();
-    while let Some(chunk) = stalled(field.chunk())
-        .await?
-        .map_err(|e| field_error(e, limit))?
-    {
+    while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
         if buf.len() + chunk.len() > MAX_TEXT_PART {
             return Err(ApiError::PayloadTooLarge(format!(
                 "{name} is larger than {MAX_TEXT_PART} bytes"
@@ -148,7 +141,6 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
     let path = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
     let mut staged = StagedFile {
         filename,
-        declared_mime: field.content_type().map(str::to_string),
         path,
         size: 0,
         sha256: String::new(),
@@ -158,10 +150,7 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
         .await
         .map_err(ApiError::internal)?;
     let mut hasher = Sha256::new();
-    while let Some(chunk) = stalled(field.chunk())
-        .await?
-        .map_err(|e| field_error(e, limit))?
-    {
+    while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
         staged.size += chunk.len() as u64;
         if staged.size > limit {
             return Err(ApiError::PayloadTooLarge(format!(
@@ -179,21 +168,6 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
     }
     staged.sha256 = hex::encode(hasher.finalize());
     Ok(staged)
-}
-
-/// Longest wait for the next piece of an upload. A client that stops sending would
-/// otherwise hold its company open (no eviction, no migration, no deletion) indefinitely.
-const STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-async fn stalled<T>(next: impl std::future::Future<Output = T>) -> Result<T, ApiError> {
-    tokio::time::timeout(STALL_TIMEOUT, next)
-        .await
-        .map_err(|_| {
-            ApiError::BadRequest(format!(
-                "the upload stalled: nothing received for {} s",
-                STALL_TIMEOUT.as_secs()
-            ))
-        })
 }
 
 #[cfg(test)]

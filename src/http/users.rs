@@ -72,7 +72,33 @@ pub struct UpdateUser {
 }
 
 /// Creates a user in `company_id` (None only for super admins) after checking the input.
+///
+/// A taken email answers the same 409 whether the address is in the caller's company or
+/// another; a company admin gets at most [`App::email_probes`](crate::app::App) such
+/// answers an hour, then 429.
 pub async fn create_user(
+    app: &AppState,
+    actor: &Actor,
+    body: CreateUser,
+    company_id: Option<i64>,
+) -> ApiResult<User> {
+    let probe = match actor.company_id {
+        Some(_) => Some(
+            app.email_probes
+                .reserve(&actor.user_uuid, "-")
+                .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?,
+        ),
+        None => None,
+    };
+    let created = insert_user(app, actor, body, company_id).await;
+    if let Some(probe) = probe {
+        let conflict = matches!(created, Err(ApiError::Conflict(_)));
+        app.email_probes.settle(probe, !conflict);
+    }
+    created
+}
+
+async fn insert_user(
     app: &AppState,
     actor: &Actor,
     body: CreateUser,
@@ -105,7 +131,7 @@ pub async fn create_user(
             Ok(_) => {}
             Err(e) if e.is_unique_violation() => {
                 return Err(ApiError::Conflict(
-                    "a user with this email already exists".into(),
+                    "this email address cannot be used for a new account".into(),
                 ));
             }
             Err(e) => return Err(e.into()),
@@ -211,6 +237,22 @@ pub async fn delete_user(app: &AppState, actor: &Actor, target: User) -> ApiResu
         audit::record(&tx, actor_id, "user.delete", &target.uuid, &detail)?;
         tx.commit()?;
         Ok(())
+    })
+    .await
+    .inspect(|_| app.principals.invalidate())
+}
+
+/// Ends every session of `target`: its refresh tokens and the access tokens issued for them
+/// stop working at once. Returns how many refresh tokens were revoked.
+pub async fn end_sessions(app: &AppState, actor: &Actor, target: User) -> ApiResult<usize> {
+    let actor_id = actor.user_id;
+    app.with_primary(move |conn| {
+        let tx = write_tx(conn)?;
+        let revoked = refresh_tokens::revoke_all_for_user(&tx, target.id, None)?;
+        let detail = serde_json::json!({"revoked_refresh_tokens": revoked});
+        audit::record(&tx, actor_id, "user.sessions_end", &target.uuid, &detail)?;
+        tx.commit()?;
+        Ok(revoked)
     })
     .await
     .inspect(|_| app.principals.invalidate())

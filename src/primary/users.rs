@@ -127,19 +127,28 @@ pub struct Principal {
     pub company_uuid: Option<String>,
     /// Active and provisioned (None when the user has no company).
     pub company_usable: Option<bool>,
+    /// The token's session (refresh-token family) has not been ended (logout, password
+    /// change, "end all sessions", a reused refresh token).
+    pub session_live: bool,
 }
 
-pub fn principal(conn: &Connection, uuid: &str) -> Result<Option<Principal>, DbError> {
+pub fn principal(
+    conn: &Connection,
+    uuid: &str,
+    session: &str,
+) -> Result<Option<Principal>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.uuid, u.email, u.is_active, r.name, u.company_id, c.uuid,
                 CASE WHEN c.id IS NULL THEN NULL ELSE c.is_active AND c.provisioned_at IS NOT NULL END,
                 (SELECT group_concat(p.name, ' ') FROM role_permissions rp
-                   JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = u.role_id)
+                   JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = u.role_id),
+                EXISTS (SELECT 1 FROM refresh_tokens t
+                        WHERE t.family_id = ?2 AND t.user_id = u.id AND t.revoked_at IS NULL)
          FROM users u JOIN roles r ON r.id = u.role_id LEFT JOIN companies c ON c.id = u.company_id
          WHERE u.uuid = ?1",
     )?;
     let row = stmt
-        .query_row([uuid], |r| {
+        .query_row([uuid, session], |r| {
             let perms: Option<String> = r.get(8)?;
             Ok(Principal {
                 id: r.get(0)?,
@@ -153,6 +162,7 @@ pub fn principal(conn: &Connection, uuid: &str) -> Result<Option<Principal>, DbE
                 permissions: perms
                     .map(|p| p.split(' ').map(str::to_string).collect())
                     .unwrap_or_default(),
+                session_live: r.get(9)?,
             })
         })
         .optional()?;

@@ -62,9 +62,23 @@ pub struct TenantDb {
     /// The company's vector index, loaded on first use (search or ingestion), not on open:
     /// most requests never need it. Single-flight like the company itself.
     pub(crate) vectors: tokio::sync::OnceCell<VectorIndex>,
+    /// Set when the company starts closing for maintenance: requests still reading their
+    /// body are cut (see [`TenantDb::closing`]) instead of holding the close up.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl TenantDb {
+    /// Resolves when this company starts closing (delete, migrate, restore). Never resolves
+    /// otherwise.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            if rx.wait_for(|closing| *closing).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     pub fn company(&self) -> &Company {
         &self.company
     }
@@ -364,6 +378,8 @@ impl TenantRegistry {
             .remove(&id)
             .and_then(|(_, slot)| slot.db.get().cloned());
         if let Some(db) = removed {
+            // Requests still reading their body end now; handlers already past it finish.
+            db.closing.send_replace(true);
             let deadline = Instant::now() + wait;
             while Arc::strong_count(&db) > 1 {
                 if Instant::now() >= deadline {
@@ -462,5 +478,6 @@ fn open_company(
         dir,
         schema_version,
         vectors: tokio::sync::OnceCell::new(),
+        closing: tokio::sync::watch::Sender::new(false),
     })
 }

@@ -134,8 +134,15 @@ async fn forged_expired_and_malformed_tokens_are_401_with_www_authenticate() {
     let test = TestApp::spawn().await;
     let me = test.get("/api/me", &test.root_token).await;
     let sub = me.body["id"].as_str().unwrap();
+    // The root's live session: forged tokens below fail for their forgery, not their session.
+    let root_claims: Value = serde_json::from_slice(
+        &B64.decode(test.root_token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let sid = root_claims["sid"].as_str().unwrap();
     let now = chrono::Utc::now().timestamp();
-    let claims = |exp: i64| json!({"sub": sub, "role": "super_admin", "sid": "s", "iat": now - 10, "exp": exp});
+    let claims = |exp: i64| json!({"sub": sub, "role": "super_admin", "sid": sid, "iat": now - 10, "exp": exp});
     // The same claims, correctly signed, are accepted: the rejections below are meaningful.
     let good = forge(claims(now + 60), JWT_SECRET, jsonwebtoken::Algorithm::HS256);
     assert_eq!(test.get("/api/me", &good).await.status, StatusCode::OK);
@@ -350,6 +357,118 @@ async fn logout_and_password_change_revoke_sessions() {
     test.login_ok(email, "brand-new-pass").await;
 }
 
+/// Logout, a password change and the admin's "end all sessions" refuse the ended sessions'
+/// access tokens on the very next request, not when they expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_refuse_their_access_tokens_at_once() {
+    let test = TestApp::spawn().await;
+    let cid = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (user, _) = test.create_user(&cid, "viewer").await;
+    let email = user["email"].as_str().unwrap();
+    let ended = |reply: crate::common::Reply| {
+        assert_eq!(
+            (reply.status, reply.message()),
+            (
+                StatusCode::UNAUTHORIZED,
+                "this session has ended; log in again"
+            ),
+            "{}",
+            reply.body
+        );
+    };
+    // Logout: this session's access token stops, another session's keeps working.
+    let (a, b) = (
+        test.login_ok(email, PASSWORD).await,
+        test.login_ok(email, PASSWORD).await,
+    );
+    assert_eq!(
+        test.get("/api/me", &token_of(&a)).await.status,
+        StatusCode::OK
+    );
+    let out = test
+        .post(
+            "/api/auth/logout",
+            &token_of(&a),
+            json!({"refresh_token": a["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    ended(test.get("/api/me", &token_of(&a)).await);
+    ended(test.get("/api/documents", &token_of(&a)).await);
+    assert_eq!(
+        test.get("/api/me", &token_of(&b)).await.status,
+        StatusCode::OK
+    );
+    // Password change: every other session stops, the changing one goes on.
+    let c = test.login_ok(email, PASSWORD).await;
+    let changed = test
+        .post(
+            "/api/me/password",
+            &token_of(&c),
+            json!({"current_password": PASSWORD, "new_password": "brand-new-pass"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    ended(test.get("/api/me", &token_of(&b)).await);
+    assert_eq!(
+        test.get("/api/me", &token_of(&c)).await.status,
+        StatusCode::OK
+    );
+    // The super admin ends all sessions: access and refresh tokens stop; the account
+    // stays active and can log in again. The action is audited.
+    let d = test.login_ok(email, "brand-new-pass").await;
+    let uid = user["id"].as_str().unwrap();
+    let path = format!("/api/admin/users/{uid}/sessions");
+    let (_, company_admin) = test.create_user(&cid, "admin").await;
+    let refused = test.delete(&path, &company_admin).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(
+        test.get("/api/me", &token_of(&d)).await.status,
+        StatusCode::OK,
+        "a refused request ended the session"
+    );
+    let end = test.delete(&path, &test.root_token).await;
+    assert_eq!(end.status, StatusCode::NO_CONTENT, "{}", end.body);
+    ended(test.get("/api/me", &token_of(&c)).await);
+    ended(test.get("/api/me", &token_of(&d)).await);
+    let refreshed = test
+        .call(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": d["refresh_token"]})),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
+    let again = test.login_ok(email, "brand-new-pass").await;
+    assert_eq!(
+        test.get("/api/me", &token_of(&again)).await.status,
+        StatusCode::OK
+    );
+    let unknown = test
+        .delete(
+            &format!("/api/admin/users/{}/sessions", uuid::Uuid::new_v4()),
+            &test.root_token,
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let conn = test.app.primary.get().unwrap();
+    let audited: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'user.sessions_end' AND target = ?1",
+            [uid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(audited, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivation_takes_effect_on_the_very_next_request() {
     let test = TestApp::spawn().await;
@@ -358,7 +477,8 @@ async fn deactivation_takes_effect_on_the_very_next_request() {
         .unwrap()
         .to_string();
     let (user, token) = test.create_user(&cid, "analyst").await;
-    let (_, colleague) = test.create_user(&cid, "viewer").await;
+    let (colleague_user, colleague) = test.create_user(&cid, "viewer").await;
+    let colleague_email = colleague_user["email"].as_str().unwrap();
     assert_eq!(
         test.get("/api/company", &token).await.status,
         StatusCode::OK
@@ -398,19 +518,32 @@ async fn deactivation_takes_effect_on_the_very_next_request() {
         .await;
     assert_eq!(company_off.status, StatusCode::OK, "{}", company_off.body);
     let reply = test.get("/api/company", &colleague).await;
-    // API.md: 503 for a deactivated store.
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(reply.message(), "the company is deactivated");
+    // API.md: 403 `company_inactive`, permanent until an admin acts: no Retry-After.
     assert_eq!(
-        test.get("/api/me", &colleague).await.status,
-        StatusCode::SERVICE_UNAVAILABLE
+        (reply.status, reply.code(), reply.message()),
+        (
+            StatusCode::FORBIDDEN,
+            "company_inactive",
+            "the company is deactivated"
+        )
+    );
+    assert!(reply.headers.get("retry-after").is_none());
+    let me = test.get("/api/me", &colleague).await;
+    assert_eq!(
+        (me.status, me.code()),
+        (StatusCode::FORBIDDEN, "company_inactive")
+    );
+    let login = test.login(colleague_email, PASSWORD).await;
+    assert_eq!(
+        (login.status, login.code()),
+        (StatusCode::FORBIDDEN, "company_inactive")
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_logins_are_rate_limited_with_retry_after() {
     let test = TestApp::spawn_with(|o| {
-        o.rate_limit.per_account = 3;
+        o.rate_limit.per_account_address = 3;
         o.rate_limit.window = Duration::from_secs(120);
     })
     .await;
@@ -429,6 +562,65 @@ async fn repeated_failed_logins_are_rate_limited_with_retry_after() {
         .parse()
         .unwrap();
     assert!((1..=120).contains(&retry), "{retry}");
+}
+
+/// A login from a given client address (as the server sees it from the connection).
+async fn login_from(test: &TestApp, address: &str, email: &str, password: &str) -> StatusCode {
+    let body = json!({"email": email, "password": password}).to_string();
+    let mut req = Request::post("/api/auth/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("{address}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    test.send(req).await.status
+}
+
+/// Ten wrong passwords from an attacker's address throttle that address for the account,
+/// not the owner logging in from elsewhere; guesses spread over many addresses meet the
+/// slower per-account limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_does_not_lock_the_owner_out() {
+    let test = TestApp::spawn_with(|o| {
+        o.rate_limit.per_account = 15;
+    })
+    .await;
+    let attacker = "203.0.113.9";
+    for i in 0..10 {
+        assert_eq!(
+            login_from(&test, attacker, ROOT_EMAIL, &format!("guess-{i}")).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&test, attacker, ROOT_EMAIL, ROOT_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guessing address is throttled even with the right password"
+    );
+    assert_eq!(
+        login_from(&test, "198.51.100.7", ROOT_EMAIL, ROOT_PASSWORD).await,
+        StatusCode::OK,
+        "the owner was locked out by someone else's guesses"
+    );
+    // Another account from the attacker's address is still checked (the address limit is
+    // higher), and guesses from five more addresses reach the account's own limit.
+    assert_eq!(
+        login_from(&test, attacker, "nobody@silo.test", "x-guess").await,
+        StatusCode::UNAUTHORIZED
+    );
+    for i in 0..5 {
+        let address = format!("192.0.2.{i}");
+        assert_eq!(
+            login_from(&test, &address, ROOT_EMAIL, "wrong").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&test, "198.51.100.7", ROOT_EMAIL, ROOT_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "fifteen failures over all addresses hit the per-account limit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,7 +645,7 @@ async fn the_generated_secret_file_is_private_and_reused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_concurrent_guesses_cannot_pass_the_limit() {
     let test = TestApp::spawn_with(|o| {
-        o.rate_limit.per_account = 3;
+        o.rate_limit.per_account_address = 3;
         o.rate_limit.per_address = 1000;
     })
     .await;
@@ -527,4 +719,66 @@ async fn logging_out_with_someone_elses_refresh_token_changes_nothing() {
         (missing.status, missing.body["error"]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("refresh_token"))
     );
+}
+
+/// A company admin creating a user with a taken email gets the same answer whether the
+/// address is in its company or another; nothing is created; and such answers are bounded,
+/// so the check cannot be used to list an installation's addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_email_tells_a_company_admin_nothing_more() {
+    let test = TestApp::spawn().await;
+    let acme = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let globex = test.create_company("Globex").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, admin) = test.create_user(&acme, "admin").await;
+    let (own, _) = test.create_user(&acme, "viewer").await;
+    let (foreign, _) = test.create_user(&globex, "viewer").await;
+    let create = |email: String| {
+        test.post(
+            "/api/company/users",
+            &admin,
+            json!({"email": email, "password": PASSWORD, "role": "viewer"}),
+        )
+    };
+    let a = create(own["email"].as_str().unwrap().to_string()).await;
+    let b = create(foreign["email"].as_str().unwrap().to_string()).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert_eq!((a.status, &a.body), (b.status, &b.body));
+    assert_eq!(
+        b.message(),
+        "this email address cannot be used for a new account"
+    );
+    let conn = test.app.primary.get().unwrap();
+    let users: i64 = conn
+        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 4, "root, the admin and two viewers");
+    for _ in 2..20 {
+        let again = create(foreign["email"].as_str().unwrap().to_string()).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+    }
+    let limited = create(foreign["email"].as_str().unwrap().to_string()).await;
+    assert_eq!(
+        (limited.status, limited.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert!(limited.headers.get(header::RETRY_AFTER).is_some());
+    // A fresh address is refused too while the bound lasts: the answer says nothing.
+    let fresh = create("fresh@silo.test".into()).await;
+    assert_eq!(fresh.status, StatusCode::TOO_MANY_REQUESTS);
+    // The super admin is not bounded (it sees every account anyway).
+    let root = test
+        .post(
+            "/api/admin/users",
+            &test.root_token,
+            json!({"email": foreign["email"], "password": PASSWORD, "role": "viewer",
+                   "company_id": acme}),
+        )
+        .await;
+    assert_eq!(root.status, StatusCode::CONFLICT);
 }

@@ -1,8 +1,10 @@
 //! Integration tests: the real router over real SQLite files in temporary data directories.
 
+mod bodies;
 mod common;
 mod core;
 mod identity;
 mod ops;
 mod search_index;
+mod shutdown;
 mod workspace;

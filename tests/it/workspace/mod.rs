@@ -5,7 +5,7 @@
 
 mod chat;
 mod documents;
-mod helpers;
+pub mod helpers;
 mod ingest;
 mod metering;
 mod openapi;

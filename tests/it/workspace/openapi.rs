@@ -34,6 +34,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/admin/users/{id}"),
     ("patch", "/api/admin/users/{id}"),
     ("delete", "/api/admin/users/{id}"),
+    ("delete", "/api/admin/users/{id}/sessions"),
     ("get", "/api/admin/roles"),
     ("put", "/api/admin/roles/{name}/permissions"),
     ("get", "/api/admin/migrations"),
