@@ -31,7 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API. On an empty data directory this first creates the primary
     /// database, the default roles and permissions, and the first super admin.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Create, list and delete companies (each gets its own database).
     #[command(subcommand)]
     Company(company::CompanyCommand),
@@ -52,7 +52,7 @@ impl Cli {
     /// Runs the chosen subcommand to completion.
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
-            Command::Serve(args) => serve::run(&self.data, args),
+            Command::Serve(args) => serve::run(&self.data, *args),
             Command::Company(cmd) => company::run(&self.data, cmd),
             Command::User(cmd) => user::run(&self.data, cmd),
             Command::Reindex(args) => reindex::run(&self.data, args),

@@ -135,11 +135,9 @@ impl HttpBody for BoundedMultipart {
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         };
-        if let Some(data) = frame.data_ref() {
-            if let Err(e) = self.framing.feed(data) {
-                self.failed = true;
-                return Poll::Ready(Some(Err(Box::new(e))));
-            }
+        if let Some(Err(e)) = frame.data_ref().map(|data| self.framing.feed(data)) {
+            self.failed = true;
+            return Poll::Ready(Some(Err(Box::new(e))));
         }
         Poll::Ready(Some(Ok(frame)))
     }
