@@ -75,6 +75,9 @@ pub struct WorkspaceOptions {
     pub ingest_job_timeout: Duration,
     /// Re-embed a company's chunks in the background when they are not the embedder's.
     pub auto_reindex: bool,
+    /// First and longest wait before a job that failed for the server's sake runs again.
+    pub job_retry_base: Duration,
+    pub job_retry_max: Duration,
 }
 
 impl WorkspaceOptions {
@@ -86,6 +89,8 @@ impl WorkspaceOptions {
             auto_reindex: self.auto_reindex,
             // A slice ends well before the job time limit could fail it.
             reindex_slice: crate::ingest::reindex_job::SLICE.min(self.ingest_job_timeout / 2),
+            retry_base: self.job_retry_base,
+            retry_max: self.job_retry_max,
         }
     }
 }
@@ -99,6 +104,8 @@ impl Default for WorkspaceOptions {
             usage_batch_idle: Duration::from_secs(2),
             ingest_job_timeout: crate::ingest::worker::DEFAULT_JOB_TIMEOUT,
             auto_reindex: true,
+            job_retry_base: Duration::from_secs(5),
+            job_retry_max: Duration::from_secs(300),
         }
     }
 }

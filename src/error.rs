@@ -63,8 +63,23 @@ impl ApiError {
         ApiError::NotFound(format!("{what} not found"))
     }
 
+    /// A failure that is not the client's. A full disk is still not a bug: it answers 507
+    /// (whatever wrapped the cause), everything else an opaque 500.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
-        ApiError::Internal(err.into())
+        let err = err.into();
+        if crate::db::is_storage_full(err.as_ref()) {
+            tracing::warn!(error = %err, "storage full");
+            return ApiError::storage_full();
+        }
+        ApiError::Internal(err)
+    }
+
+    /// The answer when nothing could be written for lack of space.
+    pub fn storage_full() -> Self {
+        ApiError::StorageFull(
+            "the server is out of storage space; nothing was saved, retry when space is freed"
+                .into(),
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -164,7 +179,7 @@ impl From<DbError> for ApiError {
         match &err {
             DbError::Pool(_) => ApiError::Unavailable(BUSY.into()),
             DbError::Sqlite(e) if is_busy(e) => ApiError::Unavailable(BUSY.into()),
-            _ => ApiError::Internal(err.into()),
+            _ => ApiError::internal(err),
         }
     }
 }
@@ -174,7 +189,7 @@ impl From<rusqlite::Error> for ApiError {
         if is_busy(&err) {
             return ApiError::Unavailable(BUSY.into());
         }
-        ApiError::Internal(err.into())
+        ApiError::internal(err)
     }
 }
 
@@ -192,6 +207,7 @@ impl From<crate::company::usage_writer::WriteError> for ApiError {
         match err {
             WriteError::Tenant(t) => t.into(),
             WriteError::Busy => ApiError::Unavailable(BUSY.into()),
+            WriteError::Full => ApiError::storage_full(),
             WriteError::Failed(msg) => ApiError::internal(anyhow::anyhow!(msg)),
         }
     }
@@ -207,14 +223,14 @@ impl From<TenantError> for ApiError {
                 ApiError::Unavailable(e.to_string())
             }
             TenantError::Db(db) => db.into(),
-            other => ApiError::Internal(other.into()),
+            other => ApiError::internal(other),
         }
     }
 }
 
 impl From<tokio::task::JoinError> for ApiError {
     fn from(err: tokio::task::JoinError) -> Self {
-        ApiError::Internal(err.into())
+        ApiError::internal(err)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod embed;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod logging;
 pub mod ops;
 pub mod pricing;
 pub mod primary;

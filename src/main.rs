@@ -1,17 +1,13 @@
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    silo::logging::init();
     match silo::cli::Cli::parse().run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Best effort: stderr may be the full disk that made the command fail.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }

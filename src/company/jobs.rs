@@ -51,11 +51,16 @@ pub struct Job {
     /// The job's input (JSON), e.g. where a reindex continues.
     #[serde(skip)]
     pub params: Option<String>,
+    /// Times the job was put back after a failure of the server (a full disk, a failing
+    /// database), not of its input.
+    pub retries: i64,
+    /// A pending job waiting to retry is not run before this time.
+    pub run_after: Option<String>,
 }
 
 const COLUMNS: &str = "j.id, j.uuid, j.job_type, j.document_id, d.uuid, j.status, j.total_items, \
     j.processed_items, j.progress, j.current_step, j.error, j.attempts, j.created_at, \
-    j.started_at, j.completed_at, j.updated_at, j.created_by, j.params";
+    j.started_at, j.completed_at, j.updated_at, j.created_by, j.params, j.retries, j.run_after";
 
 impl Job {
     pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -78,6 +83,8 @@ impl Job {
             updated_at: row.get(15)?,
             created_by: row.get(16)?,
             params: row.get(17)?,
+            retries: row.get(18)?,
+            run_after: row.get(19)?,
         })
     }
 }
@@ -185,8 +192,9 @@ pub fn claim_next(conn: &Connection) -> rusqlite::Result<Option<Job>> {
         .prepare_cached(
             "UPDATE processing_jobs
              SET status = 'processing', attempts = attempts + 1, started_at = ?1,
-                 completed_at = NULL, error = NULL, updated_at = ?1
+                 completed_at = NULL, error = NULL, run_after = NULL, updated_at = ?1
              WHERE id = (SELECT id FROM processing_jobs WHERE status = 'pending'
+                           AND (run_after IS NULL OR run_after <= ?1)
                          ORDER BY created_at, id LIMIT 1)
              RETURNING id",
         )?
@@ -229,10 +237,44 @@ pub fn is_running(conn: &Connection, row_id: i64) -> rusqlite::Result<bool> {
         .map(|r| r.unwrap_or(false))
 }
 
-/// Whether any job waits to be claimed.
+/// Whether any job waits to be claimed now (not counting jobs waiting to retry later).
 pub fn has_pending(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE status = 'pending')")?
-        .query_row([], |r| r.get(0))
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM processing_jobs WHERE status = 'pending'
+             AND (run_after IS NULL OR run_after <= ?1))",
+    )?
+    .query_row([now()], |r| r.get(0))
+}
+
+/// When the earliest job waiting to retry becomes due, if one waits.
+pub fn next_retry(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT MIN(run_after) FROM processing_jobs WHERE status = 'pending' AND run_after > ?1",
+    )?
+    .query_row([now()], |r| r.get(0))
+}
+
+/// Puts a running job back in the queue, not to be run before `run_after`, after a failure
+/// of the server rather than of the job's input (a full disk, a locked or failing
+/// database): its `retries` goes up, the attempt is not counted, and its document waits
+/// with it. False when the job is no longer `processing`. Call inside a write transaction.
+pub fn defer(conn: &Connection, row_id: i64, run_after: &str, why: &str) -> rusqlite::Result<bool> {
+    let deferred: Option<Option<i64>> = conn
+        .prepare_cached(
+            "UPDATE processing_jobs SET status = 'pending', run_after = ?2, retries = retries + 1,
+                 attempts = max(attempts - 1, 0), current_step = ?3, updated_at = ?4
+             WHERE id = ?1 AND status = 'processing'
+             RETURNING document_id",
+        )?
+        .query_row(
+            params![row_id, run_after, format!("waiting to retry: {why}"), now()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(Some(document)) = deferred {
+        super::documents::mark_pending(conn, document)?;
+    }
+    Ok(deferred.is_some())
 }
 
 /// Records progress: `processed` of `total` items, and the step being worked on.

@@ -27,6 +27,9 @@ pub enum WriteError {
     /// The database stayed locked or its pool exhausted: overload, the client may retry.
     #[error("the company database is busy")]
     Busy,
+    /// The disk is full: nothing was stored.
+    #[error("the disk is full")]
+    Full,
     #[error("storing the usage row failed: {0}")]
     Failed(String),
 }
@@ -36,6 +39,8 @@ impl WriteError {
     fn of_sqlite(e: &rusqlite::Error) -> Self {
         if crate::error::is_busy(e) {
             WriteError::Busy
+        } else if crate::db::is_storage_full(e) {
+            WriteError::Full
         } else {
             WriteError::Failed(e.to_string())
         }

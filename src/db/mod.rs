@@ -36,6 +36,56 @@ impl DbError {
     }
 }
 
+/// The errors `err` wraps, itself first.
+fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+fn sqlite_code(e: &(dyn std::error::Error + 'static)) -> Option<rusqlite::ErrorCode> {
+    e.downcast_ref::<rusqlite::Error>()
+        .and_then(rusqlite::Error::sqlite_error_code)
+}
+
+fn io_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Whether `err`, or an error it wraps, says the disk (or a quota, or SQLite's size limit)
+/// is full. Nothing was written: the same request can succeed once space is freed.
+pub fn is_storage_full(err: &(dyn std::error::Error + 'static)) -> bool {
+    chain(err).any(|e| {
+        sqlite_code(e) == Some(rusqlite::ErrorCode::DiskFull)
+            || e.downcast_ref::<std::io::Error>().is_some_and(io_full)
+    })
+}
+
+/// Whether `err` is a failure of the machine rather than of the input: the disk full, the
+/// database busy or locked, an I/O error. Work that failed so is retried, not given up.
+pub fn is_transient(err: &(dyn std::error::Error + 'static)) -> bool {
+    use rusqlite::ErrorCode as C;
+    is_storage_full(err)
+        || chain(err).any(|e| {
+            matches!(
+                sqlite_code(e),
+                Some(C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::CannotOpen)
+            ) || e.is::<r2d2::Error>()
+                || e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                    !matches!(
+                        io.kind(),
+                        std::io::ErrorKind::NotFound
+                            | std::io::ErrorKind::InvalidData
+                            | std::io::ErrorKind::InvalidInput
+                            | std::io::ErrorKind::PermissionDenied
+                    )
+                })
+        })
+}
+
 /// Starts a write transaction that takes the write lock up front. A deferred transaction
 /// that reads and then writes fails with SQLITE_BUSY at once instead of waiting.
 pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {

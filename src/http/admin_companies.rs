@@ -153,7 +153,7 @@ async fn create_company(
         Ok(company) => company,
         Err(ProvisionError::Invalid(e)) => return Err(ApiError::invalid(e.field, e.message)),
         Err(ProvisionError::Conflict(m)) => return Err(ApiError::Conflict(m)),
-        Err(ProvisionError::Failed(e)) => return Err(ApiError::Internal(e)),
+        Err(ProvisionError::Failed(e)) => return Err(ApiError::internal(e)),
     };
     tracing::info!(company = %company.slug, by = %actor.email, "company created");
     app.audit(
@@ -343,7 +343,7 @@ async fn delete_company(
         .await
         .map_err(|e| match e {
             provision::DeleteError::Busy(busy) => ApiError::from(busy),
-            provision::DeleteError::Failed(cause) => ApiError::Internal(cause),
+            provision::DeleteError::Failed(cause) => ApiError::internal(cause),
         })?;
     app.principals.invalidate();
     tracing::info!(company = %company.slug, by = %actor.email, "company deleted");

@@ -122,6 +122,11 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
         stats.evictions.load(Relaxed),
         stats.index_evictions.load(Relaxed),
         app.registry.index_bytes(),
+    ) + &format!(
+        "# HELP silo_log_writes_dropped_total Log lines that could not be written (a full disk) and were dropped.\n\
+         # TYPE silo_log_writes_dropped_total counter\n\
+         silo_log_writes_dropped_total {}\n",
+        crate::logging::dropped()
     ) + &app.ingest.render_metrics()
         + &app.usage_writer.render_metrics();
     (

@@ -96,6 +96,33 @@ pub fn gate_responses(doc: &mut utoipa::openapi::OpenApi, answers: &[(u16, &str)
     }
 }
 
+/// Answers every operation of a kind can give, whatever its handler: a request body that
+/// stops arriving is 408 (the idle read timeout); a write on a full disk is 507.
+fn shared_responses(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let writes = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in writes.into_iter().flatten() {
+            if op.request_body.is_some() {
+                add_error(
+                    op,
+                    408,
+                    "`body_timeout`: the request body stopped arriving for longer than the read timeout",
+                );
+            }
+            add_error(
+                op,
+                507,
+                "`storage_full`: the server is out of storage space; nothing was saved",
+            );
+        }
+    }
+}
+
 /// Every operation with a path parameter answers 422 when the parameter is not valid
 /// UTF-8 once percent-decoded (`ApiPath`'s rejection).
 fn path_param_responses(doc: &mut utoipa::openapi::OpenApi) {
@@ -155,6 +182,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
         // The router's own assembly, without the middleware.
         let (_, mut doc) = super::assemble(|_, group| group);
         path_param_responses(&mut doc);
+        shared_responses(&mut doc);
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
         doc
     })

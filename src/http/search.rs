@@ -156,6 +156,6 @@ fn search_error(err: SearchError) -> ApiError {
         SearchError::Embed(EmbedError::Unavailable(why)) => {
             ApiError::Unavailable(format!("the embedding service is unavailable: {why}"))
         }
-        other => ApiError::Internal(other.into()),
+        other => ApiError::internal(other),
     }
 }

@@ -40,6 +40,41 @@ pub enum PipelineError {
     /// Storage failed; logged, and the user sees a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// The server failed, not the input (a full disk, a locked or failing database): the
+    /// job was left running for the worker to put back in the queue with a delay.
+    #[error("{0}")]
+    Retry(anyhow::Error),
+}
+
+/// Ends a job whose run failed with `err`: a failure of the input (or a bug) fails the job
+/// and its document with a message for the user; a failure of the server is returned as
+/// [`PipelineError::Retry`] without recording anything, for the worker to run it again
+/// later. `what` names the work for the log and the generic message.
+pub fn settle_failure(job: &jobs::Job, err: PipelineError, what: &str) -> PipelineError {
+    let message = match &err {
+        PipelineError::Failed(m) => m.clone(),
+        PipelineError::Internal(e) if crate::db::is_transient(e.as_ref()) => {
+            tracing::warn!(job = %job.uuid, error = %e, "{what} hit a server failure; it will be retried");
+            let PipelineError::Internal(e) = err else {
+                unreachable!()
+            };
+            return PipelineError::Retry(e);
+        }
+        PipelineError::Internal(e) => {
+            tracing::error!(job = %job.uuid, error = ?e, "{what} failed");
+            format!("internal error while {what}; the cause has been logged")
+        }
+        PipelineError::Retry(_) => return err,
+    };
+    // A job already ended (timed out) keeps the verdict it was given. If even this write
+    // fails for the server's sake, the worker retries the job.
+    match fail(job.row_id, &message) {
+        Ok(()) => err,
+        Err(PipelineError::Internal(e)) if crate::db::is_transient(e.as_ref()) => {
+            PipelineError::Retry(e)
+        }
+        Err(other) => other,
+    }
 }
 
 impl From<rusqlite::Error> for PipelineError {
@@ -75,21 +110,8 @@ pub fn run_job(
         fail(job.row_id, msg)?;
         return Err(PipelineError::Failed(msg.into()));
     };
-    match process(job, doc_id, embedder, prices) {
-        Ok(outcome) => Ok(outcome),
-        Err(err) => {
-            let user_message = match &err {
-                PipelineError::Failed(m) => m.clone(),
-                PipelineError::Internal(e) => {
-                    tracing::error!(job = %job.uuid, error = ?e, "document processing failed");
-                    "internal error while processing the document; upload it again".into()
-                }
-            };
-            // A job already ended (timed out) keeps the verdict it was given.
-            fail(job.row_id, &user_message)?;
-            Err(err)
-        }
-    }
+    process(job, doc_id, embedder, prices)
+        .map_err(|err| settle_failure(job, err, "processing the document"))
 }
 
 fn process(

@@ -57,17 +57,7 @@ pub fn run_job(
         Some(e) => reembed(job, e.as_ref(), prices, slice),
         None => Err(PipelineError::Failed("no embedder is configured".into())),
     };
-    if let Err(err) = &result {
-        let message = match err {
-            PipelineError::Failed(m) => m.clone(),
-            PipelineError::Internal(e) => {
-                tracing::error!(job = %job.uuid, error = ?e, "reindex failed");
-                "internal error while reindexing".into()
-            }
-        };
-        super::pipeline::fail(job.row_id, &message)?;
-    }
-    result
+    result.map_err(|err| super::pipeline::settle_failure(job, err, "reindexing"))
 }
 
 fn reembed(

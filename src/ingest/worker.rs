@@ -63,6 +63,10 @@ pub struct WorkerOptions {
     pub auto_reindex: bool,
     /// Longest slice of a reindex job.
     pub reindex_slice: Duration,
+    /// First wait before a job that failed for the server's sake (a full disk, a failing
+    /// database) runs again; it doubles with each retry, up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -73,6 +77,8 @@ impl Default for WorkerOptions {
             prices: PriceTable::default(),
             auto_reindex: true,
             reindex_slice: reindex_job::SLICE,
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(300),
         }
     }
 }
@@ -94,6 +100,8 @@ struct Inner {
 pub struct IngestStats {
     pub completed: AtomicU64,
     pub failed: AtomicU64,
+    /// Runs ended by a failure of the server and queued again.
+    pub retried: AtomicU64,
     pub chunks: AtomicU64,
 }
 
@@ -127,10 +135,7 @@ impl IngestWorker {
 
     /// Company `company_id` has new pending jobs: drain them unless already draining.
     pub fn notify(&self, company_id: i64) {
-        if self.inner.draining.insert(company_id) {
-            let inner = self.inner.clone();
-            tokio::spawn(async move { inner.drain(company_id).await });
-        }
+        self.inner.notify(company_id);
     }
 
     /// Whether stale chunks of `embedder_id` should be re-embedded in the background: the
@@ -162,6 +167,7 @@ impl IngestWorker {
              # TYPE silo_ingest_jobs_total counter\n\
              silo_ingest_jobs_total{{status=\"completed\"}} {}\n\
              silo_ingest_jobs_total{{status=\"failed\"}} {}\n\
+             silo_ingest_jobs_total{{status=\"retried\"}} {}\n\
              # HELP silo_ingest_chunks_total Chunks stored (or embedded again by reindex jobs) since start.\n\
              # TYPE silo_ingest_chunks_total counter\n\
              silo_ingest_chunks_total {}\n\
@@ -170,6 +176,7 @@ impl IngestWorker {
              silo_ingest_companies_draining {}\n",
             s.completed.load(Ordering::Relaxed),
             s.failed.load(Ordering::Relaxed),
+            s.retried.load(Ordering::Relaxed),
             s.chunks.load(Ordering::Relaxed),
             self.inner.draining.len(),
         )
@@ -207,13 +214,19 @@ impl IngestWorker {
                     tracing::info!("the embedder changed: reindex queued");
                 }
                 let pending = jobs::has_pending(&tx)?;
+                let retry = jobs::next_retry(&tx)?;
                 tx.commit()?;
-                Ok::<_, TenantError>((recovered, pending))
+                Ok::<_, TenantError>((recovered, (pending, retry)))
             }),
         )
         .await?;
+        let (pending, retry) = pending;
         if pending {
             self.notify(company_id);
+        }
+        // Jobs waiting to retry when the previous process stopped: wake when they are due.
+        if let Some(due) = retry.as_deref().and_then(until) {
+            self.inner.wake_after(company_id, due);
         }
         Ok(recovered)
     }
@@ -309,7 +322,91 @@ impl RecoveryReport {
     }
 }
 
+/// How long from now until the stored time `at` (None if it is not in the future).
+fn until(at: &str) -> Option<Duration> {
+    let at = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
 impl Inner {
+    fn notify(self: &Arc<Self>, company_id: i64) {
+        if self.draining.insert(company_id) {
+            let inner = self.clone();
+            tokio::spawn(async move { inner.drain(company_id).await });
+        }
+    }
+
+    /// Drains company `id` again after `delay`.
+    fn wake_after(self: &Arc<Self>, id: i64, delay: Duration) {
+        let inner = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            inner.notify(id);
+        });
+    }
+
+    /// The wait before the `retries`-th retry: `retry_base` doubled each time, capped.
+    fn backoff(&self, retries: i64) -> Duration {
+        let factor = 1u32 << retries.clamp(0, 16);
+        self.options
+            .retry_base
+            .saturating_mul(factor)
+            .min(self.options.retry_max)
+    }
+
+    /// Puts job `job_row` of company `id` back in the queue after a failure of the server,
+    /// to run again after [`Inner::backoff`]. While even that cannot be written (the disk
+    /// still full), the worker keeps the job and tries again with the same backoff: a job is
+    /// never left `processing` with no one working on it, and no restart is needed once the
+    /// server recovers. Stops if the company or the job is gone.
+    fn retry_later(self: &Arc<Self>, id: i64, job_row: i64, retries: i64, why: String) {
+        self.stats.retried.fetch_add(1, Ordering::Relaxed);
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let delay = inner.backoff(retries);
+            let mut attempt = retries;
+            loop {
+                match inner.defer(id, job_row, delay, &why).await {
+                    Ok(_) => break,
+                    Err(TenantError::NotFound) => return,
+                    Err(e) => {
+                        tracing::warn!(company_id = id, error = %e, "cannot queue a job again yet");
+                        attempt += 1;
+                        tokio::time::sleep(inner.backoff(attempt)).await;
+                    }
+                }
+            }
+            tokio::time::sleep(delay).await;
+            inner.notify(id);
+        });
+    }
+
+    async fn defer(
+        &self,
+        id: i64,
+        job_row: i64,
+        delay: Duration,
+        why: &str,
+    ) -> Result<bool, TenantError> {
+        let db = self.registry.get(id).await?;
+        let run_after = crate::db::timestamp(
+            chrono::Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default(),
+        );
+        let why = why.to_string();
+        context::scope(
+            TenantCtx::new(db, None),
+            context::run(move |c| {
+                let tx = write_tx(c)?;
+                let deferred = jobs::defer(&tx, job_row, &run_after, &why)?;
+                tx.commit()?;
+                Ok(deferred)
+            }),
+        )
+        .await
+    }
+
     /// Runs company `id`'s pending jobs one after another until none is left.
     async fn drain(self: Arc<Self>, id: i64) {
         loop {
@@ -317,7 +414,14 @@ impl Inner {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!(company_id = id, error = %e, "ingestion worker: company unavailable")
+                    // Claiming failed (the company closed, its disk full): try again later
+                    // rather than at once, which would spin.
+                    tracing::warn!(company_id = id, error = %e, "ingestion worker: company unavailable");
+                    self.draining.remove(&id);
+                    if !matches!(e, TenantError::NotFound) {
+                        self.wake_after(id, self.options.retry_base);
+                    }
+                    return;
                 }
             }
             self.draining.remove(&id);
@@ -340,7 +444,7 @@ impl Inner {
     }
 
     /// Claims and runs one job; false when there was none.
-    async fn run_next(&self, id: i64) -> Result<bool, TenantError> {
+    async fn run_next(self: &Arc<Self>, id: i64) -> Result<bool, TenantError> {
         // Held by the blocking task itself (below): if the job times out, its thread keeps
         // its slot until the parser really returns, so stuck jobs cannot pile up past the cap.
         let permit = self
@@ -366,6 +470,7 @@ impl Inner {
         let job_uuid = job.uuid.clone();
         let job_type = job.job_type.clone();
         let job_row = job.row_id;
+        let job_retries = job.retries;
         let handle = tokio::task::spawn_blocking({
             let ctx = ctx.clone();
             move || {
@@ -404,6 +509,11 @@ impl Inner {
                 tracing::info!(job = %job_uuid, chunks = outcome.chunks, "job finished")
             }
             Ok(Ok(None)) => tracing::info!(job = %job_uuid, "document deleted while processing"),
+            Ok(Err(pipeline::PipelineError::Retry(cause))) => {
+                let why = cause.to_string();
+                tracing::info!(job = %job_uuid, reason = %why, retries = job_retries, "job will run again");
+                self.retry_later(id, job_row, job_retries, why);
+            }
             Ok(Err(pipeline::PipelineError::Failed(msg))) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(job = %job_uuid, reason = %msg, "document processing failed")

@@ -7,4 +7,5 @@ mod identity;
 mod ops;
 mod search_index;
 mod shutdown;
+mod storage;
 mod workspace;

@@ -51,6 +51,16 @@ impl TestApp {
 
     pub async fn spawn_with(configure: impl FnOnce(&mut AppOptions)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(dir, configure, Arc::new(silo::embed::LexicalEmbedder)).await
+    }
+
+    /// The application on `dir` (its data directory is `dir/data`), embedding with
+    /// `embedder`.
+    pub async fn spawn_in(
+        dir: TempDir,
+        configure: impl FnOnce(&mut AppOptions),
+        embedder: Arc<dyn silo::embed::Embedder>,
+    ) -> TestApp {
         let mut options = AppOptions {
             jwt_secret: Some(JWT_SECRET.into()),
             ..AppOptions::default()
@@ -59,8 +69,8 @@ impl TestApp {
         let path = dir.path().join("data");
         let app = tokio::task::spawn_blocking(move || {
             let mut app = App::open(&path, options).unwrap();
-            // The built-in embedder: real vectors and a real index, no model files needed.
-            app.set_embedder(std::sync::Arc::new(silo::embed::LexicalEmbedder));
+            // Usually the built-in embedder: real vectors and a real index, no model files.
+            app.set_embedder(embedder);
             app.ensure_super_admin(ROOT_EMAIL, Some(ROOT_PASSWORD))
                 .unwrap();
             app
