@@ -55,6 +55,8 @@ pub struct App {
     pub query_embeddings: tokio::sync::Semaphore,
     /// Longest a request body may go without sending a byte before it is refused with 408.
     pub body_read_timeout: Duration,
+    /// What the background integrity scrub found since start.
+    pub scrub: crate::ops::scrub::ScrubStats,
     /// Set once shutdown begins: /readyz answers 503 while requests in flight finish.
     pub draining: std::sync::atomic::AtomicBool,
     /// Below this many free bytes on the data directory's file system /readyz answers 503.
@@ -208,6 +210,7 @@ impl App {
             query_embeddings: tokio::sync::Semaphore::new(cores),
             body_read_timeout: options.body_read_timeout,
             draining: std::sync::atomic::AtomicBool::new(false),
+            scrub: Default::default(),
             min_free_bytes: options.min_free_bytes,
             embedder: None,
             workspace: options.workspace,

@@ -106,6 +106,13 @@ pub struct ServerOpts {
     #[arg(long, env = "SILO_MIN_FREE_DISK_MB", default_value_t = 256)]
     pub min_free_disk_mb: u64,
 
+    /// Every company's database is integrity-checked (PRAGMA quick_check) once per this
+    /// many hours, one at a time and spread over the period; a damaged one stops taking
+    /// writes (503 company_damaged) until restored. 0 turns the scrub off.
+    #[arg(long, env = "SILO_SCRUB_PERIOD_HOURS", default_value_t = 24,
+          value_parser = clap::value_parser!(u64).range(0..=8760))]
+    pub scrub_period_hours: u64,
+
     /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight to finish before
     /// closing their connections.
     #[arg(long, env = "SILO_SHUTDOWN_TIMEOUT", default_value_t = 10,

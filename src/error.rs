@@ -67,6 +67,13 @@ impl ApiError {
     /// (whatever wrapped the cause), everything else an opaque 500.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         let err = err.into();
+        if crate::db::integrity::is_corrupt(err.as_ref()) {
+            // The current company's file is damaged: mark it (writes stop) and say so.
+            if let Ok(ctx) = crate::tenant::context::current() {
+                ctx.db.mark_damaged(&err.to_string(), "a request");
+            }
+            return ApiError::CompanyDamaged;
+        }
         if crate::db::is_storage_full(err.as_ref()) {
             tracing::warn!(error = %err, "storage full");
             return ApiError::storage_full();
@@ -218,6 +225,7 @@ impl From<TenantError> for ApiError {
         match err {
             TenantError::NotFound => ApiError::not_found("company"),
             TenantError::Inactive => ApiError::company_inactive(),
+            TenantError::Damaged(_) => ApiError::CompanyDamaged,
             e @ (TenantError::Unavailable(_) | TenantError::SchemaNewer { .. }) => {
                 tracing::warn!(error = %e, "company unavailable");
                 ApiError::Unavailable(e.to_string())

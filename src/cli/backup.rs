@@ -68,7 +68,15 @@ pub fn run(data: &DataOpts, args: BackupArgs) -> anyhow::Result<()> {
         let dst = backup::company_file(&snapshot, &c.slug);
         let outcome = resolve_inside(&data_dir, &c.db_path)
             .map_err(|e| anyhow::anyhow!(e))
-            .and_then(|src| Ok(backup::backup_file(&src, &dst, busy)?));
+            .and_then(|src| match backup::backup_file(&src, &dst, busy) {
+                Err(backup::BackupError::Damaged(what)) => {
+                    if let Err(e) = ops::record_damage(&data_dir, c, &what, "silo backup") {
+                        tracing::error!(company = %c.slug, error = %e, "could not record the damage");
+                    }
+                    Err(backup::BackupError::Damaged(what).into())
+                }
+                other => Ok(other?),
+            });
         entry(&c.uuid, &c.slug, dst, outcome, started)
     };
     let failed_entry = |c: &Company, e: String| Entry {

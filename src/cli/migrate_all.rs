@@ -57,6 +57,7 @@ struct Summary {
     failed: usize,
     skipped: usize,
     would_migrate: usize,
+    damaged: usize,
     duration_ms: u64,
 }
 
@@ -95,7 +96,7 @@ pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
     );
     progress.finish();
     let summary = print_report(&args, &opts, &primary, &reports, started)?;
-    let bad = summary.failed + summary.skipped;
+    let bad = summary.failed + summary.skipped + summary.damaged;
     if bad > 0 {
         bail!("{bad} of {} companies did not migrate", summary.total);
     }
@@ -131,9 +132,10 @@ impl Progress {
         self.count.set(self.count.get() + 1);
         match &self.bar {
             Some(bar) => {
-                if r.status == Status::Failed {
+                if matches!(r.status, Status::Failed | Status::Damaged) {
                     bar.println(format!(
-                        "failed: {}: {}",
+                        "{}: {}: {}",
+                        r.status.as_str(),
                         r.slug,
                         r.error.as_deref().unwrap_or("")
                     ));
@@ -187,6 +189,7 @@ fn print_report(
             Status::Failed => &mut summary.failed,
             Status::Skipped => &mut summary.skipped,
             Status::WouldMigrate => &mut summary.would_migrate,
+            Status::Damaged => &mut summary.damaged,
         } += 1;
     }
     // Only name the backup directory when something was actually written into it.
@@ -222,11 +225,12 @@ fn print_report(
         );
     }
     println!(
-        "\n{} companies: {} migrated, {} current, {} failed, {} skipped{} in {:.1} s",
+        "\n{} companies: {} migrated, {} current, {} failed, {} damaged, {} skipped{} in {:.1} s",
         summary.total,
         summary.migrated,
         summary.current,
         summary.failed,
+        summary.damaged,
         summary.skipped,
         if args.dry_run {
             format!(", {} would migrate", summary.would_migrate)

@@ -59,6 +59,10 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // serving starts at once even with thousands of companies.
         state.ingest.start_recovery(state.primary.clone());
         let maintenance = search::company::spawn_maintenance(state.registry.clone(), INDEX_SAVE_INTERVAL);
+        let scrub = (opts.scrub_period_hours > 0).then(|| {
+            let period = Duration::from_secs(opts.scrub_period_hours * 3600);
+            crate::ops::scrub::spawn(state.clone(), period)
+        });
         let deadline = Duration::from_secs(opts.shutdown_timeout);
         crate::http::server::serve(listener, state.clone(), shutdown_signal(), deadline)
             .await
@@ -66,6 +70,9 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // Save the vector indexes' unsaved changes: a restart then loads instead of
         // catching up (nothing would be lost either way: SQLite holds the vectors).
         maintenance.abort();
+        if let Some(scrub) = scrub {
+            scrub.abort();
+        }
         let registry = state.registry.clone();
         tokio::task::spawn_blocking(move || search::company::persist_all(&registry)).await?;
         Ok(())

@@ -105,6 +105,10 @@ pub async fn enter_company(
         tracing::Span::current().record("company", company.as_str());
     }
     let db = app.registry.get(company_id).await?;
+    // A damaged database serves reads while they work; writes never go on.
+    if db.is_damaged() && !parts.method.is_safe() {
+        return Err(ApiError::CompanyDamaged);
+    }
     // A body still arriving when the company starts closing is cut, so closing waits for
     // handlers, not for clients.
     let body = super::body::cut_on_close(body, db.closing());

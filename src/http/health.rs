@@ -100,6 +100,10 @@ pub fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
                body = String, content_type = "text/plain; version=0.0.4")))]
 async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
     use std::sync::atomic::Ordering::Relaxed;
+    let damaged = app
+        .read_primary(|conn| Ok(crate::primary::companies::count_damaged(conn)?))
+        .await
+        .unwrap_or(0);
     let stats = &app.registry.stats;
     let body = format!(
         "# HELP silo_open_companies Company databases open now.\n\
@@ -122,6 +126,17 @@ async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoRespon
         stats.evictions.load(Relaxed),
         stats.index_evictions.load(Relaxed),
         app.registry.index_bytes(),
+    ) + &format!(
+        "# HELP silo_scrub_checks_total Company databases integrity-checked by the scrub since start.\n\
+         # TYPE silo_scrub_checks_total counter\n\
+         silo_scrub_checks_total{{result=\"ok\"}} {}\n\
+         silo_scrub_checks_total{{result=\"damaged\"}} {}\n\
+         # HELP silo_companies_damaged Companies marked damaged (writes refused until restored).\n\
+         # TYPE silo_companies_damaged gauge\n\
+         silo_companies_damaged {}\n",
+        app.scrub.ok.load(Relaxed),
+        app.scrub.damaged.load(Relaxed),
+        damaged
     ) + &format!(
         "# HELP silo_log_writes_dropped_total Log lines that could not be written (a full disk) and were dropped.\n\
          # TYPE silo_log_writes_dropped_total counter\n\

@@ -61,6 +61,12 @@ pub fn settle_failure(job: &jobs::Job, err: PipelineError, what: &str) -> Pipeli
             return PipelineError::Retry(e);
         }
         PipelineError::Internal(e) => {
+            if let (true, Ok(ctx)) = (
+                crate::db::integrity::is_corrupt(e.as_ref()),
+                context::current(),
+            ) {
+                ctx.db.mark_damaged(&e.to_string(), "a background job");
+            }
             tracing::error!(job = %job.uuid, error = ?e, "{what} failed");
             format!("internal error while {what}; the cause has been logged")
         }

@@ -36,6 +36,9 @@ pub enum BackupError {
     },
     #[error("the database stayed busy; gave up after {0} attempts")]
     Busy(u32),
+    /// The copy failed its integrity check: the source is damaged, and no copy was kept.
+    #[error("the database is damaged ({0}); no backup was kept")]
+    Damaged(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BackupError {
@@ -126,7 +129,16 @@ fn copy_pages(src: &Connection, partial: &Path) -> Result<(), BackupError> {
         }
     }
     out.close().map_err(|(_, e)| e)?;
-    mark_rollback_journal(partial).map_err(io(format!("writing {}", partial.display())))
+    mark_rollback_journal(partial).map_err(io(format!("writing {}", partial.display())))?;
+    verify(partial)
+}
+
+/// A copy is kept only if SQLite finds it whole: the backup API copies pages as they are,
+/// so a damaged source makes a damaged copy.
+fn verify(copy: &Path) -> Result<(), BackupError> {
+    let conn = Connection::open_with_flags(copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    crate::db::integrity::check(&conn, crate::db::integrity::Depth::Full)
+        .map_err(BackupError::Damaged)
 }
 
 /// The copied header says WAL when the source is in WAL mode; a backup is better as one

@@ -28,6 +28,7 @@ use serde::Serialize;
 use super::backup;
 use crate::app::App;
 use crate::db::apply::{self, Applied};
+use crate::db::integrity;
 use crate::db::migrations::{self, MigrationSet, SchemaState};
 use crate::primary::companies::Company;
 use crate::tenant::TenantRegistry;
@@ -47,6 +48,8 @@ pub enum Status {
     Skipped,
     /// Dry run: the pending migrations applied cleanly to a temporary copy.
     WouldMigrate,
+    /// Not changed and not backed up: the database failed `quick_check` (restore it).
+    Damaged,
 }
 
 impl Status {
@@ -57,6 +60,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Skipped => "skipped",
             Status::WouldMigrate => "would_migrate",
+            Status::Damaged => "damaged",
         }
     }
 
@@ -154,6 +158,12 @@ pub fn migrate_company(data_dir: &Path, company: &Company, opts: &MigrateOptions
             run_locked(&path, MigrationSet::Company, backup_to, opts, &mut report);
         }
         Err(e) => report.error = Some(e),
+    }
+    if report.status == Status::Damaged {
+        let what = report.error.clone().unwrap_or_default();
+        if let Err(e) = super::record_damage(data_dir, company, &what, "migrate-all-companies") {
+            tracing::error!(company = %company.slug, error = %e, "could not record the damage");
+        }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     report
@@ -298,6 +308,14 @@ fn run(
     // version (the WAL commit is atomic), never half-migrated.
     conn.execute_batch("PRAGMA synchronous = NORMAL;")
         .map_err(|e| e.to_string())?;
+    // A damaged file is neither reported current nor copied into a backup as good.
+    if let Err(damage) = integrity::check(&conn, integrity::Depth::Quick) {
+        report.status = Status::Damaged;
+        report.error = Some(format!(
+            "the database is damaged ({damage}); restore it from a backup with `silo restore`"
+        ));
+        return Ok(());
+    }
     let found = migrations::current_version(&conn, set).map_err(|e| e.to_string())?;
     report.from_version = Some(found);
     match migrations::state_of(found, set) {

@@ -6,6 +6,7 @@
 //! - [`backup`]: consistent online copies with SQLite's backup API, snapshot directories
 //!   and their rotation.
 //! - [`restore`]: checking a backup and swapping it in atomically.
+//! - [`scrub`]: the background integrity check of every company, spread over a period.
 //! - [`workers`]: the bounded worker pool the commands fan out on.
 //!
 //! Everything here is blocking (rusqlite, fsync); async callers go through the `*_live`
@@ -14,6 +15,7 @@
 pub mod backup;
 pub mod migrate;
 pub mod restore;
+pub mod scrub;
 pub mod workers;
 
 use std::path::Path;
@@ -35,6 +37,18 @@ pub fn open_existing(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Co
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(busy_timeout)?;
     Ok(conn)
+}
+
+/// Records in primary.db that `company`'s database was found damaged (and the audit row),
+/// from operator work that has no pool: the CLI, or a check beside a running server.
+pub fn record_damage(
+    data_dir: &Path,
+    company: &crate::primary::companies::Company,
+    what: &str,
+    found_by: &str,
+) -> Result<bool, crate::db::DbError> {
+    let mut conn = open_existing(&data_dir.join("primary.db"), DEFAULT_BUSY_TIMEOUT)?;
+    crate::primary::companies::report_damage(&mut conn, company.id, &company.uuid, what, found_by)
 }
 
 /// Flushes a directory entry (a rename or a new file) to disk.

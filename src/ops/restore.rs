@@ -101,6 +101,9 @@ pub fn restore_company(
         let previous = save_current(&live, &company.slug, opts)?;
         swap_in(&staged, &live, &dir)?;
         empty_dir(&dir.join(VECTORS_DIR))?;
+        // The restored copy passed integrity_check: an earlier damage finding is over.
+        let primary = open_existing(&data_dir.join("primary.db"), opts.busy_timeout)?;
+        crate::primary::companies::clear_damage(&primary, company.id)?;
         Ok(RestoreReport {
             id: company.uuid.clone(),
             slug: company.slug.clone(),

@@ -18,3 +18,18 @@ pub fn record(
     )?;
     Ok(())
 }
+
+/// Records an action the system took by itself (no user: the background scrub, a check
+/// that found damage at run time).
+pub fn record_system(
+    conn: &Connection,
+    action: &str,
+    target: &str,
+    detail: &serde_json::Value,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO audit_log (actor_id, action, target, detail) VALUES (NULL, ?1, ?2, ?3)",
+        params![action, target, detail.to_string()],
+    )?;
+    Ok(())
+}

@@ -22,9 +22,16 @@ pub struct Company {
     pub is_active: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// When an integrity check last ran on the company's database.
+    pub integrity_checked_at: Option<String>,
+    /// When the database was found damaged (writes are refused until it is restored).
+    pub damaged_at: Option<String>,
+    /// What the check found.
+    pub damage: Option<String>,
 }
 
-const COLUMNS: &str = "id, uuid, name, slug, industry, db_path, is_active, created_at, updated_at";
+const COLUMNS: &str = "id, uuid, name, slug, industry, db_path, is_active, created_at, updated_at, \
+    integrity_checked_at, damaged_at, damage";
 
 impl Company {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -38,6 +45,9 @@ impl Company {
             is_active: row.get(6)?,
             created_at: row.get(7)?,
             updated_at: row.get(8)?,
+            integrity_checked_at: row.get(9)?,
+            damaged_at: row.get(10)?,
+            damage: row.get(11)?,
         })
     }
 
@@ -69,6 +79,67 @@ pub fn mark_provisioned(conn: &Connection, id: i64) -> Result<(), DbError> {
         params![id, now()],
     )?;
     Ok(())
+}
+
+/// Records an integrity check of company `id`: `damage` is None when it passed. A pass does
+/// not clear an earlier finding (only a restore does: [`clear_damage`]). Returns true when
+/// this check is the one that found the company damaged.
+pub fn record_check(conn: &Connection, id: i64, damage: Option<&str>) -> Result<bool, DbError> {
+    let ts = now();
+    conn.execute(
+        "UPDATE companies SET integrity_checked_at = ?2 WHERE id = ?1",
+        params![id, ts],
+    )?;
+    match damage {
+        Some(what) => mark_damaged(conn, id, what),
+        None => Ok(false),
+    }
+}
+
+/// Marks company `id` damaged with `what` unless it is already; true if it was not.
+pub fn mark_damaged(conn: &Connection, id: i64, what: &str) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "UPDATE companies SET damaged_at = ?2, damage = ?3 WHERE id = ?1 AND damaged_at IS NULL",
+        params![id, now(), what],
+    )? > 0)
+}
+
+/// Marks company `id` (public id `uuid`) damaged and writes the `company.damaged` audit row,
+/// in one transaction, unless it is marked already. True if this call marked it.
+pub fn report_damage(
+    conn: &mut Connection,
+    id: i64,
+    uuid: &str,
+    what: &str,
+    found_by: &str,
+) -> Result<bool, DbError> {
+    let tx = crate::db::write_tx(conn)?;
+    let newly = record_check(&tx, id, Some(what))?;
+    if newly {
+        let detail = serde_json::json!({"damage": what, "found_by": found_by});
+        super::audit::record_system(&tx, "company.damaged", uuid, &detail)?;
+    }
+    tx.commit()?;
+    Ok(newly)
+}
+
+/// Clears a damage finding (a good copy was restored).
+pub fn clear_damage(conn: &Connection, id: i64) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE companies SET damaged_at = NULL, damage = NULL WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
+/// How many companies are marked damaged.
+pub fn count_damaged(conn: &Connection) -> Result<u64, DbError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM companies WHERE damaged_at IS NOT NULL AND provisioned_at IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
 }
 
 /// Removes a company row (its users and their tokens go with it by cascade).

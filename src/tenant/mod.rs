@@ -35,6 +35,10 @@ pub enum TenantError {
          ({latest}); upgrade silo before opening it"
     )]
     SchemaNewer { found: i64, latest: i64 },
+    /// The company's database failed an integrity check or answered SQLITE_CORRUPT: writes
+    /// are refused until it is restored.
+    #[error("the company's database is damaged: {0}")]
+    Damaged(String),
     #[error("company path refused: {0}")]
     Path(String),
     #[error(transparent)]

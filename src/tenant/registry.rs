@@ -65,9 +65,51 @@ pub struct TenantDb {
     /// Set when the company starts closing for maintenance: requests still reading their
     /// body are cut (see [`TenantDb::closing`]) instead of holding the close up.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The database failed an integrity check (or answered SQLITE_CORRUPT): writes are
+    /// refused until it is restored. Read from the company's row on open.
+    damaged: AtomicBool,
+    /// primary.db, where a damage finding is recorded.
+    primary: Pool,
 }
 
 impl TenantDb {
+    /// Whether the company's database is known to be damaged.
+    pub fn is_damaged(&self) -> bool {
+        self.damaged.load(Ordering::Acquire)
+    }
+
+    /// Marks the company damaged: writes are refused from now on, and the finding is
+    /// recorded in primary.db with an audit row (on the blocking pool when called from a
+    /// runtime). `found_by` says what noticed it.
+    pub fn mark_damaged(&self, what: &str, found_by: &str) {
+        if self.damaged.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::error!(company = %self.company.slug, damage = %what, found_by,
+            "company database damaged: writes are refused until it is restored");
+        let (primary, id, uuid) = (
+            self.primary.clone(),
+            self.company.id,
+            self.company.uuid.clone(),
+        );
+        let (what, found_by) = (what.to_string(), found_by.to_string());
+        let record = move || {
+            let recorded = primary
+                .get()
+                .map_err(crate::db::DbError::from)
+                .and_then(|mut conn| {
+                    companies::report_damage(&mut conn, id, &uuid, &what, &found_by)
+                });
+            if let Err(e) = recorded {
+                tracing::error!(error = %e, "could not record the damage in primary.db");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(record)),
+            Err(_) => record(),
+        }
+    }
+
     /// Resolves when this company starts closing (delete, migrate, restore). Never resolves
     /// otherwise.
     pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -338,6 +380,11 @@ impl TenantRegistry {
 
     /// Handles to every open company (for maintenance passes; holding them keeps the
     /// companies from being evicted until they are dropped).
+    /// Company `id`'s handle if it is open now (does not open it).
+    pub fn if_open(&self, id: i64) -> Option<Arc<TenantDb>> {
+        self.slots.get(&id).and_then(|s| s.db.get().cloned())
+    }
+
     pub fn open_handles(&self) -> Vec<Arc<TenantDb>> {
         self.slots
             .iter()
@@ -450,8 +497,27 @@ fn open_company(
     // The first connection is opened here, not by the pool: a corrupt, locked or newer file
     // must fail fast (a pool retries until its checkout timeout), and this connection then
     // becomes the pool's first instead of being closed and reopened.
-    let mut conn = pool::connect(&path, options.pool, false)?;
-    let schema_version = match migrations::schema_state(&conn, MigrationSet::Company)? {
+    let opened = pool::connect(&path, options.pool, false).and_then(|conn| {
+        let state = migrations::schema_state(&conn, MigrationSet::Company)?;
+        Ok((conn, state))
+    });
+    let (mut conn, state) = match opened {
+        Ok(opened) => opened,
+        Err(e) if crate::db::integrity::is_corrupt(&e) => {
+            let what = e.to_string();
+            let mut primary_conn = primary.get()?;
+            companies::report_damage(
+                &mut primary_conn,
+                company.id,
+                &company.uuid,
+                &what,
+                "opening it",
+            )?;
+            return Err(TenantError::Damaged(what));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let schema_version = match state {
         SchemaState::Current => MigrationSet::Company.latest(),
         SchemaState::Newer { found, latest } => {
             return Err(TenantError::SchemaNewer { found, latest });
@@ -473,11 +539,13 @@ fn open_company(
     let pool = pool::open_pool(&path, options.pool, maintenance, false, Some(conn))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(TenantDb {
-        company,
         pool,
         dir,
         schema_version,
         vectors: tokio::sync::OnceCell::new(),
         closing: tokio::sync::watch::Sender::new(false),
+        damaged: AtomicBool::new(company.damaged_at.is_some()),
+        primary: primary.clone(),
+        company,
     })
 }

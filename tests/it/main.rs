@@ -4,6 +4,7 @@ mod bodies;
 mod common;
 mod core;
 mod identity;
+mod integrity;
 mod ops;
 mod search_index;
 mod shutdown;
