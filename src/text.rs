@@ -47,6 +47,67 @@ pub fn normalize(text: &str) -> String {
     text.trim().nfc().collect()
 }
 
+/// A regular expression (JSON Schema `pattern`: the subset ECMA-262, Python and Rust's
+/// regex share, with `\uXXXX` and `\UXXXXXXXX` escapes) that matches exactly the texts the
+/// checks above accept: no forbidden character (newlines and tabs allowed when `multiline`),
+/// and, when `nonblank`, at least one character that is not whitespace. Generated from
+/// [`is_forbidden`] itself, so the published contract cannot drift from the server's rule.
+pub fn pattern(multiline: bool, nonblank: bool) -> String {
+    let forbidden = forbidden_class(multiline);
+    if nonblank {
+        format!("^[^{forbidden}]*[^\\s{forbidden}][^{forbidden}]*$")
+    } else {
+        format!("^[^{forbidden}]*$")
+    }
+}
+
+/// The JSON Schema pattern of an email address as accounts accept it: one `@` between two
+/// non-empty parts, no whitespace or forbidden character.
+pub fn email_pattern() -> String {
+    let f = forbidden_class(false);
+    format!("^[^\\s@{f}]+@[^\\s@{f}]+$")
+}
+
+/// The forbidden characters as the inside of a character class, in ranges (computed once:
+/// it walks every code point).
+fn forbidden_class(multiline: bool) -> &'static str {
+    static ONE_LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static MULTI_LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let cell = if multiline { &MULTI_LINE } else { &ONE_LINE };
+    cell.get_or_init(|| compute_forbidden_class(multiline))
+}
+
+fn compute_forbidden_class(multiline: bool) -> String {
+    let allowed_anyway = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    let mut ranges: Vec<(char, char)> = Vec::new();
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        if !is_forbidden(c) || allowed_anyway(c) {
+            continue;
+        }
+        match ranges.last_mut() {
+            Some((_, end)) if *end as u32 + 1 == c as u32 => *end = c,
+            _ => ranges.push((c, c)),
+        }
+    }
+    let esc = |c: char| {
+        if (c as u32) < 0x10000 {
+            format!("\\u{:04X}", c as u32)
+        } else {
+            format!("\\U{:08X}", c as u32)
+        }
+    };
+    ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                esc(a)
+            } else {
+                format!("{}-{}", esc(a), esc(b))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +131,19 @@ mod tests {
         let decomposed = "Cafe\u{301}";
         assert_eq!(normalize(decomposed), "Café");
         assert_eq!(normalize(" x "), "x");
+    }
+
+    #[test]
+    fn the_published_pattern_is_the_rule() {
+        let one_line = pattern(false, true);
+        assert!(
+            one_line.starts_with("^[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD"),
+            "{one_line}"
+        );
+        assert!(
+            one_line.contains("\\U000E0001"),
+            "astral format characters: {one_line}"
+        );
+        assert!(pattern(true, false).starts_with("^[^\\u0000-\\u0008\\u000B-\\u000C\\u000E-"));
     }
 }

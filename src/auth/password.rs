@@ -8,7 +8,8 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest password accepted (in characters; at most 1 KiB of UTF-8).
+pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// Hashes a password into a PHC string (salt included).
 pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
@@ -39,8 +40,8 @@ pub fn check_strength(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
     }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(format!("must be at most {MAX_PASSWORD_BYTES} bytes"));
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
     }
     Ok(())
 }

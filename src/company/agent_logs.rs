@@ -23,9 +23,9 @@ pub struct AgentLog {
     pub agent_name: String,
     pub agent_type: Option<String>,
     pub action: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub input_data: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub output_data: Option<Value>,
     /// Seconds.
     pub execution_time: Option<f64>,

@@ -17,7 +17,7 @@ pub struct Report {
     pub uuid: String,
     pub title: String,
     pub report_type: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::ObjectOrArray)]
     pub report_data: Value,
     pub tags: Vec<String>,
     pub confidence: Option<f64>,

@@ -45,8 +45,10 @@ pub struct UserQuery {
     pub role: Option<String>,
     // Not `#[serde(flatten)] Page`: flattening loses the number parsing of query strings.
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Rows to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub offset: Option<u32>,
 }
 
@@ -92,6 +94,7 @@ async fn list_users(
 /// Creates an account: a company user (with `company_id`) or a super admin (without).
 #[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = CreateUser,
     responses((status = 201, body = UserResponse), (status = 400, body = ErrorBody),
+              (status = 404, description = "no such company", body = ErrorBody),
               (status = 409, description = "the email is taken", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
               (status = 422, body = ErrorBody)),
@@ -103,11 +106,8 @@ async fn create_user(
 ) -> ApiResult<(StatusCode, Json<UserResponse>)> {
     actor.require("users:manage")?;
     let company_id = match body.company_id.take() {
-        Some(key) => Some(
-            company_id_of(&app, key)
-                .await
-                .map_err(|_| ApiError::invalid("company_id", "no such company"))?,
-        ),
+        // An unknown company is not found, like any id that names nothing.
+        Some(key) => Some(company_id_of(&app, key).await?),
         None => None,
     };
     let user = users::create_user(&app, &actor, body, company_id).await?;

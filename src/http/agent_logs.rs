@@ -31,12 +31,19 @@ const STATUSES: &[&str] = &["success", "failed", "timeout"];
 #[serde(deny_unknown_fields)]
 struct AgentLogQuery {
     /// Only the runs for this message.
+    #[param(value_type = Option<uuid::Uuid>)]
     message_id: Option<String>,
     /// research, analyzer, grounding, explainability, ...
+    #[param(pattern = "text:line", max_length = 100)]
     agent_type: Option<String>,
     /// success, failed or timeout.
+    #[param(pattern = "^(success|failed|timeout)$")]
     status: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// Rows to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     offset: Option<u32>,
 }
 
@@ -86,28 +93,39 @@ async fn list_agent_logs(
 #[serde(deny_unknown_fields)]
 pub struct CreateAgentLog {
     /// The message the run worked on (a message of the caller's conversations).
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub message_id: Option<String>,
+    #[schema(pattern = "text:line!", max_length = 100)]
     pub agent_name: String,
+    #[schema(pattern = "text:line", max_length = 100)]
     pub agent_type: Option<String>,
+    #[schema(pattern = "text:line", max_length = 200)]
     pub action: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub input_data: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub output_data: Option<Value>,
     /// Seconds, >= 0.
+    #[schema(minimum = 0.0)]
     pub execution_time: Option<f64>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub tokens_used: Option<i64>,
     /// success (default), failed or timeout.
+    #[schema(pattern = "^(success|failed|timeout)$")]
     pub status: Option<String>,
+    #[schema(pattern = "text:text", max_length = 100_000)]
     pub error_message: Option<String>,
+    #[schema(pattern = "text:text", max_length = 100_000)]
     pub reasoning: Option<String>,
     /// 0 to 1.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
 }
 
 /// Records an agent run.
 #[utoipa::path(post, path = "/api/agent-logs", tag = "agents", request_body = CreateAgentLog,
     responses((status = 201, body = AgentLog), (status = 400, body = ErrorBody),
+              (status = 404, description = "an id in the body names nothing the caller can see", body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_agent_log(
@@ -156,7 +174,7 @@ async fn create_agent_log(
         if let Some(m) = &message {
             new.message_id = Some(
                 messages::row_id_visible(&tx, &Viewer::from(&actor), m)?
-                    .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
+                    .ok_or_else(|| ApiError::NotFound("message_id: no such message".into()))?,
             );
         }
         let row = agent_logs::insert(&tx, &new_time_ordered_uuid(), &actor.user_uuid, &new)?;

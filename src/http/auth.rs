@@ -38,7 +38,9 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(pattern = "text:line!", max_length = 254)]
     pub email: String,
+    #[schema(max_length = 256)]
     pub password: String,
 }
 
@@ -76,10 +78,10 @@ async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let email = body.email.trim().to_lowercase();
-    if email.is_empty() || email.len() > 254 {
+    if email.is_empty() || email.chars().count() > 254 {
         return Err(ApiError::invalid("email", "must be an email address"));
     }
-    if body.password.len() > password::MAX_PASSWORD_BYTES {
+    if body.password.chars().count() > password::MAX_PASSWORD_CHARS {
         return Err(ApiError::invalid("password", "is too long"));
     }
     let address = client_address(connect.as_ref().map(|c| &c.0));
@@ -152,7 +154,16 @@ fn issue_tokens(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 256)]
     pub refresh_token: String,
+}
+
+/// A refresh token is 1 to 256 characters (the schema's limits).
+fn check_refresh_token(token: &str) -> ApiResult<()> {
+    if token.is_empty() || token.chars().count() > 256 {
+        return Err(ApiError::invalid("refresh_token", "is not a refresh token"));
+    }
+    Ok(())
 }
 
 /// Trades a refresh token for a new pair (the old one is spent; reusing it revokes the
@@ -167,9 +178,7 @@ async fn refresh(
     State(app): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    if body.refresh_token.is_empty() || body.refresh_token.len() > 256 {
-        return Err(ApiError::invalid("refresh_token", "is not a refresh token"));
-    }
+    check_refresh_token(&body.refresh_token)?;
     let token = body.refresh_token;
     let rotation = app
         .with_primary(move |conn| Ok(refresh_tokens::rotate(conn, &token)?))
@@ -221,6 +230,7 @@ async fn logout(
     actor: Actor,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
+    check_refresh_token(&body.refresh_token)?;
     let token = body.refresh_token;
     app.with_primary(move |conn| {
         Ok(refresh_tokens::revoke_by_token(
@@ -271,7 +281,9 @@ async fn get_me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<MeR
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
+    #[schema(max_length = 256)]
     pub current_password: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
@@ -288,7 +300,7 @@ async fn change_password(
 ) -> ApiResult<StatusCode> {
     password::check_strength(&body.new_password)
         .map_err(|m| ApiError::invalid("new_password", m))?;
-    if body.current_password.len() > password::MAX_PASSWORD_BYTES {
+    if body.current_password.chars().count() > password::MAX_PASSWORD_CHARS {
         return Err(ApiError::invalid("current_password", "is too long"));
     }
     let user_id = actor.user_id;
@@ -306,7 +318,7 @@ async fn change_password(
         })
         .await?
         .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?
-        .ok_or_else(|| ApiError::invalid("current_password", "is wrong"))?;
+        .ok_or_else(|| ApiError::Forbidden("current_password is wrong".into()))?;
     let session = actor.session.clone();
     app.with_primary(move |conn| {
         let tx = crate::db::write_tx(conn)?;

@@ -9,7 +9,9 @@ use utoipa_axum::routes;
 
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
-use super::users::{self, CreateUser, UpdateUser, UserResponse};
+use super::users::{
+    self, CreateCompanyUser, CreateUser, UpdateCompanyUser, UpdateUser, UserResponse,
+};
 use super::validate::PageQuery;
 use crate::app::AppState;
 use crate::company::Listing;
@@ -71,38 +73,35 @@ async fn list_company_users(
 }
 
 /// Creates a user (admin, analyst or viewer) in the caller's company.
-#[utoipa::path(post, path = "/api/company/users", tag = "company-admin", request_body = CreateUser,
+#[utoipa::path(post, path = "/api/company/users", tag = "company-admin", request_body = CreateCompanyUser,
     responses((status = 201, body = UserResponse), (status = 400, body = ErrorBody),
               (status = 403, description = "needs users:manage and a company", body = ErrorBody),
               (status = 409, description = "the email is taken", body = ErrorBody),
+              (status = 429, description = "told too often that an email is taken (20 an hour)", body = ErrorBody,
+               headers(("Retry-After" = u64, description = "seconds to wait"))),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_company_user(
     State(app): State<AppState>,
     actor: Actor,
-    ApiJson(body): ApiJson<CreateUser>,
+    ApiJson(body): ApiJson<CreateCompanyUser>,
 ) -> ApiResult<(StatusCode, Json<UserResponse>)> {
     let company_id = own_company(&actor)?;
-    if body.company_id.is_some() {
-        return Err(ApiError::invalid(
-            "company_id",
-            "users are created in your own company",
-        ));
-    }
     if body.role == "super_admin" {
         return Err(ApiError::invalid(
             "role",
             "must be one of admin, analyst, viewer",
         ));
     }
+    let body = CreateUser::from(body);
     let user = users::create_user(&app, &actor, body, Some(company_id)).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Changes a user of the caller's company (not its password).
 #[utoipa::path(patch, path = "/api/company/users/{id}", tag = "company-admin",
-    params(("id" = String, Path, description = "user id")), request_body = UpdateUser,
+    params(("id" = String, Path, description = "user id")), request_body = UpdateCompanyUser,
     responses((status = 200, body = UserResponse), (status = 400, body = ErrorBody),
               (status = 403, description = "needs users:manage and a company", body = ErrorBody),
               (status = 404, description = "no such user in the company", body = ErrorBody),
@@ -114,8 +113,12 @@ async fn update_company_user(
     State(app): State<AppState>,
     actor: Actor,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UpdateUser>,
+    ApiJson(body): ApiJson<UpdateCompanyUser>,
 ) -> ApiResult<Json<UserResponse>> {
+    if let Some(role) = &body.role {
+        crate::auth::accounts::check_role(role, true)?;
+    }
+    let body = UpdateUser::from(body);
     let company_id = own_company(&actor)?;
     let target = company_user(&app, company_id, id).await?;
     if target.id == actor.user_id && (body.role.is_some() || body.is_active == Some(false)) {

@@ -35,10 +35,14 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversation {
+    #[schema(pattern = "text:line", max_length = 500)]
     pub title: Option<String>,
     /// Document ids retrieval is limited to (each must be visible to the caller).
+    #[schema(max_items = 200, value_type = Option<Vec<uuid::Uuid>>)]
     pub selected_document_ids: Option<Vec<String>>,
+    #[schema(pattern = "text:line", max_length = 100)]
     pub llm_provider: Option<String>,
+    #[schema(pattern = "text:line", max_length = 200)]
     pub llm_model: Option<String>,
 }
 
@@ -47,15 +51,18 @@ pub struct CreateConversation {
 pub struct UpdateConversation {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 500)]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<uuid::Uuid>>, max_items = 200)]
     pub selected_document_ids: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 100)]
     pub llm_provider: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 200)]
     pub llm_model: Option<Option<String>>,
 }
 
@@ -77,10 +84,9 @@ fn check_documents_visible(
     }
     for (i, id) in ids.iter().enumerate() {
         if documents::get_visible(conn, &viewer, id)?.is_none() {
-            return Err(ApiError::invalid(
-                format!("selected_document_ids[{i}]"),
-                "no such document",
-            ));
+            return Err(ApiError::NotFound(format!(
+                "selected_document_ids[{i}]: no such document"
+            )));
         }
     }
     Ok(())
@@ -89,6 +95,7 @@ fn check_documents_visible(
 /// Starts a conversation.
 #[utoipa::path(post, path = "/api/conversations", tag = "conversations", request_body = CreateConversation,
     responses((status = 201, body = Conversation), (status = 400, body = ErrorBody),
+              (status = 404, description = "an id in the body names nothing the caller can see", body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_conversation(
@@ -220,23 +227,30 @@ async fn delete_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiR
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMessage {
+    #[schema(pattern = "text:text!", max_length = 100_000)]
     pub content: String,
     /// `user` (default); `assistant` and `system` need agents:execute.
+    #[schema(pattern = "^(user|assistant|system)$")]
     pub role: Option<String>,
     /// Array of retrieved chunks: `{document_id, chunk_id, content, similarity_score, page_number}`.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(max_items = 200)]
     pub retrieved_documents: Option<Value>,
     /// Array of cited sources: `{id, filename, title, relevance_score, cited_text}`.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(max_items = 200)]
     pub sources: Option<Value>,
     /// Array of steps: `{step, agent, action, reasoning, execution_time}`.
     #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(max_items = 200)]
     pub reasoning_chain: Option<Value>,
     /// Object: `{score, verified_claims, unverified_claims, evidence}`.
     #[schema(value_type = Option<Object>)]
     pub grounding_evidence: Option<Value>,
+    #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub agents_involved: Option<Vec<String>>,
     /// 0 to 1; below 0.30 the message carries low_confidence_warning.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence_score: Option<f64>,
 }
 

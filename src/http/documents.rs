@@ -201,14 +201,21 @@ async fn create_document(
 #[serde(deny_unknown_fields)]
 struct DocumentQuery {
     /// pending, processing, completed or failed.
+    #[param(pattern = "^(pending|processing|completed|failed)$")]
     status: Option<String>,
     /// company or user.
+    #[param(pattern = "^(company|user)$")]
     scope: Option<String>,
+    #[param(pattern = "text:line", max_length = 100)]
     category: Option<String>,
     /// Text contained in the title, file name or description.
+    #[param(pattern = "text:line", max_length = 200)]
     q: Option<String>,
-    /// 1 to 200, default 50.
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// Rows to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     offset: Option<u32>,
 }
 
@@ -277,15 +284,20 @@ pub struct UpdateDocument {
     /// null clears it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 500)]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:text", max_length = 10_000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 100)]
     pub category: Option<Option<String>>,
+    #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub tags: Option<Vec<String>>,
     /// company or user.
+    #[schema(pattern = "^(company|user)$")]
     pub scope: Option<String>,
 }
 

@@ -31,11 +31,16 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct JobQuery {
     /// document_processing or reindex.
+    #[param(pattern = "^(document_processing|reindex)$")]
     job_type: Option<String>,
     /// pending, processing, completed or failed.
+    #[param(pattern = "^(pending|processing|completed|failed)$")]
     status: Option<String>,
-    /// 1 to 200, default 50.
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// Rows to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     offset: Option<u32>,
 }
 

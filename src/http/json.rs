@@ -17,11 +17,74 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(JsonRejection::BytesRejection(e)))?;
+        // Every request body of the API is an object; serde would also take a struct
+        // written as an array (`[null, null]`), which the schema does not allow.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::invalid("body", "must be a JSON object"));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            // JSON (and JSON Schema) count `9.0` as the integer 9; serde does not. Read
+            // integral numbers as integers and try once more.
+            Err(JsonRejection::JsonDataError(e))
+                if e.body_text().contains("invalid type: floating point") =>
+            {
+                let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|_| ApiError::BadRequest("malformed JSON".into()))?;
+                integral_numbers(&mut value);
+                let bytes = serde_json::to_vec(&value).map_err(ApiError::internal)?;
+                axum::Json::<T>::from_bytes(&bytes)
+                    .map(|axum::Json(value)| ApiJson(value))
+                    .map_err(json_rejection)
+            }
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// Rewrites every number with no fractional part (`9.0`) as an integer, in place.
+fn integral_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                if f >= i64::MIN as f64 && f < i64::MAX as f64 {
+                    *n = (f as i64).into();
+                } else if f >= 0.0 && f < u64::MAX as f64 {
+                    *n = (f as u64).into();
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
+/// `Content-Type: application/json` (or `application/<something>+json`), any parameters.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {

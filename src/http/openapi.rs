@@ -14,6 +14,7 @@ use serde::Serialize;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ArrayItems, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -110,15 +111,82 @@ fn shared_responses(doc: &mut utoipa::openapi::OpenApi) {
             if op.request_body.is_some() {
                 add_error(
                     op,
+                    400,
+                    "the body is malformed (not JSON, or a broken multipart stream)",
+                );
+                add_error(
+                    op,
                     408,
                     "`body_timeout`: the request body stopped arriving for longer than the read timeout",
                 );
+                add_error(
+                    op,
+                    413,
+                    "the body is larger than its limit (1 MiB of JSON; an upload: the server's upload limit)",
+                );
+                add_error(
+                    op,
+                    415,
+                    "the Content-Type is not the one the operation takes",
+                );
+                add_error(op, 422, "a field is invalid: `field` names it");
             }
             add_error(
                 op,
                 507,
                 "`storage_full`: the server is out of storage space; nothing was saved",
             );
+        }
+    }
+}
+
+/// Text rules are written on fields as markers (`#[schema(pattern = "text:line!")]`) and
+/// replaced here by the regular expressions [`crate::text::pattern`] generates from the
+/// server's own check: `line` one-line, `text` multi-line, `!` not blank.
+fn text_patterns(doc: &mut utoipa::openapi::OpenApi) {
+    fn marker(pattern: &str) -> Option<String> {
+        let rule = pattern.strip_prefix("text:")?;
+        if rule == "email" {
+            return Some(crate::text::email_pattern());
+        }
+        let (kind, nonblank) = rule.strip_suffix('!').map_or((rule, false), |k| (k, true));
+        Some(crate::text::pattern(kind == "text", nonblank))
+    }
+    fn walk(schema: &mut RefOr<Schema>) {
+        let RefOr::T(schema) = schema else { return };
+        match schema {
+            Schema::Object(o) => {
+                if let Some(p) = o.pattern.as_deref().and_then(marker) {
+                    o.pattern = Some(p);
+                }
+                o.properties.values_mut().for_each(walk);
+            }
+            Schema::Array(a) => {
+                if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                    walk(items);
+                }
+            }
+            Schema::OneOf(c) => c.items.iter_mut().for_each(walk),
+            Schema::AllOf(c) => c.items.iter_mut().for_each(walk),
+            Schema::AnyOf(c) => c.items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Some(components) = doc.components.as_mut() {
+        components.schemas.values_mut().for_each(walk);
+    }
+    for op in operations_mut(doc) {
+        for param in op.parameters.iter_mut().flatten() {
+            if let Some(schema) = param.schema.as_mut() {
+                walk(schema);
+            }
+        }
+        if let Some(body) = op.request_body.as_mut() {
+            for content in body.content.values_mut() {
+                if let Some(schema) = content.schema.as_mut() {
+                    walk(schema);
+                }
+            }
         }
     }
 }
@@ -183,6 +251,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
         let (_, mut doc) = super::assemble(|_, group| group);
         path_param_responses(&mut doc);
         shared_responses(&mut doc);
+        text_patterns(&mut doc);
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
         doc
     })

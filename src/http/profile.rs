@@ -33,7 +33,7 @@ async fn get_profile(actor: Actor) -> ApiResult<Json<Profile>> {
 }
 
 macro_rules! nullable {
-    ($($name:ident: $t:ty),* $(,)?) => {
+    ($($(#[$m:meta])* $name:ident: $t:ty),* $(,)?) => {
         /// Profile changes. Every field is optional; `null` clears a nullable one.
         #[derive(Deserialize, ToSchema, Default)]
         #[serde(deny_unknown_fields)]
@@ -41,15 +41,19 @@ macro_rules! nullable {
             $(
                 #[serde(default, deserialize_with = "double_option")]
                 #[schema(value_type = Option<$t>)]
+                $(#[$m])*
                 pub $name: Option<Option<$t>>,
             )*
             pub historical_data_uploaded: Option<bool>,
             pub onboarding_completed: Option<bool>,
             /// 0 to 1.
+            #[schema(minimum = 0.0, maximum = 1.0)]
             pub energy_mix_weight: Option<f64>,
             /// 0 to 1.
+            #[schema(minimum = 0.0, maximum = 1.0)]
             pub price_optimization_weight: Option<f64>,
             /// 0 to 1.
+            #[schema(minimum = 0.0, maximum = 1.0)]
             pub portfolio_decision_weight: Option<f64>,
             /// Further fields, a JSON object (null clears).
             #[serde(default, deserialize_with = "double_option")]
@@ -60,13 +64,21 @@ macro_rules! nullable {
 }
 
 nullable! {
+    #[schema(pattern = "text:line", max_length = 100)]
     industry: String,
+    #[schema(pattern = "text:line", max_length = 200)]
     location: String,
+    #[schema(minimum = 1900, maximum = 2200)]
     target_year: i64,
+    #[schema(minimum = 0.0)]
     renewable_percentage_increase: f64,
+    #[schema(minimum = 0.0)]
     budget: f64,
+    #[schema(minimum = 0.0)]
     total_consumption_kwh: f64,
+    #[schema(minimum = 0.0, maximum = 100.0)]
     current_renewable_percentage: f64,
+    #[schema(minimum = 0.0)]
     sustainability_score: f64,
 }
 

@@ -30,35 +30,48 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReportQuery {
+    #[param(pattern = "text:line", max_length = 100)]
     report_type: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// Rows to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     offset: Option<u32>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateReport {
+    #[schema(pattern = "text:line!", max_length = 500)]
     pub title: String,
+    #[schema(pattern = "text:line!", max_length = 100)]
     pub report_type: String,
     /// The report content: any JSON object or array.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::company::ObjectOrArray)]
     pub report_data: Value,
+    #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub tags: Option<Vec<String>>,
     /// 0 to 1.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<f64>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateReport {
+    #[schema(pattern = "text:line!", max_length = 500)]
     pub title: Option<String>,
+    #[schema(pattern = "text:line!", max_length = 100)]
     pub report_type: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::company::ObjectOrArray>)]
     pub report_data: Option<Value>,
+    #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub tags: Option<Vec<String>>,
     /// null clears it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<f64>)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: Option<Option<f64>>,
 }
 

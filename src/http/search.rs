@@ -34,13 +34,16 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     /// What to look for (1 to 1000 characters).
+    #[schema(pattern = "text:line!", min_length = 1, max_length = 1000)]
     pub query: String,
     /// How many results (1 to 100, default 10).
+    #[schema(minimum = 1, maximum = 100)]
     pub k: Option<u32>,
     /// hybrid (default), vector or keyword.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(hybrid|vector|keyword)$")]
     pub mode: Option<SearchMode>,
     /// Only search these documents (their ids).
+    #[schema(max_items = 100, value_type = Option<Vec<uuid::Uuid>>)]
     pub document_ids: Option<Vec<String>>,
 }
 
@@ -64,13 +67,7 @@ async fn search_chunks(
     ApiJson(body): ApiJson<SearchBody>,
 ) -> ApiResult<Json<SearchResponse>> {
     actor.require("documents:read")?;
-    let query = body.query.trim().to_string();
-    if query.is_empty() || query.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::invalid(
-            "query",
-            format!("must be 1 to {MAX_QUERY_CHARS} characters"),
-        ));
-    }
+    let query = validate::text("query", &body.query, MAX_QUERY_CHARS)?;
     let k = body.k.unwrap_or(10);
     if !(1..=search::MAX_K as u32).contains(&k) {
         return Err(ApiError::invalid(

@@ -35,15 +35,24 @@ pub(super) const MAX_TOKENS: i64 = 1_000_000_000;
 #[serde(deny_unknown_fields)]
 pub struct CreateUsage {
     /// custom, ollama, ...
+    #[schema(pattern = "text:line!", max_length = 100)]
     pub provider: String,
+    #[schema(pattern = "text:line!", max_length = 200)]
     pub model: String,
     /// chat, embedding, analysis, grounding, explanation, ... (lower_snake_case).
+    #[schema(pattern = "^[a-z0-9_]{1,50}$")]
     pub operation_type: String,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub prompt_tokens: i64,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub completion_tokens: i64,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub embedding_tokens: Option<i64>,
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub conversation_id: Option<String>,
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub message_id: Option<String>,
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub agent_log_id: Option<String>,
 }
 
@@ -70,6 +79,7 @@ fn operation_type(raw: &str) -> ApiResult<String> {
 /// Records one model call; answers the stored row with total_tokens and estimated_cost.
 #[utoipa::path(post, path = "/api/usage", tag = "usage", request_body = CreateUsage,
     responses((status = 201, body = UsageRecord), (status = 400, body = ErrorBody),
+              (status = 404, description = "an id in the body names nothing the caller can see", body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn record_usage(
@@ -116,20 +126,20 @@ async fn record_usage(
         let tx = write_tx(conn)?;
         if let Some(c) = &conversation {
             let row = conversations::row_id_visible(&tx, &Viewer::from(&actor), c)?;
-            new.conversation_id = Some(
-                row.ok_or_else(|| ApiError::invalid("conversation_id", "no such conversation"))?,
-            );
+            new.conversation_id = Some(row.ok_or_else(|| {
+                ApiError::NotFound("conversation_id: no such conversation".into())
+            })?);
         }
         if let Some(m) = &message {
             new.message_id = Some(
                 messages::row_id_visible(&tx, &Viewer::from(&actor), m)?
-                    .ok_or_else(|| ApiError::invalid("message_id", "no such message"))?,
+                    .ok_or_else(|| ApiError::NotFound("message_id: no such message".into()))?,
             );
         }
         if let Some(l) = &agent_log {
             new.agent_log_id = Some(
                 agent_logs::row_id_visible(&tx, &Viewer::from(&actor), l)?
-                    .ok_or_else(|| ApiError::invalid("agent_log_id", "no such agent log"))?,
+                    .ok_or_else(|| ApiError::NotFound("agent_log_id: no such agent log".into()))?,
             );
         }
         let row = usage::insert(&tx, &new)?;
@@ -163,17 +173,45 @@ fn stored(row_id: i64, new: NewUsage) -> UsageRecord {
     }
 }
 
+/// The schema of a summary bound: a date (`2026-12-01`) or an RFC 3339 time.
+struct DateOrTime;
+
+impl utoipa::PartialSchema for DateOrTime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        let string = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        OneOfBuilder::new()
+            .item(string(KnownFormat::Date))
+            .item(string(KnownFormat::DateTime))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DateOrTime {}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SummaryParams {
     /// Start, inclusive: RFC 3339 time or YYYY-MM-DD.
+    #[param(value_type = Option<DateOrTime>, inline)]
     from: Option<String>,
     /// End: an RFC 3339 time is exclusive; a YYYY-MM-DD date includes that whole day.
+    #[param(value_type = Option<DateOrTime>, inline)]
     to: Option<String>,
     /// Comma-separated: provider, model, operation_type, user, day.
+    #[param(
+        pattern = "^((provider|model|operation_type|user|day)(,(provider|model|operation_type|user|day))*)?$"
+    )]
     group_by: Option<String>,
     /// Only this user's usage (user id).
+    #[param(value_type = Option<uuid::Uuid>)]
     user_id: Option<String>,
 }
 

@@ -49,13 +49,44 @@ impl From<User> for UserResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(pattern = "text:email", max_length = 254)]
     pub email: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
+    #[schema(pattern = "text:line", max_length = 200)]
     pub full_name: Option<String>,
     /// admin, analyst or viewer for a company user; super_admin for one without a company.
+    #[schema(pattern = "^(admin|analyst|viewer|super_admin)$")]
     pub role: String,
-    /// Only for the super-admin API; company admins create users in their own company.
+    /// The company's id or slug (an unknown one answers 404).
+    #[schema(min_length = 1, max_length = 100)]
     pub company_id: Option<String>,
+}
+
+/// A new user of the caller's own company (company admins: no company_id, no super admin).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCompanyUser {
+    #[schema(pattern = "text:email", max_length = 254)]
+    pub email: String,
+    #[schema(min_length = 8, max_length = 256)]
+    pub password: String,
+    #[schema(pattern = "text:line", max_length = 200)]
+    pub full_name: Option<String>,
+    #[schema(pattern = "^(admin|analyst|viewer)$")]
+    pub role: String,
+}
+
+impl From<CreateCompanyUser> for CreateUser {
+    fn from(u: CreateCompanyUser) -> Self {
+        CreateUser {
+            email: u.email,
+            password: u.password,
+            full_name: u.full_name,
+            role: u.role,
+            company_id: None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -64,11 +95,40 @@ pub struct UpdateUser {
     /// null clears it.
     #[serde(default, deserialize_with = "super::validate::double_option")]
     #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 200)]
     pub full_name: Option<Option<String>>,
+    #[schema(pattern = "^(admin|analyst|viewer|super_admin)$")]
     pub role: Option<String>,
     pub is_active: Option<bool>,
     /// Only for the super-admin API.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
+}
+
+/// What a company admin may change about a user of its company: not the password (the user
+/// changes it, or a super admin sets one).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCompanyUser {
+    /// null clears it.
+    #[serde(default, deserialize_with = "super::validate::double_option")]
+    #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 200)]
+    pub full_name: Option<Option<String>>,
+    #[schema(pattern = "^(admin|analyst|viewer)$")]
+    pub role: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+impl From<UpdateCompanyUser> for UpdateUser {
+    fn from(u: UpdateCompanyUser) -> Self {
+        UpdateUser {
+            full_name: u.full_name,
+            role: u.role,
+            is_active: u.is_active,
+            password: None,
+        }
+    }
 }
 
 /// Creates a user in `company_id` (None only for super admins) after checking the input.
@@ -164,15 +224,14 @@ pub async fn update_user(
         } else {
             role == "super_admin"
         };
+        // The role exists (the schema says which) but does not fit this account: a
+        // conflict with the account's state, not a malformed field.
         if !ok {
-            return Err(ApiError::invalid(
-                "role",
-                if target.company_id.is_some() {
-                    "must be one of admin, analyst, viewer"
-                } else {
-                    "a super admin cannot be given a company role"
-                },
-            ));
+            return Err(ApiError::Conflict(if target.company_id.is_some() {
+                "a company user's role must be admin, analyst or viewer".into()
+            } else {
+                "a super admin cannot be given a company role".into()
+            }));
         }
     }
     let hashed = match body.password {

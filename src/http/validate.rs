@@ -22,8 +22,10 @@ where
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Rows to skip (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub offset: Option<u32>,
 }
 
@@ -131,6 +133,22 @@ pub fn long_text(
     }
     Ok(value.to_string())
 }
+
+/// The schema of one tag in the OpenAPI document (see [`tags`]).
+pub struct Tag;
+
+impl utoipa::PartialSchema for Tag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("text:line!"))
+            .max_length(Some(100))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Tag {}
 
 /// Tags: at most 50, each a one-line text of at most 100 characters; duplicates dropped.
 pub fn tags(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {

@@ -307,10 +307,6 @@ async fn super_admin_apis_validate_and_report() {
             "password",
         ),
         (
-            json!({"email": "x@y.z", "password": PASSWORD, "role": "viewer", "company_id": "nope"}),
-            "company_id",
-        ),
-        (
             json!({"email": "x@y.z", "password": PASSWORD, "role": "viewer", "extra": 1}),
             "extra",
         ),
@@ -327,6 +323,17 @@ async fn super_admin_apis_validate_and_report() {
         );
         assert_eq!(reply.body["error"]["field"], field, "{body}");
     }
+    let unknown = test
+        .post(
+            "/api/admin/users",
+            &test.root_token,
+            json!({"email": "x@y.z", "password": PASSWORD, "role": "viewer", "company_id": "nope"}),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.message()),
+        (StatusCode::NOT_FOUND, "company not found")
+    );
     let filtered = test
         .get(
             &format!("/api/admin/users?company_id={cid}"),

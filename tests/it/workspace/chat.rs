@@ -43,7 +43,7 @@ async fn conversations_are_personal_and_validated() {
             .await,
         "selected_document_ids[0]",
     );
-    assert_invalid(
+    assert_names_nothing(
         &test
             .post(
                 "/api/conversations",
@@ -54,7 +54,7 @@ async fn conversations_are_personal_and_validated() {
         "selected_document_ids[0]",
     );
     // The error names the missing one, after valid ones.
-    assert_invalid(
+    assert_names_nothing(
         &test
             .post(
                 "/api/conversations",
@@ -65,7 +65,7 @@ async fn conversations_are_personal_and_validated() {
         "selected_document_ids[1]",
     );
     // A document the caller may not see cannot be selected either.
-    assert_invalid(
+    assert_names_nothing(
         &test
             .post(
                 "/api/conversations",
@@ -351,7 +351,7 @@ async fn agent_logs_are_recorded_filtered_and_scoped() {
             "tokens_used",
         );
     }
-    assert_invalid(
+    assert_names_nothing(
         &test
             .post(
                 "/api/agent-logs",
@@ -361,7 +361,7 @@ async fn agent_logs_are_recorded_filtered_and_scoped() {
             .await,
         "message_id",
     );
-    assert_invalid(
+    assert_names_nothing(
         &test
             .post(
                 "/api/agent-logs",

@@ -180,6 +180,17 @@ pub fn assert_invalid(reply: &Reply, field: &str) {
     assert_eq!(reply.body["error"]["field"], field, "{}", reply.body);
 }
 
+/// Asserts a 404 for an id in the body that names nothing the caller can see (in another
+/// company, another user's, or no such row): the message names the field.
+pub fn assert_names_nothing(reply: &Reply, field: &str) {
+    assert_error(reply, StatusCode::NOT_FOUND, "not_found");
+    assert!(
+        reply.message().starts_with(&format!("{field}: no such ")),
+        "{}",
+        reply.body
+    );
+}
+
 pub const MISSING: &str = "00000000-0000-4000-8000-000000000000";
 
 /// The usage summary grouped by operation and user, asserting 200.

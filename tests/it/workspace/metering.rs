@@ -91,12 +91,12 @@ async fn usage_records_total_and_estimated_cost() {
         &bad(json!({"conversation_id": "x"})).await,
         "conversation_id",
     );
-    assert_invalid(
+    assert_names_nothing(
         &bad(json!({"conversation_id": MISSING})).await,
         "conversation_id",
     );
-    assert_invalid(&bad(json!({"message_id": MISSING})).await, "message_id");
-    assert_invalid(&bad(json!({"agent_log_id": MISSING})).await, "agent_log_id");
+    assert_names_nothing(&bad(json!({"message_id": MISSING})).await, "message_id");
+    assert_names_nothing(&bad(json!({"agent_log_id": MISSING})).await, "agent_log_id");
     assert_invalid(&bad(json!({"cost": 1})).await, "cost");
     // Another user's conversation and message cannot be linked; the admin may link them.
     let msg = test
@@ -111,7 +111,7 @@ async fn usage_records_total_and_estimated_cost() {
     for (field, id) in [("conversation_id", &conv), ("message_id", &msg)] {
         let mut b = usage("custom", "m", "chat", 1, 1);
         b[field] = json!(id);
-        assert_invalid(
+        assert_names_nothing(
             &test.post("/api/usage", &c.analyst2, b.clone()).await,
             field,
         );
@@ -133,7 +133,7 @@ async fn usage_records_total_and_estimated_cost() {
     // Another user's conversation cannot be billed to.
     let mut b = usage("custom", "m", "chat", 1, 1);
     b["conversation_id"] = json!(conv);
-    assert_invalid(
+    assert_names_nothing(
         &test.post("/api/usage", &c.analyst2, b).await,
         "conversation_id",
     );

@@ -404,3 +404,75 @@ async fn junk_input_never_gets_a_5xx() {
         }
     }
 }
+
+/// The document states the limits the server enforces (schemathesis checks the rest against a
+/// real server in scripts/schemathesis.sh): pages, text rules generated from the server's own
+/// check, the answers every write can give; and the server refuses what the document refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_states_the_enforced_limits() {
+    let test = TestApp::spawn().await;
+    let doc = test
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .body;
+    let params = doc["paths"]["/api/reports"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["schema"]
+            .clone()
+    };
+    let limit = param("limit");
+    assert_eq!(
+        (limit["minimum"].as_f64(), limit["maximum"].as_f64()),
+        (Some(1.0), Some(200.0))
+    );
+    let offset = param("offset");
+    assert_eq!(offset["format"], "int64");
+    assert_eq!(offset["maximum"].as_f64(), Some(4294967295.0));
+    let report = &doc["components"]["schemas"]["CreateReport"]["properties"];
+    assert_eq!(report["title"]["maxLength"], 500);
+    let pattern = report["title"]["pattern"].as_str().unwrap();
+    assert!(pattern.starts_with("^[^\\u0000-\\u001F"), "{pattern}");
+    assert!(
+        pattern.contains("\\u202A-\\u202E"),
+        "bidi overrides are refused: {pattern}"
+    );
+    let post = &doc["paths"]["/api/reports"]["post"]["responses"];
+    for status in ["400", "408", "413", "415", "422", "507"] {
+        assert!(
+            post.get(status).is_some(),
+            "POST /api/reports lacks {status}"
+        );
+    }
+    assert!(
+        doc["paths"]["/api/reports"]["get"]["responses"]
+            .get("507")
+            .is_none()
+    );
+    // A body the schema refuses as an object is refused by the server too.
+    let acme = super::helpers::company(&test, "Acme").await;
+    let array = test
+        .call(
+            Method::PATCH,
+            &format!("/api/reports/{}", super::helpers::MISSING),
+            Some(&acme.analyst),
+            Some(serde_json::json!([null, null])),
+        )
+        .await;
+    super::helpers::assert_invalid(&array, "body");
+    // An integral number written with a fraction is the integer JSON Schema says it is.
+    let usage = test
+        .post(
+            "/api/usage",
+            &acme.analyst,
+            serde_json::json!({"provider": "custom", "model": "m", "operation_type": "chat",
+                               "prompt_tokens": 10.0, "completion_tokens": 2}),
+        )
+        .await;
+    assert_eq!(usage.status, StatusCode::CREATED, "{}", usage.body);
+    assert_eq!(usage.body["total_tokens"], 12);
+}
