@@ -59,6 +59,7 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // serving starts at once even with thousands of companies.
         state.ingest.start_recovery(state.primary.clone());
         let maintenance = search::company::spawn_maintenance(state.registry.clone(), INDEX_SAVE_INTERVAL);
+        let sessions = spawn_session_purge(state.clone());
         let scrub = (opts.scrub_period_hours > 0).then(|| {
             let period = Duration::from_secs(opts.scrub_period_hours * 3600);
             crate::ops::scrub::spawn(state.clone(), period)
@@ -70,12 +71,34 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // Save the vector indexes' unsaved changes: a restart then loads instead of
         // catching up (nothing would be lost either way: SQLite holds the vectors).
         maintenance.abort();
+        sessions.abort();
         if let Some(scrub) = scrub {
             scrub.abort();
         }
         let registry = state.registry.clone();
         tokio::task::spawn_blocking(move || search::company::persist_all(&registry)).await?;
         Ok(())
+    })
+}
+
+/// How often expired and revoked refresh tokens are purged from primary.db.
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Purges old refresh tokens now and then every [`SESSION_PURGE_INTERVAL`].
+fn spawn_session_purge(app: std::sync::Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SESSION_PURGE_INTERVAL);
+        loop {
+            every.tick().await;
+            let purged = app
+                .with_primary(|conn| Ok(crate::primary::refresh_tokens::purge_expired(conn)?))
+                .await;
+            match purged {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "old refresh tokens purged"),
+                Err(e) => tracing::warn!(error = %e, "purging old refresh tokens failed"),
+            }
+        }
     })
 }
 

@@ -125,8 +125,63 @@ pub fn revoke_all_for_user(
     )?)
 }
 
-/// Drops tokens expired for more than a day (housekeeping).
+/// Housekeeping: drops tokens expired, or revoked, for more than a day (a day of grace keeps
+/// a replayed token recognisable while its theft is investigated). A session whose rows are
+/// gone stays ended: the guard looks for a live row of the family. Returns how many went.
 pub fn purge_expired(conn: &Connection) -> Result<usize, DbError> {
     let cutoff = crate::db::timestamp(chrono::Utc::now() - chrono::Duration::days(1));
-    Ok(conn.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [cutoff])?)
+    Ok(conn.execute(
+        "DELETE FROM refresh_tokens WHERE expires_at < ?1 OR revoked_at < ?1",
+        [cutoff],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrations::{MigrationSet, migrate};
+
+    #[test]
+    fn expired_and_revoked_tokens_are_purged_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("primary.db")).unwrap();
+        migrate(&mut conn, MigrationSet::Primary).unwrap();
+        conn.execute(
+            "INSERT INTO users (uuid, email, username, hashed_password, role_id)
+             VALUES ('u', 'a@b.c', 'a@b.c', 'x', (SELECT id FROM roles WHERE name = 'viewer'))",
+            [],
+        )
+        .unwrap();
+        let user: i64 = conn.last_insert_rowid();
+        let live = issue(&conn, user, "live").unwrap();
+        issue(&conn, user, "old").unwrap();
+        issue(&conn, user, "ended").unwrap();
+        issue(&conn, user, "just-ended").unwrap();
+        let long_ago = crate::db::timestamp(chrono::Utc::now() - chrono::Duration::days(3));
+        conn.execute(
+            "UPDATE refresh_tokens SET expires_at = ?1 WHERE family_id = 'old'",
+            [&long_ago],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = ?1 WHERE family_id = 'ended'",
+            [&long_ago],
+        )
+        .unwrap();
+        revoke_family(&conn, "just-ended").unwrap();
+        assert_eq!(purge_expired(&conn).unwrap(), 2);
+        let left: Vec<String> = conn
+            .prepare("SELECT family_id FROM refresh_tokens ORDER BY family_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, ["just-ended", "live"]);
+        // The live token still rotates.
+        assert!(matches!(
+            rotate(&mut conn, &live).unwrap(),
+            Rotation::Rotated { .. }
+        ));
+    }
 }
