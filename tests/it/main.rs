@@ -5,6 +5,7 @@ mod common;
 mod core;
 mod identity;
 mod integrity;
+mod layering;
 mod ops;
 mod search_index;
 mod shutdown;
