@@ -122,7 +122,7 @@ pub(super) fn load(vectors_dir: &Path, m: &Manifest) -> Result<Graph, IndexError
     m.verify_files(vectors_dir)?;
     // The loaded graph borrows its HnswIo. Leaking the (small, no mmap) loader gives a
     // 'static graph; it costs a few hundred bytes per company load, far cheaper than
-    // rebuilding the graph from SQLite (see README-search.md for the measurements).
+    // rebuilding the graph from SQLite (see docs/benchmarks.md for the measurements).
     let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(
         &vectors_dir.join(&m.dump_dir),
         &m.basename,

@@ -42,7 +42,7 @@ impl Default for IndexParams {
     fn default() -> Self {
         // M = 24: on 100k clustered 384-d vectors it reaches recall@10 0.967 at ef = 32
         // with ~2,400 queries/s on one core, where M = 16 needs ef = 64 for 0.957 at
-        // ~2,200/s (README-search.md). It costs ~5 % more memory and a slower build.
+        // ~2,200/s (docs/benchmarks.md). It costs ~5 % more memory and a slower build.
         IndexParams {
             max_nb_connection: 24,
             ef_construction: 200,
