@@ -10,31 +10,17 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 CONNS=${2:-64}
 PORT=${SILO_BENCH_PORT:-18091}
-BASE="http://127.0.0.1:$PORT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/silo
+. scripts/bench/server.sh
 DATA=$(mktemp -d)
-SERVER=""
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DATA"; }
-trap cleanup EXIT
-SILO_DATA_DIR="$DATA/data" SILO_LISTEN="127.0.0.1:$PORT" SILO_ADMIN_EMAIL=root@bench.test \
-    SILO_ADMIN_PASSWORD=bench-root-password-1 SILO_EMBEDDER=lexical RUST_LOG=warn \
-    "$BIN" serve >"$DATA/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-login() {
-    curl -sf "$BASE/api/auth/login" -H 'content-type: application/json' \
-        -d "{\"email\":\"$1\",\"password\":\"$2\"}" | json "['access_token']"
-}
-ROOT=$(login root@bench.test bench-root-password-1)
-COMPANY=$(curl -sf "$BASE/api/admin/companies" -H "authorization: Bearer $ROOT" \
-    -H 'content-type: application/json' -d '{"name":"Bench Co"}' | json "['id']")
-curl -sf "$BASE/api/admin/users" -H "authorization: Bearer $ROOT" -H 'content-type: application/json' \
-    -d "{\"email\":\"admin@bench.test\",\"password\":\"bench-user-password-1\",\"role\":\"admin\",\"company_id\":\"$COMPANY\"}" >/dev/null
+trap 'silo_stop; rm -rf "$DATA"' EXIT
+silo_start "$BIN" "$PORT" "$DATA"
+ROOT=$(silo_login $ROOT_EMAIL $ROOT_PASSWORD)
+silo_company_admin "$ROOT" "Bench Co" admin@bench.test bench-user-password-1 >/dev/null
 export TOKEN
-TOKEN=$(login admin@bench.test bench-user-password-1)
+TOKEN=$(silo_login admin@bench.test bench-user-password-1)
 CONV=$(curl -sf "$BASE/api/conversations" -H "authorization: Bearer $TOKEN" \
     -H 'content-type: application/json' -d '{"title":"bench"}' | json "['id']")
 

@@ -14,29 +14,15 @@ ST=${SILO_TOOLS_DIR:-.tools}/venv/bin/schemathesis
 cargo build --quiet
 BIN=${CARGO_TARGET_DIR:-target}/debug/silo
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
+. scripts/bench/server.sh
 DATA=$(mktemp -d)
-SERVER=""
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$DATA"; }
-trap cleanup EXIT
-# Generous login limits: schemathesis sends many wrong passwords on purpose.
-SILO_DATA_DIR="$DATA/data" SILO_LISTEN="127.0.0.1:$PORT" SILO_ADMIN_EMAIL=root@st.test \
-    SILO_ADMIN_PASSWORD=st-root-password-1 SILO_EMBEDDER=lexical SILO_LOGIN_LIMIT_ADDRESS=0 \
-    SILO_LOGIN_LIMIT_ACCOUNT_ADDRESS=0 SILO_LOGIN_LIMIT_ACCOUNT=0 RUST_LOG=warn \
-    "$BIN" serve >"$DATA/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-login() {
-    curl -sf "$BASE/api/auth/login" -H 'content-type: application/json' \
-        -d "{\"email\":\"$1\",\"password\":\"$2\"}" | json "['access_token']"
-}
-ROOT=$(login root@st.test st-root-password-1)
-COMPANY=$(curl -sf "$BASE/api/admin/companies" -H "authorization: Bearer $ROOT" \
-    -H 'content-type: application/json' -d '{"name":"Schema Co"}' | json "['id']")
-curl -sf "$BASE/api/admin/users" -H "authorization: Bearer $ROOT" -H 'content-type: application/json' \
-    -d "{\"email\":\"admin@st.test\",\"password\":\"st-user-password-1\",\"role\":\"admin\",\"company_id\":\"$COMPANY\"}" >/dev/null
-ADMIN=$(login admin@st.test st-user-password-1)
+trap 'silo_stop; rm -rf "$DATA"' EXIT
+# No login limits: schemathesis sends many wrong passwords on purpose.
+silo_start "$BIN" "$PORT" "$DATA" SILO_LOGIN_LIMIT_ADDRESS=0 SILO_LOGIN_LIMIT_ACCOUNT_ADDRESS=0 \
+    SILO_LOGIN_LIMIT_ACCOUNT=0
+ROOT=$(silo_login $ROOT_EMAIL $ROOT_PASSWORD)
+silo_company_admin "$ROOT" "Schema Co" admin@st.test st-user-password-1 >/dev/null
+ADMIN=$(silo_login admin@st.test st-user-password-1)
 status=0
 for who in company-admin super-admin; do
     token=$ADMIN; [ "$who" = super-admin ] && token=$ROOT
