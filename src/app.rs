@@ -189,7 +189,7 @@ impl App {
             options.registry,
         ));
         let ingest = IngestWorker::new(registry.clone(), None, options.workspace.worker());
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = crate::machine::cores();
         Ok(App {
             data_dir,
             primary,

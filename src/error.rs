@@ -68,9 +68,11 @@ impl ApiError {
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         let err = err.into();
         if crate::db::integrity::is_corrupt(err.as_ref()) {
-            // The current company's file is damaged: mark it (writes stop) and say so.
+            // Probably the current company's file: it is checked, and marked if damaged.
             if let Ok(ctx) = crate::tenant::context::current() {
-                ctx.db.mark_damaged(&err.to_string(), "a request");
+                ctx.db
+                    .clone()
+                    .suspect_corruption(err.to_string(), "a request");
             }
             return ApiError::CompanyDamaged;
         }

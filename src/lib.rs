@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod logging;
+pub mod machine;
 pub mod ops;
 pub mod pricing;
 pub mod primary;

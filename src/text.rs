@@ -61,11 +61,32 @@ pub fn pattern(multiline: bool, nonblank: bool) -> String {
     }
 }
 
+/// The pattern of a one-line text as the server takes it, trimmed: whitespace around it is
+/// allowed (it is dropped); inside, no forbidden character nor any of `also_forbidden`; at
+/// most `max` characters from the first non-space one to the last (the length limit lives
+/// in the pattern, since `maxLength` would count the whitespace the server drops); the
+/// first may not be one of `first_not`; and none at all is allowed unless `nonblank`.
+pub fn line_pattern(nonblank: bool, max: usize, also_forbidden: &str, first_not: &str) -> String {
+    let f = format!("{}{also_forbidden}", forbidden_class(false));
+    let first = format!("[^\\s{f}{first_not}]");
+    let core = if max <= 1 {
+        first
+    } else {
+        format!("{first}(?:[^{f}]{{0,{}}}[^\\s{f}])?", max - 2)
+    };
+    let core = if nonblank {
+        core
+    } else {
+        format!("(?:{core})?")
+    };
+    format!("^\\s*{core}\\s*$")
+}
+
 /// The JSON Schema pattern of an email address as accounts accept it: one `@` between two
 /// non-empty parts, no whitespace or forbidden character.
 pub fn email_pattern() -> String {
     let f = forbidden_class(false);
-    format!("^[^\\s@{f}]+@[^\\s@{f}]+$")
+    format!("^\\s*[^\\s@{f}]+@[^\\s@{f}]+\\s*$")
 }
 
 /// The forbidden characters as the inside of a character class, in ranges (computed once:

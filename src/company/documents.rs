@@ -51,6 +51,9 @@ pub struct Document {
     pub processed_at: Option<String>,
 }
 
+/// Every status a document can have (its processing's state).
+pub const STATUSES: &[&str] = &["pending", "processing", "completed", "failed"];
+
 const COLUMNS: &str = "id, uuid, filename, file_path, file_type, mime_type, file_size, sha256, \
     title, description, category, tags, scope, uploaded_by, status, error_message, num_chunks, \
     num_tokens, auto_summary, auto_keywords, auto_topics, content_type, uploaded_at, updated_at, \

@@ -21,6 +21,9 @@ pub const REINDEX: &str = "reindex";
 /// that crashes the process every time must not loop forever.
 pub const MAX_ATTEMPTS: i64 = 3;
 
+/// Every status a job can have.
+pub const STATUSES: &[&str] = &["pending", "processing", "completed", "failed"];
+
 /// A job as the API shows it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Job {

@@ -137,9 +137,7 @@ pub fn open_pool(
 /// thread per core (at least two): one thread would serialise the cold starts of all
 /// companies behind each other.
 pub fn maintenance_pool() -> Arc<ScheduledThreadPool> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(2);
+    let threads = crate::machine::cores().max(2);
     Arc::new(
         ScheduledThreadPool::builder()
             .num_threads(threads)

@@ -120,7 +120,7 @@ async fn list_companies(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCompany {
-    #[schema(pattern = "text:line!", max_length = 100)]
+    #[schema(pattern = "text:company-name", max_length = 100)]
     pub name: String,
     /// Derived from the name when absent.
     #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -257,7 +257,7 @@ async fn company_stats(app: &AppState, company: &Company) -> ApiResult<CompanySt
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCompany {
-    #[schema(pattern = "text:line!", max_length = 100)]
+    #[schema(pattern = "text:company-name", max_length = 100)]
     pub name: Option<String>,
     /// null clears it.
     #[serde(default, deserialize_with = "super::validate::double_option")]

@@ -43,7 +43,6 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 const SCOPES: &[&str] = &["company", "user"];
-const STATUSES: &[&str] = &["pending", "processing", "completed", "failed"];
 
 /// The multipart form of an upload (for the API description).
 #[derive(ToSchema)]
@@ -234,7 +233,7 @@ async fn list_documents(
         status: q
             .status
             .as_deref()
-            .map(|s| validate::one_of("status", s, STATUSES))
+            .map(|s| validate::one_of("status", s, documents::STATUSES))
             .transpose()?,
         scope: q
             .scope

@@ -17,7 +17,6 @@ use crate::company::{Listing, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::tenant::{Actor, context};
 
-const STATUSES: &[&str] = &["pending", "processing", "completed", "failed"];
 const TYPES: &[&str] = &[jobs::DOCUMENT_PROCESSING, jobs::REINDEX];
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -60,7 +59,7 @@ async fn list_jobs(actor: Actor, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<J
     let status = q
         .status
         .as_deref()
-        .map(|s| validate::one_of("status", s, STATUSES))
+        .map(|s| validate::one_of("status", s, jobs::STATUSES))
         .transpose()?;
     let listing = context::read(move |conn| {
         let viewer = Viewer::from(&actor);

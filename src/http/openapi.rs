@@ -144,20 +144,32 @@ fn shared_responses(doc: &mut utoipa::openapi::OpenApi) {
 /// replaced here by the regular expressions [`crate::text::pattern`] generates from the
 /// server's own check: `line` one-line, `text` multi-line, `!` not blank.
 fn text_patterns(doc: &mut utoipa::openapi::OpenApi) {
-    fn marker(pattern: &str) -> Option<String> {
+    /// The pattern for a marker, and whether `maxLength` still applies (one-line texts are
+    /// trimmed by the server, so their limit moves into the pattern).
+    fn marker(pattern: &str, max: Option<usize>) -> Option<(String, bool)> {
         let rule = pattern.strip_prefix("text:")?;
-        if rule == "email" {
-            return Some(crate::text::email_pattern());
-        }
         let (kind, nonblank) = rule.strip_suffix('!').map_or((rule, false), |k| (k, true));
-        Some(crate::text::pattern(kind == "text", nonblank))
+        Some(match kind {
+            "email" => (crate::text::email_pattern(), true),
+            "company-name" => (crate::tenant::names::name_pattern(), false),
+            "line" => {
+                let max = max.expect("a one-line text marker needs max_length");
+                (crate::text::line_pattern(nonblank, max, "", ""), false)
+            }
+            _ => (crate::text::pattern(true, nonblank), true),
+        })
     }
     fn walk(schema: &mut RefOr<Schema>) {
         let RefOr::T(schema) = schema else { return };
         match schema {
             Schema::Object(o) => {
-                if let Some(p) = o.pattern.as_deref().and_then(marker) {
+                if let Some((p, keep_max)) =
+                    o.pattern.as_deref().and_then(|p| marker(p, o.max_length))
+                {
                     o.pattern = Some(p);
+                    if !keep_max {
+                        o.max_length = None;
+                    }
                 }
                 o.properties.values_mut().for_each(walk);
             }

@@ -65,7 +65,9 @@ pub fn settle_failure(job: &jobs::Job, err: PipelineError, what: &str) -> Pipeli
                 crate::db::integrity::is_corrupt(e.as_ref()),
                 context::current(),
             ) {
-                ctx.db.mark_damaged(&e.to_string(), "a background job");
+                ctx.db
+                    .clone()
+                    .suspect_corruption(e.to_string(), "a background job");
             }
             tracing::error!(job = %job.uuid, error = ?e, "{what} failed");
             format!("internal error while {what}; the cause has been logged")

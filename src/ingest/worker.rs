@@ -128,9 +128,7 @@ impl IngestWorker {
 
     /// One job per core: parsing and chunking are CPU-bound.
     pub fn default_concurrency() -> usize {
-        std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(8)
+        crate::machine::cores().min(8)
     }
 
     /// Company `company_id` has new pending jobs: drain them unless already draining.

@@ -63,5 +63,5 @@ pub fn timestamp_name() -> String {
 
 /// The number of worker threads to use when none is asked for: one per core.
 pub fn default_concurrency() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::machine::cores()
 }

@@ -27,6 +27,18 @@ fn name_error(field: &'static str, message: impl Into<String>) -> NameError {
 }
 
 pub const MAX_NAME_CHARS: usize = 100;
+
+/// Characters a company name may not hold besides the forbidden ones of [`crate::text`]:
+/// path separators, URL syntax, percent escapes, shell and quoting characters.
+const NAME_SPECIALS: &str = "/\\?#%<>\"`|*:";
+
+/// The JSON Schema pattern of a company name as [`CompanyName::parse`] accepts it (after
+/// trimming): 1 to 100 characters, no forbidden or special one, not starting with a dot.
+pub fn name_pattern() -> String {
+    let specials = NAME_SPECIALS.replace('\\', "\\\\");
+    crate::text::line_pattern(true, MAX_NAME_CHARS, &specials, ".")
+}
+
 pub const MAX_SLUG_CHARS: usize = 63;
 
 impl CompanyName {
@@ -51,7 +63,7 @@ impl CompanyName {
         if let Some(reason) = crate::text::forbidden_in(name) {
             return Err(name_error("name", reason));
         }
-        if let Some(c) = name.chars().find(|c| "/\\?#%<>\"`|*:".contains(*c)) {
+        if let Some(c) = name.chars().find(|c| NAME_SPECIALS.contains(*c)) {
             return Err(name_error("name", format!("must not contain {c:?}")));
         }
         Ok(CompanyName(name.to_string()))

@@ -68,6 +68,8 @@ pub struct TenantDb {
     /// The database failed an integrity check (or answered SQLITE_CORRUPT): writes are
     /// refused until it is restored. Read from the company's row on open.
     damaged: AtomicBool,
+    /// A suspected corruption is being checked (see [`TenantDb::suspect_corruption`]).
+    checking: AtomicBool,
     /// primary.db, where a damage finding is recorded.
     primary: Pool,
 }
@@ -107,6 +109,33 @@ impl TenantDb {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => drop(handle.spawn_blocking(record)),
             Err(_) => record(),
+        }
+    }
+
+    /// Work for this company met SQLITE_CORRUPT (or NOTADB). The error may have come from
+    /// another database (primary.db), so the company is marked damaged only when its own
+    /// file then fails `quick_check`; one check at a time, on the blocking pool.
+    pub fn suspect_corruption(self: Arc<Self>, what: String, found_by: &'static str) {
+        if self.is_damaged() || self.checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let check = move || {
+            let finding = match self.conn() {
+                Ok(conn) => {
+                    crate::db::integrity::check(&conn, crate::db::integrity::Depth::Quick).err()
+                }
+                Err(e) => Some(e.to_string()),
+            };
+            match finding {
+                Some(damage) => self.mark_damaged(&format!("{damage} (met: {what})"), found_by),
+                None => tracing::warn!(company = %self.company.slug, error = %what,
+                    "a corruption error was met, but the company's database passes quick_check"),
+            }
+            self.checking.store(false, Ordering::Release);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(check)),
+            Err(_) => check(),
         }
     }
 
@@ -545,6 +574,7 @@ fn open_company(
         vectors: tokio::sync::OnceCell::new(),
         closing: tokio::sync::watch::Sender::new(false),
         damaged: AtomicBool::new(company.damaged_at.is_some()),
+        checking: AtomicBool::new(false),
         primary: primary.clone(),
         company,
     })

@@ -280,6 +280,16 @@ async fn damage_met_at_run_time_or_by_the_scrub_marks_the_company() {
             .await,
     );
 
+    // A corruption error that did not come from the company's own file (say, primary.db)
+    // does not mark a healthy company: its file is checked first.
+    let db = test.app.registry.get(fine.key).await.unwrap();
+    db.clone()
+        .suspect_corruption("database disk image is malformed".into(), "a request");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!db.is_damaged());
+    assert!(company_row(&test, "fine").0.is_none());
+    drop(db);
+
     // The scrub: a pass checks every company and finds both, the healthy one is recorded ok.
     assert!(company_row(&test, "hooli").0.is_none());
     let found = scrub::pass(&test.app, Duration::ZERO).await.unwrap();

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Layers, lowest first; a module may depend on modules of lower layers only.
 const LAYERS: &[&[&str]] = &[
-    &["text", "pricing", "logging"],
+    &["text", "pricing", "logging", "machine"],
     &["db"],
     &["primary", "company", "vectors"],
     &["embed", "tenant"],
