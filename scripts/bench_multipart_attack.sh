@@ -6,11 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${SILO_BENCH_PORT:-18111}
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/silo
 . scripts/bench/server.sh
-DATA=$(mktemp -d)
-trap 'silo_stop; rm -rf "$DATA"' EXIT
+silo_bench_setup
 silo_start "$BIN" "$PORT" "$DATA"
 silo_company_admin "$(silo_login $ROOT_EMAIL $ROOT_PASSWORD)" "M Co" a@bench.test \
     bench-user-password-1 >/dev/null

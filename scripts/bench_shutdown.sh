@@ -10,11 +10,8 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 PORT=${SILO_BENCH_PORT:-18093}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/silo
 . scripts/bench/server.sh
-DATA=$(mktemp -d)
-trap 'silo_stop; rm -rf "$DATA"' EXIT
+silo_bench_setup
 silo_start "$BIN" "$PORT" "$DATA"
 silo_company_admin "$(silo_login $ROOT_EMAIL $ROOT_PASSWORD)" "Bench Co" a@bench.test \
     bench-user-password-1 >/dev/null

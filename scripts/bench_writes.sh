@@ -11,11 +11,8 @@ DURATION=${1:-10}
 CONNS=${2:-64}
 PORT=${SILO_BENCH_PORT:-18091}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/silo
 . scripts/bench/server.sh
-DATA=$(mktemp -d)
-trap 'silo_stop; rm -rf "$DATA"' EXIT
+silo_bench_setup
 silo_start "$BIN" "$PORT" "$DATA"
 ROOT=$(silo_login $ROOT_EMAIL $ROOT_PASSWORD)
 silo_company_admin "$ROOT" "Bench Co" admin@bench.test bench-user-password-1 >/dev/null

@@ -6,6 +6,8 @@
 #   silo_company_admin ROOT_TOKEN NAME EMAIL PASSWORD
 #                                             creates a company and an admin in it; prints its id
 #   json '["key"]'                            reads stdin as JSON, prints that value
+#   silo_bench_setup                          builds the release binary (sets BIN), makes a
+#                                             temporary DATA and stops and removes all at exit
 # The first super admin is root@bench.test / bench-root-password-1.
 
 ROOT_EMAIL=root@bench.test
@@ -44,4 +46,11 @@ silo_company_admin() {
         -H 'content-type: application/json' \
         -d "{\"email\":\"$email\",\"password\":\"$password\",\"role\":\"admin\",\"company_id\":\"$company\"}" >/dev/null
     echo "$company"
+}
+
+silo_bench_setup() {
+    cargo build --release --quiet
+    BIN=${CARGO_TARGET_DIR:-target}/release/silo
+    DATA=$(mktemp -d)
+    trap 'silo_stop; rm -rf "$DATA"' EXIT
 }

@@ -60,65 +60,59 @@ pub fn failure_of(err: &(dyn StdError + 'static)) -> Option<ApiError> {
 
 /// `body`, ended with [`CompanyClosing`] when `closing` resolves.
 pub fn cut_on_close(body: Body, closing: impl Future<Output = ()> + Send + 'static) -> Body {
-    Body::new(CutOnClose {
+    Body::new(Guarded {
         inner: body,
-        closing: Box::pin(closing),
-        cut: false,
+        guard: Closing(Box::pin(closing)),
+        ended: false,
     })
-}
-
-struct CutOnClose {
-    inner: Body,
-    closing: Pin<Box<dyn Future<Output = ()> + Send>>,
-    cut: bool,
-}
-
-impl HttpBody for CutOnClose {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.cut {
-            return Poll::Ready(None);
-        }
-        if self.closing.as_mut().poll(cx).is_ready() {
-            self.cut = true;
-            return Poll::Ready(Some(Err(Box::new(CompanyClosing))));
-        }
-        Pin::new(&mut self.inner)
-            .poll_frame(cx)
-            .map_err(|e| Box::new(e) as BoxError)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.cut || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 /// `body` (a multipart stream with `boundary`), ended with [`Unframed`] when the framing
 /// it waits for does not come within [`MAX_UNFRAMED`] bytes.
 pub fn bounded_multipart(body: Body, boundary: &str) -> Body {
-    Body::new(BoundedMultipart {
+    Body::new(Guarded {
         inner: body,
-        framing: Framing::new(boundary),
-        failed: false,
+        guard: Framing::new(boundary),
+        ended: false,
     })
 }
 
-struct BoundedMultipart {
-    inner: Body,
-    framing: Framing,
-    failed: bool,
+/// What may end a body early: checked before each frame is read, and on each data frame.
+trait Guard: Send + Unpin {
+    fn before_frame(&mut self, _cx: &mut Context<'_>) -> Option<BoxError> {
+        None
+    }
+    fn on_data(&mut self, _data: &[u8]) -> Option<BoxError> {
+        None
+    }
 }
 
-impl HttpBody for BoundedMultipart {
+struct Closing(Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl Guard for Closing {
+    fn before_frame(&mut self, cx: &mut Context<'_>) -> Option<BoxError> {
+        self.0
+            .as_mut()
+            .poll(cx)
+            .is_ready()
+            .then(|| Box::new(CompanyClosing) as BoxError)
+    }
+}
+
+impl Guard for Framing {
+    fn on_data(&mut self, data: &[u8]) -> Option<BoxError> {
+        self.feed(data).err().map(|e| Box::new(e) as BoxError)
+    }
+}
+
+/// A body that its guard may end with an error; after that it ends.
+struct Guarded<G> {
+    inner: Body,
+    guard: G,
+    ended: bool,
+}
+
+impl<G: Guard> HttpBody for Guarded<G> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -126,24 +120,29 @@ impl HttpBody for BoundedMultipart {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.failed {
+        let this = &mut *self;
+        if this.ended {
             return Poll::Ready(None);
         }
-        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+        if let Some(e) = this.guard.before_frame(cx) {
+            this.ended = true;
+            return Poll::Ready(Some(Err(e)));
+        }
+        let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         };
-        if let Some(Err(e)) = frame.data_ref().map(|data| self.framing.feed(data)) {
-            self.failed = true;
-            return Poll::Ready(Some(Err(Box::new(e))));
+        if let Some(e) = frame.data_ref().and_then(|data| this.guard.on_data(data)) {
+            this.ended = true;
+            return Poll::Ready(Some(Err(e)));
         }
         Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.failed || self.inner.is_end_stream()
+        self.ended || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -43,9 +43,12 @@ pub fn check_company(app: &App, company: &Company) -> anyhow::Result<Option<Stri
         }
         Some(what) => {
             stats.damaged.fetch_add(1, Ordering::Relaxed);
-            companies::record_check(&*app.primary.get()?, company.id, None)?;
             match app.registry.if_open(company.id) {
-                // Marks the open handle (writes stop now) and records the finding.
+                // Marks the open handle (writes stop now) and records the finding; if it
+                // was marked already, only the check's time is new.
+                Some(db) if db.is_damaged() => {
+                    companies::record_check(&*app.primary.get()?, company.id, None)?;
+                }
                 Some(db) => db.mark_damaged(what, "the scrub"),
                 None => {
                     let mut conn = app.primary.get()?;
