@@ -15,8 +15,9 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::Connection;
-use silo::db::migrations::{MigrationSet, migrate};
-use silo::vectors::{IndexParams, OpenSource, VectorIndex, distance, store};
+use silo::index::{IndexParams, OpenSource, VectorIndex, distance};
+use silo::store::company::embeddings as store;
+use silo::store::db::migrations::{MigrationSet, migrate};
 
 struct Args {
     n: usize,
@@ -74,7 +75,7 @@ impl Mixture {
         let centers = (0..clusters)
             .map(|_| {
                 let mut c: Vec<f32> = (0..dims).map(|_| gauss(rng)).collect();
-                distance::normalize(&mut c);
+                silo::embed::normalize(&mut c);
                 c
             })
             .collect();
@@ -108,7 +109,7 @@ impl Mixture {
             .iter()
             .map(|x| x + scale * gauss(rng))
             .collect();
-        distance::normalize(&mut v);
+        silo::embed::normalize(&mut v);
         v
     }
 }

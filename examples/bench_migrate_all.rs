@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 use rusqlite::{Connection, params};
 use silo::app::App;
 use silo::app::AppOptions;
-use silo::db::migrations::MigrationSet;
+use silo::store::db::migrations::MigrationSet;
 
 struct Args {
     companies: usize,
@@ -110,7 +110,7 @@ fn setup(args: &Args) -> anyhow::Result<PathBuf> {
     write_template(&template_path(args))?;
     let template = template_path(args);
     let mut conn = app.primary.get()?;
-    let tx = silo::db::write_tx(&mut conn)?;
+    let tx = silo::store::db::write_tx(&mut conn)?;
     for i in 0..args.companies {
         common::add_copied_company(&tx, &data_dir, i, &template)?;
     }

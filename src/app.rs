@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::auth::principals::PrincipalCache;
-use crate::auth::ratelimit::{LoginLimiter, RateLimitOptions};
-use crate::auth::secret;
-use crate::auth::tokens::JwtKeys;
-use crate::company::usage_writer::UsageWriter;
-use crate::db::DbError;
-use crate::db::migrations::{self, MigrationSet, SchemaState};
-use crate::db::pool::{self, Conn, Pool, PoolOptions};
 use crate::embed::Embedder;
 use crate::error::ApiError;
+use crate::identity::principals::PrincipalCache;
+use crate::identity::ratelimit::{LoginLimiter, RateLimitOptions};
+use crate::identity::secret;
+use crate::identity::tokens::JwtKeys;
 use crate::ingest::{IngestWorker, WorkerOptions};
 use crate::pricing::PriceTable;
+use crate::store::db::DbError;
+use crate::store::db::migrations::{self, MigrationSet, SchemaState};
+use crate::store::db::pool::{self, Conn, Pool, PoolOptions};
 use crate::tenant::provision::{self, COMPANIES_DIR};
+use crate::tenant::usage_writer::UsageWriter;
 use crate::tenant::{RegistryOptions, TenantRegistry};
 
 /// Shared application state. Cheap to clone (`Arc`).
@@ -39,7 +39,7 @@ pub struct App {
     pub principals: PrincipalCache,
     /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for ~18 ms, and on a
     /// small machine unbounded hashing stalls every other request.
-    pub hashing: crate::auth::hasher::Hasher,
+    pub hashing: crate::identity::hasher::Hasher,
     /// Limits and prices of the company workspace API (documents, usage).
     pub workspace: WorkspaceOptions,
     /// The embedder ingestion uses; None stores chunks without embeddings (keyword search
@@ -56,11 +56,20 @@ pub struct App {
     /// Longest a request body may go without sending a byte before it is refused with 408.
     pub body_read_timeout: Duration,
     /// What the background integrity scrub found since start.
-    pub scrub: crate::ops::scrub::ScrubStats,
+    pub scrub: ScrubStats,
     /// Set once shutdown begins: /readyz answers 503 while requests in flight finish.
     pub draining: std::sync::atomic::AtomicBool,
     /// Below this many free bytes on the data directory's file system /readyz answers 503.
     pub min_free_bytes: u64,
+    /// The Prometheus registry /metrics renders (see `http::metrics`).
+    pub metrics: metrics_exporter_prometheus::PrometheusRecorder,
+}
+
+/// What the background integrity scrub found since start (for /metrics).
+#[derive(Default, Debug)]
+pub struct ScrubStats {
+    pub ok: std::sync::atomic::AtomicU64,
+    pub damaged: std::sync::atomic::AtomicU64,
 }
 
 /// Settings of the company workspace API.
@@ -196,7 +205,7 @@ impl App {
             registry,
             keys: JwtKeys::new(&secret, options.access_ttl),
             login_limiter: LoginLimiter::new(options.rate_limit),
-            email_probes: LoginLimiter::new(crate::auth::ratelimit::RateLimitOptions {
+            email_probes: LoginLimiter::new(crate::identity::ratelimit::RateLimitOptions {
                 per_account_address: 0,
                 per_address: 0,
                 window: Duration::from_secs(3600),
@@ -204,7 +213,7 @@ impl App {
                 account_window: Duration::from_secs(3600),
             }),
             principals: PrincipalCache::new(options.principal_ttl),
-            hashing: crate::auth::hasher::Hasher::new((cores / 2).max(1)),
+            hashing: crate::identity::hasher::Hasher::new((cores / 2).max(1)),
             ingest,
             usage_writer: UsageWriter::new(512, options.workspace.usage_batch_idle),
             query_embeddings: tokio::sync::Semaphore::new(cores),
@@ -212,6 +221,7 @@ impl App {
             draining: std::sync::atomic::AtomicBool::new(false),
             scrub: Default::default(),
             min_free_bytes: options.min_free_bytes,
+            metrics: metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(),
             embedder: None,
             workspace: options.workspace,
         })
@@ -239,8 +249,8 @@ impl App {
         email: &str,
         password: Option<&str>,
     ) -> anyhow::Result<Option<String>> {
-        use crate::auth::password;
-        use crate::primary::users::{self, NewUser};
+        use crate::identity::password;
+        use crate::store::primary::users::{self, NewUser};
         let conn = self.primary.get()?;
         if users::count_with_role(&conn, "super_admin")? > 0 {
             return Ok(None);
@@ -302,7 +312,7 @@ impl App {
     /// the action itself has already happened.
     pub async fn audit(
         self: &Arc<Self>,
-        actor: &crate::tenant::Actor,
+        actor: &crate::identity::Actor,
         action: &'static str,
         target: String,
         detail: serde_json::Value,
@@ -310,7 +320,7 @@ impl App {
         let actor_id = actor.user_id;
         let written = self
             .with_primary(move |conn| {
-                Ok(crate::primary::audit::record(
+                Ok(crate::store::primary::audit::record(
                     conn, actor_id, action, &target, &detail,
                 )?)
             })

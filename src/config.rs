@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::app::{AppOptions, WorkspaceOptions};
-use crate::auth::ratelimit::RateLimitOptions;
+use crate::identity::ratelimit::RateLimitOptions;
 use crate::ingest::IngestWorker;
 use crate::pricing::PriceTable;
 use crate::tenant::{OnSchemaBehind, RegistryOptions};

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::db::DbError;
+use crate::store::db::DbError;
 use crate::tenant::TenantError;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,7 @@ impl ApiError {
     /// (whatever wrapped the cause), everything else an opaque 500.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         let err = err.into();
-        if crate::db::integrity::is_corrupt(err.as_ref()) {
+        if crate::store::db::integrity::is_corrupt(err.as_ref()) {
             // Probably the current company's file: it is checked, and marked if damaged.
             if let Ok(ctx) = crate::tenant::context::current() {
                 ctx.db
@@ -76,7 +76,7 @@ impl ApiError {
             }
             return ApiError::CompanyDamaged;
         }
-        if crate::db::is_storage_full(err.as_ref()) {
+        if crate::store::db::is_storage_full(err.as_ref()) {
             tracing::warn!(error = %err, "storage full");
             return ApiError::storage_full();
         }
@@ -163,8 +163,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::auth::accounts::FieldError> for ApiError {
-    fn from(err: crate::auth::accounts::FieldError) -> Self {
+impl From<crate::identity::Denied> for ApiError {
+    fn from(err: crate::identity::Denied) -> Self {
+        ApiError::Forbidden(err.0)
+    }
+}
+
+impl From<crate::identity::accounts::FieldError> for ApiError {
+    fn from(err: crate::identity::accounts::FieldError) -> Self {
         ApiError::Invalid {
             field: err.field.to_string(),
             message: err.message,
@@ -176,18 +182,13 @@ impl From<crate::auth::accounts::FieldError> for ApiError {
 /// the busy timeout. The client may retry.
 const BUSY: &str = "the company database is busy; retry shortly";
 
-pub(crate) fn is_busy(err: &rusqlite::Error) -> bool {
-    matches!(
-        err.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match &err {
             DbError::Pool(_) => ApiError::Unavailable(BUSY.into()),
-            DbError::Sqlite(e) if is_busy(e) => ApiError::Unavailable(BUSY.into()),
+            DbError::Sqlite(e) if crate::store::db::is_busy(e) => {
+                ApiError::Unavailable(BUSY.into())
+            }
             _ => ApiError::internal(err),
         }
     }
@@ -195,7 +196,7 @@ impl From<DbError> for ApiError {
 
 impl From<rusqlite::Error> for ApiError {
     fn from(err: rusqlite::Error) -> Self {
-        if is_busy(&err) {
+        if crate::store::db::is_busy(&err) {
             return ApiError::Unavailable(BUSY.into());
         }
         ApiError::internal(err)
@@ -210,9 +211,9 @@ impl ApiError {
     }
 }
 
-impl From<crate::company::usage_writer::WriteError> for ApiError {
-    fn from(err: crate::company::usage_writer::WriteError) -> Self {
-        use crate::company::usage_writer::WriteError;
+impl From<crate::tenant::usage_writer::WriteError> for ApiError {
+    fn from(err: crate::tenant::usage_writer::WriteError) -> Self {
+        use crate::tenant::usage_writer::WriteError;
         match err {
             WriteError::Tenant(t) => t.into(),
             WriteError::Busy => ApiError::Unavailable(BUSY.into()),

@@ -129,6 +129,12 @@ fn compute_forbidden_class(multiline: bool) -> String {
         .collect()
 }
 
+/// A rough token count (≈ 4 characters a token for English text), for the documents'
+/// `num_tokens` and chunks' `token_count` until an embedder supplies a real tokenizer.
+pub fn estimate_tokens(text: &str) -> i64 {
+    (text.chars().count() as i64 + 3) / 4
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::DataOpts;
 use crate::ops::{self, backup, workers};
-use crate::primary::companies::Company;
+use crate::store::primary::companies::Company;
 use crate::tenant::names::resolve_inside;
 
 #[derive(clap::Args, Debug)]

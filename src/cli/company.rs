@@ -4,7 +4,7 @@ use anyhow::bail;
 
 use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
-use crate::primary::companies;
+use crate::store::primary::companies;
 use crate::tenant::provision::{self, NewCompany, ProvisionError};
 
 #[derive(clap::Subcommand, Debug)]

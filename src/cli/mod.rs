@@ -67,9 +67,9 @@ impl Cli {
 pub(crate) fn find_company(
     conn: &rusqlite::Connection,
     key: &str,
-) -> anyhow::Result<crate::primary::companies::Company> {
+) -> anyhow::Result<crate::store::primary::companies::Company> {
     use anyhow::Context;
-    crate::primary::companies::find(conn, key)?
+    crate::store::primary::companies::find(conn, key)?
         .with_context(|| format!("no company with id or slug {key:?}"))
 }
 
@@ -95,13 +95,13 @@ pub(crate) fn operator_companies(
     data_dir: &std::path::Path,
     key: Option<&str>,
     busy_timeout: std::time::Duration,
-) -> anyhow::Result<Vec<crate::primary::companies::Company>> {
+) -> anyhow::Result<Vec<crate::store::primary::companies::Company>> {
     use anyhow::Context;
     let conn = crate::ops::open_existing(&data_dir.join("primary.db"), busy_timeout)
         .context("opening primary.db")?;
     Ok(match key {
         Some(key) => vec![find_company(&conn, key)?],
-        None => crate::primary::companies::all(&conn)?,
+        None => crate::store::primary::companies::all(&conn)?,
     })
 }
 

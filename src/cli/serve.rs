@@ -91,7 +91,9 @@ fn spawn_session_purge(app: std::sync::Arc<App>) -> tokio::task::JoinHandle<()> 
         loop {
             every.tick().await;
             let purged = app
-                .with_primary(|conn| Ok(crate::primary::refresh_tokens::purge_expired(conn)?))
+                .with_primary(|conn| {
+                    Ok(crate::store::primary::refresh_tokens::purge_expired(conn)?)
+                })
                 .await;
             match purged {
                 Ok(0) => {}

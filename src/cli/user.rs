@@ -4,9 +4,9 @@
 use anyhow::bail;
 
 use crate::app::{App, AppOptions};
-use crate::auth::{accounts, password};
 use crate::config::DataOpts;
-use crate::primary::users;
+use crate::identity::{accounts, password};
+use crate::store::primary::users;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum UserCommand {

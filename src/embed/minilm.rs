@@ -12,8 +12,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+use super::normalize;
 use super::{EmbedError, Embedder};
-use crate::vectors::distance::normalize;
 
 /// Identifier recorded with indexes built from this model.
 pub const MINILM_ID: &str = "all-minilm-l6-v2";

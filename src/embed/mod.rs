@@ -75,3 +75,14 @@ pub fn embed_checked(embedder: &dyn Embedder, texts: &[&str]) -> Result<Vec<Vec<
     }
     Ok(vectors)
 }
+
+/// Scales `v` to unit length in place; returns false (leaving it untouched) for a zero or
+/// non-finite vector, which cannot be indexed or compared.
+pub fn normalize(v: &mut [f32]) -> bool {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if !norm.is_finite() || norm == 0.0 {
+        return false;
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    true
+}

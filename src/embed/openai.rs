@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::normalize;
 use super::{EmbedError, Embedder};
-use crate::vectors::distance::normalize;
 
 /// Texts per request; providers cap batch sizes and one huge request is one long failure.
 const MAX_BATCH: usize = 64;

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::company::usage::NewUsage;
 use crate::pricing::PriceTable;
+use crate::store::company::usage::NewUsage;
 
 use super::{EmbedError, Embedder};
 
@@ -23,7 +23,7 @@ pub const SYSTEM_USER: &str = "system";
 pub fn estimate_tokens<S: AsRef<str>>(texts: &[S]) -> i64 {
     texts
         .iter()
-        .map(|t| crate::ingest::chunk::estimate_tokens(t.as_ref()))
+        .map(|t| crate::text::estimate_tokens(t.as_ref()))
         .sum()
 }
 

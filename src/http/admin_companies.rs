@@ -12,18 +12,19 @@ use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
-use crate::company::Listing;
-use crate::db::migrations::{self, MigrationSet};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Actor;
 use crate::ops;
 use crate::ops::migrate::{CompanyReport, Status};
-use crate::primary::audit;
-use crate::primary::companies::{self, Company};
+use crate::store::company::Listing;
+use crate::store::db::migrations::{self, MigrationSet};
+use crate::store::db::write_tx;
+use crate::store::primary::audit;
+use crate::store::primary::companies::{self, Company};
 use crate::tenant::names::{CompanyName, resolve_inside};
 use crate::tenant::provision::{self, NewCompany, ProvisionError, VECTORS_DIR};
 use crate::tenant::stats::{self, DataStats};
-use crate::tenant::{self, Actor, TenantCtx};
+use crate::tenant::{self, TenantCtx};
 
 /// Permission: companies:manage (super admins; the group also requires the role).
 pub fn api() -> OpenApiRouter<AppState> {

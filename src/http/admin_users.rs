@@ -14,14 +14,14 @@ use super::openapi::ErrorBody;
 use super::users::{self, CreateUser, UpdateUser, UserResponse};
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
-use crate::company::Listing;
-use crate::db::migrations::{self, MigrationSet};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::primary::roles::{self, RoleWithPermissions};
-use crate::primary::users::{self as repo, UserFilter};
-use crate::primary::{audit, companies};
-use crate::tenant::Actor;
+use crate::identity::Actor;
+use crate::store::company::Listing;
+use crate::store::db::migrations::{self, MigrationSet};
+use crate::store::db::write_tx;
+use crate::store::primary::roles::{self, RoleWithPermissions};
+use crate::store::primary::users::{self as repo, UserFilter};
+use crate::store::primary::{audit, companies};
 use crate::tenant::names::resolve_inside;
 
 /// Permissions: users:manage, roles:manage, system:config (super admins only).

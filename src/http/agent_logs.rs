@@ -14,11 +14,12 @@ use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::company::agent_logs::{self, AgentLog, AgentLogFilter, NewAgentLog};
-use crate::company::{Listing, Viewer, messages, new_time_ordered_uuid};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::tenant::{Actor, context};
+use crate::identity::Actor;
+use crate::store::company::agent_logs::{self, AgentLog, AgentLogFilter, NewAgentLog};
+use crate::store::company::{Listing, messages, new_time_ordered_uuid};
+use crate::store::db::write_tx;
+use crate::tenant::context;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_agent_log, list_agent_logs))
@@ -72,7 +73,7 @@ async fn list_agent_logs(
     let listing = context::run(move |conn| {
         let message_id = match &message {
             Some(m) => Some(
-                messages::row_id_visible(conn, &Viewer::from(&actor), m)?
+                messages::row_id_visible(conn, &actor.viewer(), m)?
                     .ok_or_else(|| ApiError::not_found("message"))?,
             ),
             None => None,
@@ -82,7 +83,7 @@ async fn list_agent_logs(
             agent_type,
             status,
         };
-        let (items, total) = agent_logs::list(conn, &Viewer::from(&actor), &filter, page)?;
+        let (items, total) = agent_logs::list(conn, &actor.viewer(), &filter, page)?;
         Ok::<_, ApiError>(Listing::new(items, total, page))
     })
     .await?;
@@ -173,7 +174,7 @@ async fn create_agent_log(
         let tx = write_tx(conn)?;
         if let Some(m) = &message {
             new.message_id = Some(
-                messages::row_id_visible(&tx, &Viewer::from(&actor), m)?
+                messages::row_id_visible(&tx, &actor.viewer(), m)?
                     .ok_or_else(|| ApiError::NotFound("message_id: no such message".into()))?,
             );
         }

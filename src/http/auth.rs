@@ -14,11 +14,11 @@ use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::users::UserResponse;
 use crate::app::AppState;
-use crate::auth::password;
 use crate::error::{ApiError, ApiResult};
-use crate::primary::refresh_tokens::{self, Rotation};
-use crate::primary::users::{self, User, UserChanges};
-use crate::tenant::Actor;
+use crate::identity::Actor;
+use crate::identity::password;
+use crate::store::primary::refresh_tokens::{self, Rotation};
+use crate::store::primary::users::{self, User, UserChanges};
 
 /// Routes that need no token.
 pub fn public_api() -> OpenApiRouter<AppState> {
@@ -321,7 +321,7 @@ async fn change_password(
         .ok_or_else(|| ApiError::Forbidden("current_password is wrong".into()))?;
     let session = actor.session.clone();
     app.with_primary(move |conn| {
-        let tx = crate::db::write_tx(conn)?;
+        let tx = crate::store::db::write_tx(conn)?;
         users::update(
             &tx,
             user_id,

@@ -11,8 +11,9 @@ use utoipa_axum::routes;
 use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::primary::companies;
-use crate::tenant::{self, Actor};
+use crate::identity::Actor;
+use crate::store::primary::companies;
+use crate::tenant;
 
 /// Permission: none beyond being a user of the company.
 pub fn api() -> OpenApiRouter<AppState> {

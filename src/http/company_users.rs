@@ -14,10 +14,10 @@ use super::users::{
 };
 use super::validate::PageQuery;
 use crate::app::AppState;
-use crate::company::Listing;
 use crate::error::{ApiError, ApiResult};
-use crate::primary::users::{self as repo, User, UserFilter};
-use crate::tenant::Actor;
+use crate::identity::Actor;
+use crate::store::company::Listing;
+use crate::store::primary::users::{self as repo, User, UserFilter};
 
 /// Permission: users:manage, and the caller must belong to a company.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -116,7 +116,7 @@ async fn update_company_user(
     ApiJson(body): ApiJson<UpdateCompanyUser>,
 ) -> ApiResult<Json<UserResponse>> {
     if let Some(role) = &body.role {
-        crate::auth::accounts::check_role(role, true)?;
+        crate::identity::accounts::check_role(role, true)?;
     }
     let body = UpdateUser::from(body);
     let company_id = own_company(&actor)?;

@@ -14,12 +14,15 @@ use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
-use crate::company::conversations::{self, Conversation, ConversationPatch, NewConversation};
-use crate::company::messages::{self, Message, NewMessage};
-use crate::company::{Listing, Viewer, documents, new_uuid};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::tenant::{Actor, context};
+use crate::identity::Actor;
+use crate::store::company::conversations::{
+    self, Conversation, ConversationPatch, NewConversation,
+};
+use crate::store::company::messages::{self, Message, NewMessage};
+use crate::store::company::{Listing, documents, new_uuid};
+use crate::store::db::write_tx;
+use crate::tenant::context;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -77,8 +80,8 @@ fn check_documents_visible(
     ids: &[String],
 ) -> ApiResult<()> {
     // One query for the common case; a lookup per id only to name the one that is missing.
-    let viewer = Viewer::from(actor);
-    let found = crate::search::allowed_documents(conn, viewer.into(), Some(ids))?;
+    let viewer = actor.viewer();
+    let found = crate::store::company::documents::visible_ids(conn, &viewer, Some(ids))?;
     if found.is_some_and(|found| found.len() == ids.len()) {
         return Ok(());
     }

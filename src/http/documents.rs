@@ -19,16 +19,19 @@ use super::openapi::ErrorBody;
 use super::upload;
 use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
-use crate::company::chunks::{self, Chunk};
-use crate::company::documents::{self, Document, DocumentFilter, DocumentPatch, NewDocument};
-use crate::company::jobs::{self, Job};
-use crate::company::{Listing, Viewer, new_uuid};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Actor;
 use crate::ingest::extract::{self, DetectError};
 use crate::ingest::index_hooks;
+use crate::store::company::chunks::{self, Chunk};
+use crate::store::company::documents::{
+    self, Document, DocumentFilter, DocumentPatch, NewDocument,
+};
+use crate::store::company::jobs::{self, Job};
+use crate::store::company::{Listing, new_uuid};
+use crate::store::db::write_tx;
+use crate::tenant::context;
 use crate::tenant::provision::UPLOADS_DIR;
-use crate::tenant::{Actor, context};
 
 pub fn api() -> OpenApiRouter<AppState> {
     // Uploads stream to disk and enforce the configured limit themselves (413), so the
@@ -244,7 +247,7 @@ async fn list_documents(
         q: validate::opt_text("q", q.q.as_deref(), 200)?,
     };
     let listing = context::run(move |conn| {
-        let (items, total) = documents::list(conn, &Viewer::from(&actor), &filter, page)?;
+        let (items, total) = documents::list(conn, &actor.viewer(), &filter, page)?;
         Ok::<_, ApiError>(Listing::new(items, total, page))
     })
     .await?;
@@ -253,7 +256,7 @@ async fn list_documents(
 
 /// Loads a document the actor may see, or 404.
 fn visible(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Document> {
-    documents::get_visible(conn, &Viewer::from(actor), id)?
+    documents::get_visible(conn, &actor.viewer(), id)?
         .ok_or_else(|| ApiError::not_found("document"))
 }
 

@@ -11,8 +11,9 @@ use axum::response::Response;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::primary::users;
-use crate::tenant::{self, Actor, TenantCtx};
+use crate::identity::Actor;
+use crate::store::primary::users;
+use crate::tenant::{self, TenantCtx};
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::Unauthorized(message.to_string())

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,34 +15,32 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(metrics))
+        .routes(routes!(super::metrics::metrics))
 }
 
-/// The answer of GET /healthz (documentation only: the handler builds it as JSON).
+/// The answer of GET /healthz.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
 struct Health {
     /// Always "ok".
     #[schema(example = "ok")]
-    status: String,
+    status: &'static str,
 }
 
-/// The answer of GET /readyz (documentation only).
+/// The answer of GET /readyz.
 #[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
 struct Readiness {
     /// Always "ready".
     #[schema(example = "ready")]
-    status: String,
+    status: &'static str,
     /// Company databases open now.
-    open_companies: u64,
+    open_companies: usize,
 }
 
 /// The process is up and answering.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health)))]
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// The server is not shutting down, the primary database answers, the data directory is
@@ -51,7 +48,7 @@ async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Readiness),
               (status = 503, description = "not ready: shutting down, the primary database unreachable, the data directory not writable, or free disk space below the threshold; the message says which", body = ErrorBody)))]
-async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
+async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Readiness>> {
     if app.draining.load(std::sync::atomic::Ordering::Acquire) {
         return Err(ApiError::Unavailable("not ready: shutting down".into()));
     }
@@ -83,72 +80,14 @@ async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Value>> {
         tracing::warn!(%reason, "not ready");
         return Err(ApiError::Unavailable(format!("not ready: {reason}")));
     }
-    Ok(Json(
-        json!({"status": "ready", "open_companies": app.registry.open_count()}),
-    ))
+    Ok(Json(Readiness {
+        status: "ready",
+        open_companies: app.registry.open_count(),
+    }))
 }
 
 /// Bytes available to this process on the file system holding `dir`.
 pub fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
     let st = rustix::fs::statvfs(dir)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
-}
-
-/// Prometheus text exposition of the registry's counters.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
-               body = String, content_type = "text/plain; version=0.0.4")))]
-async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
-    use std::sync::atomic::Ordering::Relaxed;
-    let damaged = app
-        .read_primary(|conn| Ok(crate::primary::companies::count_damaged(conn)?))
-        .await
-        .unwrap_or(0);
-    let stats = &app.registry.stats;
-    let body = format!(
-        "# HELP silo_open_companies Company databases open now.\n\
-         # TYPE silo_open_companies gauge\n\
-         silo_open_companies {}\n\
-         # HELP silo_company_opens_total Company databases opened since start.\n\
-         # TYPE silo_company_opens_total counter\n\
-         silo_company_opens_total {}\n\
-         # HELP silo_company_evictions_total Idle company databases closed to respect the cap.\n\
-         # TYPE silo_company_evictions_total counter\n\
-         silo_company_evictions_total {}\n\
-         # HELP silo_company_index_evictions_total Of those, closed to keep vector indexes in their memory budget.\n\
-         # TYPE silo_company_index_evictions_total counter\n\
-         silo_company_index_evictions_total {}\n\
-         # HELP silo_vector_index_bytes Approximate memory of the loaded vector indexes.\n\
-         # TYPE silo_vector_index_bytes gauge\n\
-         silo_vector_index_bytes {}\n",
-        app.registry.open_count(),
-        stats.opens.load(Relaxed),
-        stats.evictions.load(Relaxed),
-        stats.index_evictions.load(Relaxed),
-        app.registry.index_bytes(),
-    ) + &format!(
-        "# HELP silo_scrub_checks_total Company databases integrity-checked by the scrub since start.\n\
-         # TYPE silo_scrub_checks_total counter\n\
-         silo_scrub_checks_total{{result=\"ok\"}} {}\n\
-         silo_scrub_checks_total{{result=\"damaged\"}} {}\n\
-         # HELP silo_companies_damaged Companies marked damaged (writes refused until restored).\n\
-         # TYPE silo_companies_damaged gauge\n\
-         silo_companies_damaged {}\n",
-        app.scrub.ok.load(Relaxed),
-        app.scrub.damaged.load(Relaxed),
-        damaged
-    ) + &format!(
-        "# HELP silo_log_writes_dropped_total Log lines that could not be written (a full disk) and were dropped.\n\
-         # TYPE silo_log_writes_dropped_total counter\n\
-         silo_log_writes_dropped_total {}\n",
-        crate::logging::dropped()
-    ) + &app.ingest.render_metrics()
-        + &app.usage_writer.render_metrics();
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        body,
-    )
 }

@@ -12,10 +12,11 @@ use super::json::{ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::company::jobs::{self, Job};
-use crate::company::{Listing, Viewer};
 use crate::error::{ApiError, ApiResult};
-use crate::tenant::{Actor, context};
+use crate::identity::Actor;
+use crate::store::company::Listing;
+use crate::store::company::jobs::{self, Job};
+use crate::tenant::context;
 
 const TYPES: &[&str] = &[jobs::DOCUMENT_PROCESSING, jobs::REINDEX];
 
@@ -62,7 +63,7 @@ async fn list_jobs(actor: Actor, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<J
         .map(|s| validate::one_of("status", s, jobs::STATUSES))
         .transpose()?;
     let listing = context::read(move |conn| {
-        let viewer = Viewer::from(&actor);
+        let viewer = actor.viewer();
         let (items, total) =
             jobs::list_visible(conn, &viewer, job_type.as_deref(), status.as_deref(), page)?;
         Ok::<_, ApiError>(Listing::new(items, total, page))
@@ -80,8 +81,7 @@ async fn get_job(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<J
     actor.require("documents:read")?;
     let id = validate::id("job", &id)?;
     let job = context::read(move |conn| {
-        jobs::get_visible(conn, &Viewer::from(&actor), &id)?
-            .ok_or_else(|| ApiError::not_found("job"))
+        jobs::get_visible(conn, &actor.viewer(), &id)?.ok_or_else(|| ApiError::not_found("job"))
     })
     .await?;
     Ok(Json(job))

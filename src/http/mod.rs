@@ -14,6 +14,7 @@ pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod json;
+pub mod metrics;
 pub mod multipart;
 pub mod openapi;
 pub mod profile;

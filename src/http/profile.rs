@@ -12,10 +12,11 @@ use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::validate::{self, double_option};
 use crate::app::AppState;
-use crate::company::profile::{self, Profile};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::tenant::{Actor, context};
+use crate::identity::Actor;
+use crate::store::company::profile::{self, Profile};
+use crate::store::db::write_tx;
+use crate::tenant::context;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_profile, update_profile))

@@ -14,11 +14,12 @@ use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, double_option};
 use crate::app::AppState;
-use crate::company::reports::{self, NewReport, Report, ReportPatch};
-use crate::company::{Listing, new_uuid};
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::tenant::{Actor, context};
+use crate::identity::Actor;
+use crate::store::company::reports::{self, NewReport, Report, ReportPatch};
+use crate::store::company::{Listing, new_uuid};
+use crate::store::db::write_tx;
+use crate::tenant::context;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,7 +49,7 @@ pub struct CreateReport {
     #[schema(pattern = "text:line!", max_length = 100)]
     pub report_type: String,
     /// The report content: any JSON object or array.
-    #[schema(value_type = crate::company::ObjectOrArray)]
+    #[schema(value_type = crate::store::company::ObjectOrArray)]
     pub report_data: Value,
     #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub tags: Option<Vec<String>>,
@@ -64,7 +65,7 @@ pub struct UpdateReport {
     pub title: Option<String>,
     #[schema(pattern = "text:line!", max_length = 100)]
     pub report_type: Option<String>,
-    #[schema(value_type = Option<crate::company::ObjectOrArray>)]
+    #[schema(value_type = Option<crate::store::company::ObjectOrArray>)]
     pub report_data: Option<Value>,
     #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub tags: Option<Vec<String>>,

@@ -14,12 +14,13 @@ use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::company::Viewer;
 use crate::embed::usage::{Metered, usage_row};
 use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Actor;
 use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest};
-use crate::tenant::{Actor, context};
+use crate::store::company::documents;
+use crate::tenant::context;
 
 /// Longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 1000;
@@ -110,8 +111,7 @@ async fn search_chunks(
     let user_id = actor.user_uuid.clone();
     let meter = metered.clone();
     let results = context::run(move |conn| {
-        let visibility = Viewer::from(&actor).into();
-        let allowed = search::allowed_documents(conn, visibility, document_ids.as_deref())?;
+        let allowed = documents::visible_ids(conn, &actor.viewer(), document_ids.as_deref())?;
         if let (Some(ids), Some(allowed)) = (&document_ids, &allowed) {
             // Every named document must exist and be visible: others' ids answer 404.
             if allowed.len() < ids.len() {

@@ -14,13 +14,14 @@ use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::company::usage::{
+use crate::error::{ApiError, ApiResult};
+use crate::identity::Actor;
+use crate::store::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
 };
-use crate::company::{Viewer, agent_logs, conversations, messages};
-use crate::db::write_tx;
-use crate::error::{ApiError, ApiResult};
-use crate::tenant::{Actor, context};
+use crate::store::company::{agent_logs, conversations, messages};
+use crate::store::db::write_tx;
+use crate::tenant::context;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -125,20 +126,20 @@ async fn record_usage(
     let record = context::run(move |conn| {
         let tx = write_tx(conn)?;
         if let Some(c) = &conversation {
-            let row = conversations::row_id_visible(&tx, &Viewer::from(&actor), c)?;
+            let row = conversations::row_id_visible(&tx, &actor.viewer(), c)?;
             new.conversation_id = Some(row.ok_or_else(|| {
                 ApiError::NotFound("conversation_id: no such conversation".into())
             })?);
         }
         if let Some(m) = &message {
             new.message_id = Some(
-                messages::row_id_visible(&tx, &Viewer::from(&actor), m)?
+                messages::row_id_visible(&tx, &actor.viewer(), m)?
                     .ok_or_else(|| ApiError::NotFound("message_id: no such message".into()))?,
             );
         }
         if let Some(l) = &agent_log {
             new.agent_log_id = Some(
-                agent_logs::row_id_visible(&tx, &Viewer::from(&actor), l)?
+                agent_logs::row_id_visible(&tx, &actor.viewer(), l)?
                     .ok_or_else(|| ApiError::NotFound("agent_log_id: no such agent log".into()))?,
             );
         }

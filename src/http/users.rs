@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::auth::accounts::{COMPANY_ROLES, check_role, parse_email, parse_full_name};
-use crate::auth::password;
-use crate::db::write_tx;
 use crate::error::{ApiError, ApiResult};
-use crate::primary::users::{self, NewUser, User, UserChanges};
-use crate::primary::{audit, refresh_tokens};
-use crate::tenant::Actor;
+use crate::identity::Actor;
+use crate::identity::accounts::{COMPANY_ROLES, check_role, parse_email, parse_full_name};
+use crate::identity::password;
+use crate::store::db::write_tx;
+use crate::store::primary::users::{self, NewUser, User, UserChanges};
+use crate::store::primary::{audit, refresh_tokens};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::company::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::error::ApiError;
+use crate::store::company::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 
 /// For PATCH bodies: tells "absent" (`None`) from "null" (`Some(None)`). Use with
 /// `#[serde(default, deserialize_with = "double_option")]`.
@@ -256,7 +256,7 @@ pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, Api
             "must be between the years 0001 and 9998",
         ));
     }
-    Ok(crate::db::timestamp(parsed))
+    Ok(crate::store::db::timestamp(parsed))
 }
 
 #[cfg(test)]

@@ -130,12 +130,6 @@ pub fn chunk_text(text: &str, size: usize, overlap: usize) -> Vec<&str> {
     chunks
 }
 
-/// A rough token count (≈ 4 characters a token for English text), for the documents'
-/// `num_tokens` and chunks' `token_count` until an embedder supplies a real tokenizer.
-pub fn estimate_tokens(text: &str) -> i64 {
-    (text.chars().count() as i64 + 3) / 4
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

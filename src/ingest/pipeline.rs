@@ -19,12 +19,12 @@ use serde_json::json;
 use super::chunk::{self, Piece};
 use super::extract::{self, FileKind};
 use super::index_hooks;
-use crate::company::chunks::{self, NewChunk};
-use crate::company::{documents, jobs, usage};
-use crate::db::write_tx;
 use crate::embed::Embedder;
 use crate::embed::usage::usage_row;
 use crate::pricing::PriceTable;
+use crate::store::company::chunks::{self, NewChunk};
+use crate::store::company::{documents, jobs, usage};
+use crate::store::db::write_tx;
 use crate::tenant::{TenantError, context};
 
 /// Chunks embedded per call: big enough to amortise a model call, small enough that a
@@ -53,7 +53,7 @@ pub enum PipelineError {
 pub fn settle_failure(job: &jobs::Job, err: PipelineError, what: &str) -> PipelineError {
     let message = match &err {
         PipelineError::Failed(m) => m.clone(),
-        PipelineError::Internal(e) if crate::db::is_transient(e.as_ref()) => {
+        PipelineError::Internal(e) if crate::store::db::is_transient(e.as_ref()) => {
             tracing::warn!(job = %job.uuid, error = %e, "{what} hit a server failure; it will be retried");
             let PipelineError::Internal(e) = err else {
                 unreachable!()
@@ -62,7 +62,7 @@ pub fn settle_failure(job: &jobs::Job, err: PipelineError, what: &str) -> Pipeli
         }
         PipelineError::Internal(e) => {
             if let (true, Ok(ctx)) = (
-                crate::db::integrity::is_corrupt(e.as_ref()),
+                crate::store::db::integrity::is_corrupt(e.as_ref()),
                 context::current(),
             ) {
                 ctx.db
@@ -78,7 +78,7 @@ pub fn settle_failure(job: &jobs::Job, err: PipelineError, what: &str) -> Pipeli
     // fails for the server's sake, the worker retries the job.
     match fail(job.row_id, &message) {
         Ok(()) => err,
-        Err(PipelineError::Internal(e)) if crate::db::is_transient(e.as_ref()) => {
+        Err(PipelineError::Internal(e)) if crate::store::db::is_transient(e.as_ref()) => {
             PipelineError::Retry(e)
         }
         Err(other) => other,
@@ -178,7 +178,7 @@ fn process(
         .into_iter()
         .enumerate()
         .map(|(i, Piece { text, page })| NewChunk {
-            token_count: chunk::estimate_tokens(&text),
+            token_count: crate::text::estimate_tokens(&text),
             content: text,
             chunk_index: i as i64,
             page_number: page.map(i64::from),

@@ -22,14 +22,14 @@ use serde_json::json;
 
 use super::index_hooks;
 use super::pipeline::{Outcome, PipelineError};
-use crate::company::jobs;
-use crate::db::write_tx;
 use crate::embed::Embedder;
 use crate::embed::usage::SYSTEM_USER;
+use crate::index::{VECTORS_DIR, VectorIndex};
 use crate::pricing::PriceTable;
 use crate::search::reindex::{self, BATCH, Charge, ReembedError};
+use crate::store::company::jobs;
+use crate::store::db::write_tx;
 use crate::tenant::context;
-use crate::vectors::{VECTORS_DIR, VectorIndex};
 
 /// Longest one reindex job runs before handing over to a follow-up job.
 pub const SLICE: Duration = Duration::from_secs(30);

@@ -20,14 +20,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{pipeline, reindex_job, uploads};
-use crate::company::jobs;
-use crate::db::{Pool, now, write_tx};
 use crate::embed::Embedder;
+use crate::index::{VECTORS_DIR, manifest::Manifest};
 use crate::pricing::PriceTable;
-use crate::primary::companies;
+use crate::store::company::jobs;
+use crate::store::db::{Pool, now, write_tx};
+use crate::store::primary::companies;
 use crate::tenant::provision::UPLOADS_DIR;
 use crate::tenant::{TenantCtx, TenantError, TenantRegistry, context};
-use crate::vectors::{VECTORS_DIR, manifest::Manifest};
 
 /// Longest a job may run. A parser stuck on a hostile file (an endless loop cannot be
 /// interrupted on a blocking thread) then fails its job and gives its permit back, so the
@@ -157,27 +157,9 @@ impl IngestWorker {
         &self.inner.stats
     }
 
-    /// Prometheus text for /metrics.
-    pub fn render_metrics(&self) -> String {
-        let s = &self.inner.stats;
-        format!(
-            "# HELP silo_ingest_jobs_total Document processing jobs finished since start.\n\
-             # TYPE silo_ingest_jobs_total counter\n\
-             silo_ingest_jobs_total{{status=\"completed\"}} {}\n\
-             silo_ingest_jobs_total{{status=\"failed\"}} {}\n\
-             silo_ingest_jobs_total{{status=\"retried\"}} {}\n\
-             # HELP silo_ingest_chunks_total Chunks stored (or embedded again by reindex jobs) since start.\n\
-             # TYPE silo_ingest_chunks_total counter\n\
-             silo_ingest_chunks_total {}\n\
-             # HELP silo_ingest_companies_draining Companies whose jobs are being processed now.\n\
-             # TYPE silo_ingest_companies_draining gauge\n\
-             silo_ingest_companies_draining {}\n",
-            s.completed.load(Ordering::Relaxed),
-            s.failed.load(Ordering::Relaxed),
-            s.retried.load(Ordering::Relaxed),
-            s.chunks.load(Ordering::Relaxed),
-            self.inner.draining.len(),
-        )
+    /// Companies whose jobs are being processed now.
+    pub fn draining_count(&self) -> usize {
+        self.inner.draining.len()
     }
 
     /// Whether any company is being drained (tests wait on this).
@@ -389,7 +371,7 @@ impl Inner {
         why: &str,
     ) -> Result<bool, TenantError> {
         let db = self.registry.get(id).await?;
-        let run_after = crate::db::timestamp(
+        let run_after = crate::store::db::timestamp(
             chrono::Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default(),
         );
         let why = why.to_string();

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::app::{App, AppOptions};
-use crate::company::documents;
 use crate::embed::EmbedError;
+use crate::store::company::documents;
 use crate::tenant::provision::{self, NewCompany};
 
 /// A deterministic embedder for tests: `dims` values derived from the text; `broken`
@@ -167,7 +167,7 @@ async fn embeddings_are_stored_with_the_chunks_in_batches() {
         blobs.len().div_ceil(super::pipeline::EMBED_BATCH)
     );
     for blob in &blobs {
-        let v = crate::vectors::store::decode_embedding(
+        let v = crate::store::company::embeddings::decode_embedding(
             blob.as_deref().expect("every chunk embedded"),
             8,
         )

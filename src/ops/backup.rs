@@ -137,7 +137,7 @@ fn copy_pages(src: &Connection, partial: &Path) -> Result<(), BackupError> {
 /// so a damaged source makes a damaged copy.
 fn verify(copy: &Path) -> Result<(), BackupError> {
     let conn = Connection::open_with_flags(copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    crate::db::integrity::check(&conn, crate::db::integrity::Depth::Full)
+    crate::store::db::integrity::check(&conn, crate::store::db::integrity::Depth::Full)
         .map_err(BackupError::Damaged)
 }
 

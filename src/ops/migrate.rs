@@ -27,10 +27,10 @@ use serde::Serialize;
 
 use super::backup;
 use crate::app::App;
-use crate::db::apply::{self, Applied};
-use crate::db::integrity;
-use crate::db::migrations::{self, MigrationSet, SchemaState};
-use crate::primary::companies::Company;
+use crate::store::db::apply::{self, Applied};
+use crate::store::db::integrity;
+use crate::store::db::migrations::{self, MigrationSet, SchemaState};
+use crate::store::primary::companies::Company;
 use crate::tenant::TenantRegistry;
 use crate::tenant::names::resolve_inside;
 

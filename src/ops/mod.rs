@@ -43,12 +43,18 @@ pub fn open_existing(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Co
 /// from operator work that has no pool: the CLI, or a check beside a running server.
 pub fn record_damage(
     data_dir: &Path,
-    company: &crate::primary::companies::Company,
+    company: &crate::store::primary::companies::Company,
     what: &str,
     found_by: &str,
-) -> Result<bool, crate::db::DbError> {
+) -> Result<bool, crate::store::db::DbError> {
     let mut conn = open_existing(&data_dir.join("primary.db"), DEFAULT_BUSY_TIMEOUT)?;
-    crate::primary::companies::report_damage(&mut conn, company.id, &company.uuid, what, found_by)
+    crate::store::primary::companies::report_damage(
+        &mut conn,
+        company.id,
+        &company.uuid,
+        what,
+        found_by,
+    )
 }
 
 /// Flushes a directory entry (a rename or a new file) to disk.

@@ -22,8 +22,8 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::{backup, fsync_dir, open_existing};
-use crate::db::migrations::{self, MigrationSet};
-use crate::primary::companies::Company;
+use crate::store::db::migrations::{self, MigrationSet};
+use crate::store::primary::companies::Company;
 use crate::tenant::TenantRegistry;
 use crate::tenant::names::resolve_inside;
 use crate::tenant::provision::VECTORS_DIR;
@@ -103,7 +103,7 @@ pub fn restore_company(
         empty_dir(&dir.join(VECTORS_DIR))?;
         // The restored copy passed integrity_check: an earlier damage finding is over.
         let primary = open_existing(&data_dir.join("primary.db"), opts.busy_timeout)?;
-        crate::primary::companies::clear_damage(&primary, company.id)?;
+        crate::store::primary::companies::clear_damage(&primary, company.id)?;
         Ok(RestoreReport {
             id: company.uuid.clone(),
             slug: company.slug.clone(),

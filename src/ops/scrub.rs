@@ -8,20 +8,13 @@
 //! copy back.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::db::integrity::{self, Depth};
-use crate::primary::companies::{self, Company};
+use crate::store::db::integrity::{self, Depth};
+use crate::store::primary::companies::{self, Company};
 use crate::tenant::names::resolve_inside;
-
-/// Counters for /metrics.
-#[derive(Default, Debug)]
-pub struct ScrubStats {
-    pub ok: AtomicU64,
-    pub damaged: AtomicU64,
-}
 
 /// Companies read from primary.db per page.
 const PAGE: u32 = 500;

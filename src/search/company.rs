@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::company::jobs;
-use crate::db::write_tx;
 use crate::embed::Embedder;
+use crate::index::{VECTORS_DIR, VectorIndex};
 use crate::ingest::IngestWorker;
+use crate::store::company::jobs;
+use crate::store::db::write_tx;
 use crate::tenant::{TenantDb, TenantError, TenantRegistry};
-use crate::vectors::{VECTORS_DIR, VectorIndex};
 
 /// The company's index for `embedder`, loading (or rebuilding from SQLite) on first use.
 /// When the load finds chunks the index cannot hold (another embedder's), a reindex job is

@@ -217,35 +217,13 @@ pub fn keyword_search(
     if k == 0 || allowed.is_some_and(HashSet::is_empty) {
         return Ok(Vec::new());
     }
-    let k = k as i64;
-    let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, -r.get::<_, f64>(1)?));
-    match allowed {
-        None => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT rowid, bm25(document_chunks_fts) FROM document_chunks_fts
-                  WHERE document_chunks_fts MATCH ?1 ORDER BY bm25(document_chunks_fts) LIMIT ?2",
-            )?;
-            stmt.query_map(rusqlite::params![fts, k], map)?.collect()
-        }
-        Some(docs) => {
-            let docs = serde_json::to_string(&docs.iter().collect::<Vec<_>>()).expect("ids");
-            let mut stmt = conn.prepare_cached(
-                "SELECT f.rowid, bm25(document_chunks_fts) FROM document_chunks_fts f
-                   JOIN document_chunks c ON c.id = f.rowid
-                  WHERE document_chunks_fts MATCH ?1
-                    AND c.document_id IN (SELECT value FROM json_each(?3))
-                  ORDER BY bm25(document_chunks_fts) LIMIT ?2",
-            )?;
-            stmt.query_map(rusqlite::params![fts, k, docs], map)?
-                .collect()
-        }
-    }
+    crate::store::company::chunks::fts_match(conn, &fts, k, allowed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::migrations::{MigrationSet, migrate};
+    use crate::store::db::migrations::{MigrationSet, migrate};
 
     #[test]
     fn stopwords_go_unless_nothing_else_is_left() {

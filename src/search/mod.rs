@@ -19,10 +19,10 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-pub use hits::{SearchHit, Visibility, allowed_documents, load_hits};
+pub use hits::{SearchHit, load_hits};
 
 use crate::embed::{EmbedError, Embedder};
-use crate::vectors::{IndexError, VectorIndex};
+use crate::index::{IndexError, VectorIndex};
 
 /// Largest `k` a search may ask for (invariant 5: bounded work per request).
 pub const MAX_K: usize = 100;
@@ -60,7 +60,7 @@ pub enum SearchError {
 }
 
 /// One search: `allowed` restricts results to these internal document ids (build it
-/// with [`allowed_documents`]); `None` means every document.
+/// with `store::company::documents::visible_ids`); `None` means every document.
 #[derive(Clone, Copy, Debug)]
 pub struct SearchRequest<'a> {
     pub query: &'a str,

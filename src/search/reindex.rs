@@ -10,21 +10,18 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use crate::company::usage;
-use crate::db::write_tx;
 use crate::embed::usage::usage_row;
 use crate::embed::{EmbedError, Embedder, embed_checked};
+use crate::index::{VECTORS_DIR, VectorIndex};
 use crate::pricing::PriceTable;
-use crate::vectors::{VECTORS_DIR, VectorIndex, store};
+use crate::store::company::embeddings;
+use crate::store::company::usage;
+use crate::store::db::write_tx;
 
 /// Chunks embedded per call (the local model is fastest at batches of about 8).
 pub const BATCH: usize = 8;
-
-/// Which chunks are stale for an embedder: no vector, an unlabelled one, another model's,
-/// or one of the wrong length.
-const STALE: &str = "(embedding IS NULL OR embedding_model IS NOT ?1 OR length(embedding) != ?2)";
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct ReindexReport {
@@ -57,12 +54,7 @@ pub struct Batch {
 
 /// Chunks whose vector is not from `embedder`.
 pub fn stale_count(conn: &Connection, embedder: &dyn Embedder) -> rusqlite::Result<usize> {
-    let n: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM document_chunks WHERE {STALE}"),
-        params![embedder.id(), embedder.dimensions() as i64 * 4],
-        |r| r.get(0),
-    )?;
-    Ok(n as usize)
+    embeddings::stale_count(conn, embedder.id(), embedder.dimensions())
 }
 
 /// Embeds up to `limit` stale chunks with ids above `after` and stores their vectors in one
@@ -77,21 +69,7 @@ pub fn reembed_next(
     after: i64,
     limit: usize,
 ) -> Result<Option<Batch>, ReembedError> {
-    let batch: Vec<(i64, String)> = conn
-        .prepare_cached(&format!(
-            "SELECT id, content FROM document_chunks WHERE id > ?3 AND {STALE}
-              ORDER BY id LIMIT ?4"
-        ))?
-        .query_map(
-            params![
-                embedder.id(),
-                embedder.dimensions() as i64 * 4,
-                after,
-                limit as i64
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?
-        .collect::<Result<_, _>>()?;
+    let batch = embeddings::stale_after(conn, embedder.id(), embedder.dimensions(), after, limit)?;
     let Some(&(last, _)) = batch.last() else {
         return Ok(None);
     };
@@ -129,7 +107,7 @@ pub fn reembed_next(
     );
     let tx = write_tx(conn)?;
     // A chunk deleted meanwhile updates nothing, and must not reach the index.
-    let stored = store::set_embeddings(&tx, embedder.id(), &items)?;
+    let stored = embeddings::set_embeddings(&tx, embedder.id(), &items)?;
     tx.commit()?;
     out.items = items
         .into_iter()

@@ -7,12 +7,13 @@
 //! - many allowed chunks: over-fetch from the graph, keep hits in allowed documents, and
 //!   widen a few times if too few survive; finally a filtered graph search.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::Connection;
 
 use super::SearchError;
-use crate::vectors::{VectorIndex, distance, store};
+use crate::index::{VectorIndex, distance};
+use crate::store::company::embeddings;
 
 /// Up to this many allowed chunks are scored exactly instead of through the graph
 /// (~4k dot products of 384 floats plus reading their BLOBs: a few milliseconds).
@@ -46,27 +47,21 @@ fn search_with_exact_max(
     if docs.is_empty() || k == 0 {
         return Ok(Vec::new());
     }
-    let docs_json = serde_json::to_string(&docs.iter().collect::<Vec<_>>()).expect("ids");
     if index.is_exhaustive() {
         // Every vector is in memory: filter by chunk id, read nothing else from SQLite.
-        let chunk_ids = chunks_of(conn, &docs_json)?;
+        let chunk_ids = embeddings::chunks_of(conn, docs)?;
         let accept = |id: i64| chunk_ids.contains(&id);
         return Ok(index.search(query, k, ef, Some(&accept))?);
     }
-    let allowed_chunks: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM document_chunks
-          WHERE document_id IN (SELECT value FROM json_each(?1)) AND embedding_model = ?2",
-        rusqlite::params![&docs_json, index.embedder_id()],
-        |r| r.get(0),
-    )?;
-    if allowed_chunks <= exact_max {
-        return exact_search(conn, index, query, k, &docs_json);
+    let allowed_chunks = embeddings::count_in(conn, docs, index.embedder_id())?;
+    if allowed_chunks as i64 <= exact_max {
+        return exact_search(conn, index, query, k, docs);
     }
     let mut fetch = k * 4;
     for _ in 0..3 {
         let hits = index.search(query, fetch, ef.max(fetch), None)?;
         let exhausted = hits.len() < fetch;
-        let owners = documents_of(conn, hits.iter().map(|h| h.0))?;
+        let owners = embeddings::documents_of(conn, hits.iter().map(|h| h.0))?;
         let kept: Vec<(i64, f32)> = hits
             .into_iter()
             .filter(|(id, _)| owners.get(id).is_some_and(|d| docs.contains(d)))
@@ -77,7 +72,7 @@ fn search_with_exact_max(
         }
         fetch *= 4;
     }
-    let chunk_ids: HashSet<i64> = chunks_of(conn, &docs_json)?;
+    let chunk_ids: HashSet<i64> = embeddings::chunks_of(conn, docs)?;
     let accept = |id: i64| chunk_ids.contains(&id);
     Ok(index.search(query, k, ef.max(k), Some(&accept))?)
 }
@@ -89,56 +84,28 @@ fn exact_search(
     index: &VectorIndex,
     query: &[f32],
     k: usize,
-    docs_json: &str,
+    docs: &HashSet<i64>,
 ) -> Result<Vec<(i64, f32)>, SearchError> {
     let dims = index.dimensions();
     let mut q = query.to_vec();
-    if !distance::normalize(&mut q) {
+    if !crate::embed::normalize(&mut q) {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, embedding FROM document_chunks
-          WHERE document_id IN (SELECT value FROM json_each(?1)) AND embedding_model = ?2",
-    )?;
-    let mut rows = stmt.query(rusqlite::params![docs_json, index.embedder_id()])?;
     let mut scored = Vec::new();
-    while let Some(row) = rows.next()? {
-        let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-        if let Some(mut v) = store::decode_embedding(blob, dims)
-            && distance::normalize(&mut v)
-        {
-            scored.push((row.get::<_, i64>(0)?, distance::dot(&q, &v)));
+    embeddings::scan_in(conn, docs, index.embedder_id(), dims, |id, mut v| {
+        if crate::embed::normalize(&mut v) {
+            scored.push((id, distance::dot(&q, &v)));
         }
-    }
+    })?;
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     scored.truncate(k);
     Ok(scored)
 }
 
-/// chunk id → document id for the given chunks.
-fn documents_of(
-    conn: &Connection,
-    chunks: impl Iterator<Item = i64>,
-) -> rusqlite::Result<HashMap<i64, i64>> {
-    let json = serde_json::to_string(&chunks.collect::<Vec<_>>()).expect("ids");
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, document_id FROM document_chunks WHERE id IN (SELECT value FROM json_each(?1))",
-    )?;
-    stmt.query_map([json], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
-}
-
-fn chunks_of(conn: &Connection, docs_json: &str) -> rusqlite::Result<HashSet<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id FROM document_chunks WHERE document_id IN (SELECT value FROM json_each(?1))",
-    )?;
-    stmt.query_map([docs_json], |r| r.get(0))?.collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::migrations::{MigrationSet, migrate};
+    use crate::store::db::migrations::{MigrationSet, migrate};
 
     /// The graph path (over-fetch, widen, filtered fallback) and the exact path agree on
     /// which chunks a filtered search returns.
@@ -163,13 +130,18 @@ mod tests {
                     "INSERT INTO document_chunks
                          (uuid, document_id, content, chunk_index, embedding, embedding_model)
                      VALUES (?1, ?2, 'x', ?3, ?4, 't')",
-                    rusqlite::params![format!("{d}-{i}"), d + 1, i, store::encode_embedding(&v)],
+                    rusqlite::params![
+                        format!("{d}-{i}"),
+                        d + 1,
+                        i,
+                        embeddings::encode_embedding(&v)
+                    ],
                 )
                 .unwrap();
             }
         }
         // Walked, not scored exhaustively: the graph path is what is checked here.
-        let walk = crate::vectors::IndexParams {
+        let walk = crate::index::IndexParams {
             exhaustive_max: 0,
             ..Default::default()
         };

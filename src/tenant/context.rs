@@ -5,62 +5,12 @@
 //! Task-locals do not cross `spawn_blocking`, `tokio::spawn` or a streaming body: every
 //! helper here captures the `Arc<TenantCtx>` first and re-enters the scope on the other side.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
 use super::{TenantDb, TenantError};
-use crate::db::Conn;
-use crate::error::ApiError;
-
-/// Who is acting, as loaded from primary.db for this request.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    pub user_id: i64,
-    pub user_uuid: String,
-    pub email: String,
-    pub role: String,
-    /// Internal and public ids of the user's company; None for super admins.
-    pub company_id: Option<i64>,
-    pub company_uuid: Option<String>,
-    /// The refresh-token family of the login this request's token belongs to.
-    pub session: String,
-    pub permissions: Arc<HashSet<String>>,
-}
-
-impl Actor {
-    /// Ok when the actor holds `permission`, else a 403 naming it.
-    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
-        if self.permissions.contains(permission) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this requires the {permission} permission"
-            )))
-        }
-    }
-
-    /// Ok when the actor created the row (`owner` is its creator's user id) or is a company
-    /// admin, else a 403: "only {creator} or a company admin may change {what}".
-    pub fn require_owner(&self, owner: &str, creator: &str, what: &str) -> Result<(), ApiError> {
-        if self.is_company_admin() || owner == self.user_uuid {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "only {creator} or a company admin may change {what}"
-            )))
-        }
-    }
-
-    pub fn is_super_admin(&self) -> bool {
-        self.role == "super_admin"
-    }
-
-    /// Company admins see every document of their company, whatever its scope.
-    pub fn is_company_admin(&self) -> bool {
-        self.role == "admin"
-    }
-}
+use crate::identity::Actor;
+use crate::store::db::Conn;
 
 /// The company (and user) a piece of work belongs to.
 #[derive(Debug)]

@@ -10,11 +10,12 @@ pub mod names;
 pub mod provision;
 pub mod registry;
 pub mod stats;
+pub mod usage_writer;
 
-pub use context::{Actor, TenantCtx};
+pub use context::TenantCtx;
 pub use registry::{OnSchemaBehind, RegistryOptions, TenantDb, TenantRegistry};
 
-use crate::db::DbError;
+use crate::store::db::DbError;
 
 /// Errors of reaching a company's data.
 #[derive(Debug, thiserror::Error)]

@@ -14,14 +14,14 @@ use rusqlite::Connection;
 
 use super::TenantRegistry;
 use super::names::{CompanyName, NameError, Slug, resolve_inside};
-use crate::db::migrations::{self, MigrationSet};
-use crate::db::{DbError, Pool, write_tx};
-use crate::primary::companies::{self, Company};
+use crate::store::db::migrations::{self, MigrationSet};
+use crate::store::db::{DbError, Pool, write_tx};
+use crate::store::primary::companies::{self, Company};
 
 /// Where company directories live, relative to the data directory.
 pub const COMPANIES_DIR: &str = "companies";
 pub const DB_FILE: &str = "company.db";
-pub use crate::vectors::VECTORS_DIR;
+pub use crate::index::VECTORS_DIR;
 pub const UPLOADS_DIR: &str = "uploads";
 
 /// A request to create a company (unvalidated input).
@@ -236,7 +236,7 @@ pub fn cleanup_leftovers(
     grace: Duration,
 ) -> anyhow::Result<usize> {
     let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace)?;
-    let cutoff_text = crate::db::timestamp(cutoff);
+    let cutoff_text = crate::store::db::timestamp(cutoff);
     let conn = primary.get()?;
     let mut removed = companies::delete_stale_unprovisioned(&conn, &cutoff_text)?;
     let companies_dir = data_dir.join(COMPANIES_DIR);

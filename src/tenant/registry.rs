@@ -17,10 +17,10 @@ use scheduled_thread_pool::ScheduledThreadPool;
 
 use super::TenantError;
 use super::names::resolve_inside;
-use crate::db::migrations::{self, MigrationSet, SchemaState};
-use crate::db::pool::{self, Conn, Pool, PoolOptions};
-use crate::primary::companies::{self, Company};
-use crate::vectors::VectorIndex;
+use crate::index::VectorIndex;
+use crate::store::db::migrations::{self, MigrationSet, SchemaState};
+use crate::store::db::pool::{self, Conn, Pool, PoolOptions};
+use crate::store::primary::companies::{self, Company};
 
 /// What to do when a company's schema is behind this binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -98,7 +98,7 @@ impl TenantDb {
         let record = move || {
             let recorded = primary
                 .get()
-                .map_err(crate::db::DbError::from)
+                .map_err(crate::store::db::DbError::from)
                 .and_then(|mut conn| {
                     companies::report_damage(&mut conn, id, &uuid, &what, &found_by)
                 });
@@ -121,9 +121,11 @@ impl TenantDb {
         }
         let check = move || {
             let finding = match self.conn() {
-                Ok(conn) => {
-                    crate::db::integrity::check(&conn, crate::db::integrity::Depth::Quick).err()
-                }
+                Ok(conn) => crate::store::db::integrity::check(
+                    &conn,
+                    crate::store::db::integrity::Depth::Quick,
+                )
+                .err(),
                 Err(e) => Some(e.to_string()),
             };
             match finding {
@@ -532,7 +534,7 @@ fn open_company(
     });
     let (mut conn, state) = match opened {
         Ok(opened) => opened,
-        Err(e) if crate::db::integrity::is_corrupt(&e) => {
+        Err(e) if crate::store::db::integrity::is_corrupt(&e) => {
             let what = e.to_string();
             let mut primary_conn = primary.get()?;
             companies::report_damage(

@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::db::DbError;
+use crate::store::db::DbError;
 
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct DataStats {

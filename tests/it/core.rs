@@ -17,7 +17,7 @@ use crate::common::TestApp;
 async fn in_company<T: Send + 'static>(
     test: &TestApp,
     id: i64,
-    f: impl FnOnce(&mut silo::db::Conn) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&mut silo::store::db::Conn) -> Result<T, ApiError> + Send + 'static,
 ) -> T {
     let db = test.app.registry.get(id).await.unwrap();
     tenant::context::scope(TenantCtx::new(db, None), tenant::context::run(f))
@@ -293,7 +293,7 @@ async fn deleting_a_company_closes_it_and_removes_its_files() {
 fn set_recorded_version(test: &TestApp, uuid: &str, version: i64) {
     let path = test.data_dir().join(format!(
         "companies/{}/company.db",
-        silo::primary::companies::find(&test.app.primary.get().unwrap(), uuid)
+        silo::store::primary::companies::find(&test.app.primary.get().unwrap(), uuid)
             .unwrap()
             .unwrap()
             .slug
@@ -365,7 +365,7 @@ async fn a_schema_behind_the_binary_is_refused_or_migrated_as_configured() {
             }
             OnSchemaBehind::Migrate => {
                 assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-                let latest = silo::db::migrations::MigrationSet::Company.latest();
+                let latest = silo::store::db::migrations::MigrationSet::Company.latest();
                 assert_eq!(reply.body["schema_version"], latest);
                 let conn = rusqlite::Connection::open(&path).unwrap();
                 let tables: i64 = conn

@@ -628,7 +628,7 @@ async fn the_generated_secret_file_is_private_and_reused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let secret = silo::auth::secret::load_or_create(&path, None).unwrap();
+    let secret = silo::identity::secret::load_or_create(&path, None).unwrap();
     assert_eq!(secret.len(), 32);
     let mode = std::fs::metadata(path.join("jwt_secret"))
         .unwrap()
@@ -636,10 +636,10 @@ async fn the_generated_secret_file_is_private_and_reused() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     assert_eq!(
-        silo::auth::secret::load_or_create(&path, None).unwrap(),
+        silo::identity::secret::load_or_create(&path, None).unwrap(),
         secret
     );
-    assert!(silo::auth::secret::load_or_create(&path, Some("short")).is_err());
+    assert!(silo::identity::secret::load_or_create(&path, Some("short")).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

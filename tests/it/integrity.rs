@@ -228,7 +228,7 @@ async fn a_damaged_company_is_noticed_refuses_writes_and_comes_back_by_restore()
             .primary
             .get()
             .map(|c| {
-                silo::primary::companies::find(&c, &acme.id)
+                silo::store::primary::companies::find(&c, &acme.id)
                     .unwrap()
                     .unwrap()
             })

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, params};
-use silo::company::chunks;
-use silo::db::migrations::{MigrationSet, migrate};
-use silo::vectors::{IndexParams, OpenSource, VectorIndex, distance, store};
+use silo::index::{IndexParams, OpenSource, VectorIndex, distance};
+use silo::store::company::chunks;
+use silo::store::company::embeddings as store;
+use silo::store::db::migrations::{MigrationSet, migrate};
 
 const DIMS: usize = 48;
 const EMBEDDER: &str = "test-embedder-v1";
@@ -45,7 +46,7 @@ fn random_vec(rng: &mut StdRng, spread: f32) -> Vec<f32> {
 }
 
 fn unit(mut v: Vec<f32>) -> Vec<f32> {
-    assert!(distance::normalize(&mut v));
+    assert!(silo::embed::normalize(&mut v));
     v
 }
 

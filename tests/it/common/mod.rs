@@ -202,7 +202,7 @@ impl TestApp {
     /// The internal id of a company, from its public id.
     pub fn company_key(&self, uuid: &str) -> i64 {
         let conn = self.app.primary.get().unwrap();
-        silo::primary::companies::find(&conn, uuid)
+        silo::store::primary::companies::find(&conn, uuid)
             .unwrap()
             .unwrap()
             .id

@@ -287,7 +287,7 @@ async fn super_admin_apis_validate_and_report() {
     assert_eq!(s["pending_migrations"], json!([]));
     assert_eq!(
         s["schema_version"],
-        silo::db::migrations::MigrationSet::Company.latest()
+        silo::store::db::migrations::MigrationSet::Company.latest()
     );
     let bad = [
         (
@@ -429,7 +429,7 @@ async fn super_admin_apis_validate_and_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_migrate_route_upgrades_a_company_behind_and_reports_it() {
-    use silo::db::migrations::MigrationSet;
+    use silo::store::db::migrations::MigrationSet;
     // Refuse, so that nothing but the route migrates it (reading stats opens the company).
     let test =
         TestApp::spawn_with(|o| o.registry.on_schema_behind = silo::tenant::OnSchemaBehind::Refuse)

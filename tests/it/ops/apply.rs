@@ -3,8 +3,8 @@
 
 use refinery::Migration;
 use rusqlite::Connection;
-use silo::db::apply::{self, ApplyError};
-use silo::db::migrations::{self, MigrationSet};
+use silo::store::db::apply::{self, ApplyError};
+use silo::store::db::migrations::{self, MigrationSet};
 
 const TABLE: &str = "test_migrations";
 

@@ -36,7 +36,7 @@ fn a_backup_during_writes_restores_consistently() {
             let mut n = 0i64;
             while !stop.load(Ordering::Relaxed) || n < 200 {
                 n += 1;
-                let tx = silo::db::write_tx(&mut conn).unwrap();
+                let tx = silo::store::db::write_tx(&mut conn).unwrap();
                 tx.execute(
                     "INSERT INTO token_usage (id, uuid, user_id, provider, model, operation_type)
                      VALUES (?1, 'u-' || ?1, 'user-1', 'p', 'm', 'chat')",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use rusqlite::Connection;
-use silo::db::migrations::{self, MigrationSet};
+use silo::store::db::migrations::{self, MigrationSet};
 
 use super::support::*;
 
@@ -194,7 +194,7 @@ fn dry_run_changes_no_file() {
         assert_eq!(entry["to_version"], latest());
         assert_eq!(
             entry["pending"],
-            serde_json::json!(silo::db::migrations::MigrationSet::Company.pending_after(1))
+            serde_json::json!(silo::store::db::migrations::MigrationSet::Company.pending_after(1))
         );
     }
 

@@ -9,8 +9,8 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use silo::app::App;
 use silo::app::AppOptions;
-use silo::db::migrations::{self, MigrationSet};
-use silo::primary::companies::Company;
+use silo::store::db::migrations::{self, MigrationSet};
+use silo::store::primary::companies::Company;
 use silo::tenant::provision::{self, NewCompany};
 
 /// A fresh data directory with its primary database.
@@ -193,5 +193,5 @@ pub fn stderr(output: &Output) -> String {
 
 /// The company schema version this binary migrates to.
 pub fn latest() -> i64 {
-    silo::db::migrations::MigrationSet::Company.latest()
+    silo::store::db::migrations::MigrationSet::Company.latest()
 }

@@ -87,7 +87,7 @@ fn the_live_migration_works_with_the_registry() {
     let registry = std::sync::Arc::new(TenantRegistry::new(
         app.data_dir.clone(),
         app.primary.clone(),
-        silo::db::pool::maintenance_pool(),
+        silo::store::db::pool::maintenance_pool(),
         RegistryOptions {
             on_schema_behind: OnSchemaBehind::Refuse,
             ..RegistryOptions::default()
@@ -152,7 +152,7 @@ fn requests_get_unavailable_during_a_live_migration() {
     let registry = std::sync::Arc::new(TenantRegistry::new(
         app.data_dir.clone(),
         app.primary.clone(),
-        silo::db::pool::maintenance_pool(),
+        silo::store::db::pool::maintenance_pool(),
         RegistryOptions {
             on_schema_behind: OnSchemaBehind::Refuse,
             ..RegistryOptions::default()

@@ -3,12 +3,12 @@
 use std::collections::HashSet;
 
 use rusqlite::Connection;
-use silo::db::migrations::{MigrationSet, migrate};
 use silo::embed::{Embedder, LexicalEmbedder};
-use silo::search::{
-    SearchError, SearchMode, SearchRequest, Visibility, allowed_documents, rank, search,
-};
-use silo::vectors::{VectorIndex, store};
+use silo::index::VectorIndex;
+use silo::search::{SearchError, SearchMode, SearchRequest, rank, search};
+use silo::store::company::embeddings as store;
+use silo::store::company::{Viewer, documents::visible_ids};
+use silo::store::db::migrations::{MigrationSet, migrate};
 
 const DOCS: &[(&str, &str, &str, &[&str])] = &[
     (
@@ -129,17 +129,17 @@ fn three_modes_rank_the_obvious_chunk_first() {
     );
 }
 
+const U1: Viewer<'static> = Viewer {
+    user_uuid: "u1",
+    is_admin: false,
+};
+
 #[test]
 fn visibility_and_document_filters_hold_in_every_mode() {
     let (_tmp, conn, index) = setup();
-    let u1 = allowed_documents(&conn, Visibility::User("u1"), None)
-        .unwrap()
-        .unwrap();
+    let u1 = visible_ids(&conn, &U1, None).unwrap().unwrap();
     assert_eq!(u1.len(), 2, "d1 (company scope) and d3 (own)");
-    assert_eq!(
-        allowed_documents(&conn, Visibility::All, None).unwrap(),
-        None
-    );
+    assert_eq!(visible_ids(&conn, &Viewer::EVERYTHING, None).unwrap(), None);
     for mode in [SearchMode::Keyword, SearchMode::Vector, SearchMode::Hybrid] {
         let got = chunk_uuids(
             &conn,
@@ -150,13 +150,9 @@ fn visibility_and_document_filters_hold_in_every_mode() {
             got.iter().all(|c| !c.starts_with("d2")),
             "{mode:?}: {got:?}"
         );
-        let only_d3 = allowed_documents(
-            &conn,
-            Visibility::User("u1"),
-            Some(&["d3".to_string(), "d2".to_string()]),
-        )
-        .unwrap()
-        .unwrap();
+        let only_d3 = visible_ids(&conn, &U1, Some(&["d3".to_string(), "d2".to_string()]))
+            .unwrap()
+            .unwrap();
         let got = chunk_uuids(&conn, &index, req("office", mode, Some(&only_d3)));
         assert!(got.iter().all(|c| c.starts_with("d3")), "{mode:?}: {got:?}");
         let none = HashSet::new();

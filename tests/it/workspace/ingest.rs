@@ -217,7 +217,7 @@ async fn an_unparseable_file_fails_its_job_with_a_reason_and_leaves_no_chunks() 
         (stats.completed.load(Relaxed), stats.failed.load(Relaxed)),
         (1, 4)
     );
-    let metrics = test.app.ingest.render_metrics();
+    let metrics = silo::http::metrics::render(&test.app, 0);
     assert!(
         metrics.contains("silo_ingest_jobs_total{status=\"failed\"} 4"),
         "{metrics}"

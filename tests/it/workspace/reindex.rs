@@ -122,7 +122,7 @@ async fn a_changed_embedder_reindexes_companies_in_the_background() {
         .dir()
         .join("vectors");
     let hits = in_company(&test, acme.key, move |conn| {
-        let index = silo::vectors::VectorIndex::open_or_rebuild(
+        let index = silo::index::VectorIndex::open_or_rebuild(
             &dir,
             conn,
             Permuted.id(),
@@ -420,7 +420,7 @@ async fn a_refusing_or_unavailable_embedder_neither_stalls_nor_storms() {
             assert_eq!(jobs[0].0, "failed");
             assert_eq!(models, vec![(Some(LexicalEmbedder.id().into()), 2)]);
             let queued = in_company(&test, c.key, |conn| {
-                Ok::<_, ApiError>(silo::company::jobs::enqueue_reindex(conn, None)?)
+                Ok::<_, ApiError>(silo::store::company::jobs::enqueue_reindex(conn, None)?)
             })
             .await;
             assert!(!queued, "backing off after a failure");

@@ -286,7 +286,7 @@ async fn reindex_moves_a_company_to_another_embedder() {
                     })?;
                 assert!(calls >= 1);
                 let after = reindex::stale_count(conn, embedder.as_ref())?;
-                let index = silo::vectors::VectorIndex::open_or_rebuild(
+                let index = silo::index::VectorIndex::open_or_rebuild(
                     &dir.join("vectors"),
                     conn,
                     embedder.id(),

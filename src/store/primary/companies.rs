@@ -1,0 +1,241 @@
+//! The `companies` table of primary.db. Rows whose files are still being made
+//! (`provisioned_at IS NULL`) are invisible to every function but the provisioning ones.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use crate::store::db::{DbError, now};
+
+/// A company as stored in primary.db.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Company {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(rename = "id")]
+    pub uuid: String,
+    pub name: String,
+    pub slug: String,
+    pub industry: Option<String>,
+    /// Relative to the data directory.
+    #[serde(skip)]
+    pub db_path: String,
+    pub is_active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    /// When an integrity check last ran on the company's database.
+    pub integrity_checked_at: Option<String>,
+    /// When the database was found damaged (writes are refused until it is restored).
+    pub damaged_at: Option<String>,
+    /// What the check found.
+    pub damage: Option<String>,
+}
+
+const COLUMNS: &str = "id, uuid, name, slug, industry, db_path, is_active, created_at, updated_at, \
+    integrity_checked_at, damaged_at, damage";
+
+impl Company {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Company {
+            id: row.get(0)?,
+            uuid: row.get(1)?,
+            name: row.get(2)?,
+            slug: row.get(3)?,
+            industry: row.get(4)?,
+            db_path: row.get(5)?,
+            is_active: row.get(6)?,
+            created_at: row.get(7)?,
+            updated_at: row.get(8)?,
+            integrity_checked_at: row.get(9)?,
+            damaged_at: row.get(10)?,
+            damage: row.get(11)?,
+        })
+    }
+
+    /// The company's directory, relative to the data directory.
+    pub fn dir(&self) -> &str {
+        self.db_path.rsplit_once('/').map_or("", |(dir, _)| dir)
+    }
+}
+
+/// Reserves name and slug with an unprovisioned row; returns its internal id.
+pub fn insert_unprovisioned(
+    conn: &Connection,
+    uuid: &str,
+    name: &str,
+    slug: &str,
+    industry: Option<&str>,
+    db_path: &str,
+) -> Result<i64, DbError> {
+    conn.execute(
+        "INSERT INTO companies (uuid, name, slug, industry, db_path) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![uuid, name, slug, industry, db_path],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn mark_provisioned(conn: &Connection, id: i64) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE companies SET provisioned_at = ?2 WHERE id = ?1",
+        params![id, now()],
+    )?;
+    Ok(())
+}
+
+/// Records an integrity check of company `id`: `damage` is None when it passed. A pass does
+/// not clear an earlier finding (only a restore does: [`clear_damage`]). Returns true when
+/// this check is the one that found the company damaged.
+pub fn record_check(conn: &Connection, id: i64, damage: Option<&str>) -> Result<bool, DbError> {
+    let ts = now();
+    conn.execute(
+        "UPDATE companies SET integrity_checked_at = ?2 WHERE id = ?1",
+        params![id, ts],
+    )?;
+    match damage {
+        Some(what) => mark_damaged(conn, id, what),
+        None => Ok(false),
+    }
+}
+
+/// Marks company `id` damaged with `what` unless it is already; true if it was not.
+pub fn mark_damaged(conn: &Connection, id: i64, what: &str) -> Result<bool, DbError> {
+    Ok(conn.execute(
+        "UPDATE companies SET damaged_at = ?2, damage = ?3 WHERE id = ?1 AND damaged_at IS NULL",
+        params![id, now(), what],
+    )? > 0)
+}
+
+/// Marks company `id` (public id `uuid`) damaged and writes the `company.damaged` audit row,
+/// in one transaction, unless it is marked already. True if this call marked it.
+pub fn report_damage(
+    conn: &mut Connection,
+    id: i64,
+    uuid: &str,
+    what: &str,
+    found_by: &str,
+) -> Result<bool, DbError> {
+    let tx = crate::store::db::write_tx(conn)?;
+    let newly = record_check(&tx, id, Some(what))?;
+    if newly {
+        let detail = serde_json::json!({"damage": what, "found_by": found_by});
+        super::audit::record_system(&tx, "company.damaged", uuid, &detail)?;
+    }
+    tx.commit()?;
+    Ok(newly)
+}
+
+/// Clears a damage finding (a good copy was restored).
+pub fn clear_damage(conn: &Connection, id: i64) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE companies SET damaged_at = NULL, damage = NULL WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
+/// How many companies are marked damaged.
+pub fn count_damaged(conn: &Connection) -> Result<u64, DbError> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM companies WHERE damaged_at IS NOT NULL AND provisioned_at IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
+/// Removes a company row (its users and their tokens go with it by cascade).
+pub fn delete(conn: &Connection, id: i64) -> Result<bool, DbError> {
+    Ok(conn.execute("DELETE FROM companies WHERE id = ?1", [id])? > 0)
+}
+
+/// Rows left by a provisioning that never finished (a crash), older than `before`.
+pub fn delete_stale_unprovisioned(conn: &Connection, before: &str) -> Result<usize, DbError> {
+    Ok(conn.execute(
+        "DELETE FROM companies WHERE provisioned_at IS NULL AND created_at < ?1",
+        [before],
+    )?)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Company>, DbError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM companies WHERE id = ?1 AND provisioned_at IS NOT NULL");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], Company::from_row)
+        .optional()?)
+}
+
+/// Finds a company by its public UUID or its slug (what operators type).
+pub fn find(conn: &Connection, key: &str) -> Result<Option<Company>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM companies WHERE (uuid = ?1 OR slug = ?1) AND provisioned_at IS NOT NULL"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([key], Company::from_row)
+        .optional()?)
+}
+
+/// True when a provisioned or in-progress company already uses `name` or `slug`.
+pub fn name_or_slug_taken(conn: &Connection, name: &str, slug: &str) -> Result<bool, DbError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM companies WHERE name = ?1 OR slug = ?2)",
+        params![name, slug],
+        |r| r.get(0),
+    )?)
+}
+
+/// A page of provisioned companies, oldest first, and the total count.
+pub fn list(conn: &Connection, limit: u32, offset: u32) -> Result<(Vec<Company>, u64), DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM companies WHERE provisioned_at IS NOT NULL
+         ORDER BY id LIMIT ?1 OFFSET ?2"
+    );
+    let items = conn
+        .prepare_cached(&sql)?
+        .query_map(params![limit, offset], Company::from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM companies WHERE provisioned_at IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((items, total as u64))
+}
+
+/// Every provisioned company (for operator tools that walk them all).
+pub fn all(conn: &Connection) -> Result<Vec<Company>, DbError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM companies WHERE provisioned_at IS NOT NULL ORDER BY id");
+    let rows = conn
+        .prepare(&sql)?
+        .query_map([], Company::from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Applies the given changes; returns false when the company does not exist.
+pub fn update(
+    conn: &Connection,
+    id: i64,
+    name: Option<&str>,
+    industry: Option<Option<&str>>,
+    is_active: Option<bool>,
+) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE companies SET
+             name = COALESCE(?2, name),
+             industry = CASE WHEN ?3 THEN ?4 ELSE industry END,
+             is_active = COALESCE(?5, is_active),
+             updated_at = ?6
+         WHERE id = ?1 AND provisioned_at IS NOT NULL",
+        params![
+            id,
+            name,
+            industry.is_some(),
+            industry.flatten(),
+            is_active,
+            now()
+        ],
+    )?;
+    Ok(changed > 0)
+}
