@@ -16,6 +16,7 @@ pub mod machine;
 pub mod ops;
 pub mod pricing;
 pub mod search;
+pub mod service;
 pub mod store;
 pub mod tenant;
 pub mod text;

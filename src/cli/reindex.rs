@@ -10,7 +10,7 @@ use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
 use crate::embed::usage::SYSTEM_USER;
 use crate::embed::{EmbedderConfig, select_embedder};
-use crate::search::reindex::{self, Charge};
+use crate::index::reembed::{self as reindex, Charge};
 use crate::tenant::{TenantCtx, context};
 
 #[derive(clap::Args, Debug)]

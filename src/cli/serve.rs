@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::embed::{EmbedderConfig, select, select_embedder};
-use crate::search;
 
 /// How often unsaved vector-index changes are written to disk.
 const INDEX_SAVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -58,7 +57,12 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // Jobs a previous process left unfinished: queued again in the background, so
         // serving starts at once even with thousands of companies.
         state.ingest.start_recovery(state.primary.clone());
-        let maintenance = search::company::spawn_maintenance(state.registry.clone(), INDEX_SAVE_INTERVAL);
+        let (open, trim) = (state.registry.clone(), state.registry.clone());
+        let maintenance = crate::index::lifecycle::spawn_maintenance(
+            move || open.open_handles(),
+            move || trim.trim_indexes(),
+            INDEX_SAVE_INTERVAL,
+        );
         let sessions = spawn_session_purge(state.clone());
         let scrub = (opts.scrub_period_hours > 0).then(|| {
             let period = Duration::from_secs(opts.scrub_period_hours * 3600);
@@ -76,7 +80,12 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
             scrub.abort();
         }
         let registry = state.registry.clone();
-        tokio::task::spawn_blocking(move || search::company::persist_all(&registry)).await?;
+        tokio::task::spawn_blocking(move || {
+            for db in registry.open_handles() {
+                crate::index::lifecycle::persist(&*db);
+            }
+        })
+        .await?;
         Ok(())
     })
 }

@@ -21,8 +21,8 @@ use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Actor;
+use crate::index::hooks;
 use crate::ingest::extract::{self, DetectError};
-use crate::ingest::index_hooks;
 use crate::store::company::chunks::{self, Chunk};
 use crate::store::company::documents::{
     self, Document, DocumentFilter, DocumentPatch, NewDocument,
@@ -380,8 +380,7 @@ async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResul
     if !chunk_ids.is_empty() {
         // Takes the index's write lock, which a dump in progress can hold up: not here.
         let db = ctx.db.clone();
-        tokio::task::spawn_blocking(move || index_hooks::on_chunks_removed(&db, &chunk_ids))
-            .await?;
+        tokio::task::spawn_blocking(move || hooks::on_chunks_removed(&*db, &chunk_ids)).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

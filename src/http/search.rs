@@ -89,7 +89,7 @@ async fn search_chunks(
     let ctx = context::current()?;
     if mode != SearchMode::Keyword {
         // Loading the index may rebuild it from SQLite; vector mode needs it, hybrid degrades.
-        if let Err(err) = search::company::index(&ctx.db, &embedder, &app.ingest).await {
+        if let Err(err) = crate::service::search::company_index(&app, &ctx.db, &embedder).await {
             if mode == SearchMode::Vector {
                 return Err(err.into());
             }

@@ -16,10 +16,14 @@
 mod build;
 pub mod distance;
 mod dump;
+pub mod hooks;
+pub mod lifecycle;
 pub mod manifest;
+pub mod reembed;
 mod search;
 mod vector_index;
 
+pub use lifecycle::{Ensured, Home, Slot};
 pub use vector_index::{IndexParams, OpenReport, OpenSource, VectorIndex};
 
 /// The graph type: f32 vectors, cosine distance on unit vectors, `'static` because a

@@ -5,14 +5,10 @@
 //! - [`pipeline`]: one job end to end, in one final transaction.
 //! - [`reindex_job`]: the background job moving a company's chunks to a new embedder.
 //! - [`worker`]: the bounded background runner and the start-up recovery.
-//! - [`index_hooks`]: where the vector index is told about new and removed chunks.
 //! - [`uploads`]: the layout of `uploads/` and its housekeeping.
 
 pub mod chunk;
 pub mod extract;
-#[doc(hidden)]
-pub mod fixtures;
-pub mod index_hooks;
 pub mod pipeline;
 pub mod reindex_job;
 pub mod uploads;

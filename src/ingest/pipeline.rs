@@ -18,9 +18,9 @@ use serde_json::json;
 
 use super::chunk::{self, Piece};
 use super::extract::{self, FileKind};
-use super::index_hooks;
 use crate::embed::Embedder;
 use crate::embed::usage::usage_row;
+use crate::index::hooks;
 use crate::pricing::PriceTable;
 use crate::store::company::chunks::{self, NewChunk};
 use crate::store::company::{documents, jobs, usage};
@@ -223,15 +223,15 @@ fn process(
     let Some((removed, ids)) = committed else {
         return Ok(None);
     };
-    // ── Vector index hooks: after commit, never failing the job (see index_hooks). ──
+    // ── Vector index hooks: after commit, never failing the job (see index::hooks). ──
     if !removed.is_empty() {
-        index_hooks::on_chunks_removed(&ctx.db, &removed);
+        hooks::on_chunks_removed(&*ctx.db, &removed);
     }
     let chunks = ids.len();
     if let (Some(e), Some(vectors)) = (embedder, embeddings) {
         // `insert_many` returns the rowids in the order of `rows`, which is theirs.
         let items: Vec<(i64, Vec<f32>)> = ids.into_iter().zip(vectors).collect();
-        index_hooks::on_chunks_committed(&ctx.db, e.id(), &items);
+        hooks::on_chunks_committed(&*ctx.db, e.id(), &items);
     }
     Ok(Some(Outcome {
         chunks,

@@ -20,13 +20,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::index_hooks;
 use super::pipeline::{Outcome, PipelineError};
 use crate::embed::Embedder;
 use crate::embed::usage::SYSTEM_USER;
+use crate::index::reembed::{self as reindex, BATCH, Charge, ReembedError};
 use crate::index::{VECTORS_DIR, VectorIndex};
 use crate::pricing::PriceTable;
-use crate::search::reindex::{self, BATCH, Charge, ReembedError};
 use crate::store::company::jobs;
 use crate::store::db::write_tx;
 use crate::tenant::context;
@@ -91,7 +90,7 @@ fn reembed(
             finished = true;
             break;
         };
-        index_hooks::on_chunks_committed(&ctx.db, embedder.id(), &batch.items);
+        crate::index::hooks::on_chunks_committed(&*ctx.db, embedder.id(), &batch.items);
         cursor.after = batch.last;
         cursor.done += (batch.items.len() + batch.refused.len()) as i64;
         tokens += batch.tokens;

@@ -532,7 +532,3 @@ async fn fail_job(ctx: Arc<TenantCtx>, job_row: i64, msg: String, job_uuid: &str
         tracing::error!(job = %job_uuid, error = %e, "could not record the job's failure");
     }
 }
-
-#[cfg(test)]
-#[path = "worker_tests.rs"]
-mod tests;

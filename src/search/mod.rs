@@ -7,11 +7,9 @@
 //! - [`fusion`]: score fusion of the two lists.
 //! - [`hits`]: who may see what, and turning chunk ids into result rows.
 
-pub mod company;
 pub mod fusion;
 pub mod hits;
 pub mod keyword;
-pub mod reindex;
 pub mod vector;
 
 use std::collections::HashSet;

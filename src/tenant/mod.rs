@@ -59,3 +59,9 @@ impl From<r2d2::Error> for TenantError {
         TenantError::Db(err.into())
     }
 }
+
+impl From<crate::index::IndexError> for TenantError {
+    fn from(err: crate::index::IndexError) -> Self {
+        TenantError::Unavailable(format!("the vector index could not be opened: {err}"))
+    }
+}

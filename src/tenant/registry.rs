@@ -61,7 +61,7 @@ pub struct TenantDb {
     schema_version: i64,
     /// The company's vector index, loaded on first use (search or ingestion), not on open:
     /// most requests never need it. Single-flight like the company itself.
-    pub(crate) vectors: tokio::sync::OnceCell<VectorIndex>,
+    vectors: crate::index::Slot,
     /// Set when the company starts closing for maintenance: requests still reading their
     /// body are cut (see [`TenantDb::closing`]) instead of holding the close up.
     closing: tokio::sync::watch::Sender<bool>,
@@ -176,24 +176,29 @@ impl TenantDb {
         self.vectors.get()
     }
 
-    /// Writes the index's unsaved changes (dirty graph or pending compaction) to disk.
-    /// Blocking. Called before the company is closed and by the periodic maintenance.
-    pub fn persist_index(&self) {
-        let Some(index) = self.vectors.get() else {
-            return;
-        };
-        let maintained = self
-            .conn()
-            .map_err(|e| e.to_string())
-            .and_then(|conn| index.maintain(&conn).map_err(|e| e.to_string()));
-        if let Err(err) = maintained {
-            tracing::warn!(company = %self.company.slug, error = %err, "could not save the vector index");
-        }
-    }
-
     /// A pooled connection if one is free right now, without waiting.
     pub(crate) fn try_conn(&self) -> Option<Conn> {
         self.pool.try_get()
+    }
+}
+
+impl crate::index::Home for TenantDb {
+    type Error = TenantError;
+
+    fn index_slot(&self) -> &crate::index::Slot {
+        &self.vectors
+    }
+
+    fn home_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    fn connect(&self) -> Result<Conn, TenantError> {
+        self.conn()
+    }
+
+    fn label(&self) -> &str {
+        &self.company.slug
     }
 }
 
@@ -468,7 +473,7 @@ impl TenantRegistry {
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            tokio::task::spawn_blocking(move || db.persist_index()).await?;
+            tokio::task::spawn_blocking(move || crate::index::lifecycle::persist(&*db)).await?;
         }
         Ok(guard)
     }
@@ -499,7 +504,9 @@ impl Drop for ClosedGuard {
 fn release(evicted: Vec<Arc<TenantDb>>) {
     if !evicted.is_empty() {
         tokio::task::spawn_blocking(move || {
-            evicted.iter().for_each(|db| db.persist_index());
+            evicted
+                .iter()
+                .for_each(|db| crate::index::lifecycle::persist(&**db));
         });
     }
 }

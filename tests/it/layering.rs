@@ -1,9 +1,7 @@
 //! The dependency rule of ARCHITECTURE.md, enforced: a top-level module of `src/` may name
-//! (`crate::<module>`) only modules of a lower layer. The edges that break the rule today are
-//! listed, each to be removed by the move to the application layer; a new wrong edge fails
-//! this test, and so does a listed one that is gone (the list must shrink with the code).
+//! (`crate::<module>`) only modules of a lower layer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Layers, lowest first; a module may depend on modules of lower layers only.
@@ -20,13 +18,6 @@ const LAYERS: &[&[&str]] = &[
     &["service"],
     &["config", "http"],
     &["cli"],
-];
-
-/// Edges against the rule that exist today (from → to).
-const KNOWN: &[(&str, &str)] = &[
-    ("ingest", "app"),
-    ("ingest", "search"),
-    ("search", "ingest"),
 ];
 
 fn layer_of(module: &str) -> usize {
@@ -70,13 +61,9 @@ fn modules_depend_only_on_lower_layers() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = BTreeMap::new();
     edges(&src, None, &mut found);
-    let known: BTreeSet<(String, String)> = KNOWN
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
     let mut wrong = Vec::new();
     for ((from, to), file) in &found {
-        if layer_of(to) >= layer_of(from) && !known.contains(&(from.clone(), to.clone())) {
+        if layer_of(to) >= layer_of(from) {
             wrong.push(format!("{from} -> {to} (first in {file})"));
         }
     }
@@ -85,9 +72,4 @@ fn modules_depend_only_on_lower_layers() {
         "imports against the layers:\n{}",
         wrong.join("\n")
     );
-    let gone: Vec<_> = known
-        .iter()
-        .filter(|edge| !found.contains_key(*edge))
-        .collect();
-    assert!(gone.is_empty(), "fixed, remove from KNOWN: {gone:?}");
 }

@@ -3,6 +3,7 @@
 mod bodies;
 mod common;
 mod core;
+mod extract;
 mod identity;
 mod integrity;
 mod layering;
@@ -10,4 +11,5 @@ mod ops;
 mod search_index;
 mod shutdown;
 mod storage;
+mod worker;
 mod workspace;

@@ -228,10 +228,10 @@ pub async fn save_index(test: &TestApp, key: i64) {
     let db = test.app.registry.get(key).await.unwrap();
     let embedder: std::sync::Arc<dyn silo::embed::Embedder> =
         std::sync::Arc::new(silo::embed::LexicalEmbedder);
-    silo::search::company::index(&db, &embedder, &test.app.ingest)
+    silo::service::search::company_index(&test.app, &db, &embedder)
         .await
         .unwrap();
-    tokio::task::spawn_blocking(move || db.persist_index())
+    tokio::task::spawn_blocking(move || silo::index::lifecycle::persist(&*db))
         .await
         .unwrap();
 }

@@ -1,8 +1,8 @@
 //! Upload → job → chunks for every supported format; failures; restart recovery.
 
+use crate::common::files::{docx, pdf};
 use axum::http::StatusCode;
 use serde_json::Value;
-use silo::ingest::fixtures::{docx, pdf};
 
 use super::helpers::*;
 use crate::common::TestApp;

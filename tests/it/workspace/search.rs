@@ -239,7 +239,8 @@ async fn bad_search_requests_are_refused_clearly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reindex_moves_a_company_to_another_embedder() {
     use silo::embed::{EmbedderConfig, EmbedderKind, select_embedder};
-    use silo::search::{self, SearchMode, SearchRequest, reindex};
+    use silo::index::reembed as reindex;
+    use silo::search::{self, SearchMode, SearchRequest};
     let model_dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2");
     let config = EmbedderConfig {

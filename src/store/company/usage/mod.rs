@@ -460,5 +460,4 @@ pub fn summary(
 }
 
 #[cfg(test)]
-#[path = "usage_tests.rs"]
 mod tests;

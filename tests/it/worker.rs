@@ -1,13 +1,18 @@
-//! Tests of `worker`, on real temporary SQLite files.
+//! The ingestion worker on its own (no HTTP): embeddings, failures and time limits.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::*;
-use crate::app::{App, AppOptions};
-use crate::embed::EmbedError;
-use crate::store::company::documents;
-use crate::tenant::provision::{self, NewCompany};
+use std::sync::Arc;
+
+use silo::app::{App, AppOptions};
+use silo::embed::EmbedError;
+use silo::embed::Embedder;
+use silo::ingest::worker::*;
+use silo::store::company::documents;
+use silo::store::company::jobs;
+use silo::tenant::provision::{self, NewCompany};
+use silo::tenant::{TenantCtx, TenantError, context};
 
 /// A deterministic embedder for tests: `dims` values derived from the text; `broken`
 /// makes it misbehave in the given way.
@@ -156,7 +161,7 @@ async fn embeddings_are_stored_with_the_chunks_in_batches() {
     assert_eq!(job.status, "completed", "{:?}", job.error);
     assert_eq!(doc.status, "completed");
     assert!(
-        blobs.len() > super::pipeline::EMBED_BATCH,
+        blobs.len() > silo::ingest::pipeline::EMBED_BATCH,
         "{} chunks",
         blobs.len()
     );
@@ -164,10 +169,10 @@ async fn embeddings_are_stored_with_the_chunks_in_batches() {
     // Batches of EMBED_BATCH, not one call per chunk.
     assert_eq!(
         embedder.calls.load(Ordering::SeqCst),
-        blobs.len().div_ceil(super::pipeline::EMBED_BATCH)
+        blobs.len().div_ceil(silo::ingest::pipeline::EMBED_BATCH)
     );
     for blob in &blobs {
-        let v = crate::store::company::embeddings::decode_embedding(
+        let v = silo::store::company::embeddings::decode_embedding(
             blob.as_deref().expect("every chunk embedded"),
             8,
         )

@@ -1,4 +1,4 @@
-//! Hooks from ingestion into the per-company vector index (HNSW files under
+//! Hooks into the per-company vector index (HNSW files under
 //! `companies/<slug>/vectors/`), called after ingestion's transaction commits.
 //!
 //! SQLite stays the source of truth (invariant 3): the embeddings are already stored in
@@ -6,29 +6,30 @@
 //! index behind, and the index reconciles with SQLite when it is next loaded. Hooks therefore
 //! never fail the job, and they are quick: an insert into the in-memory graph, never a dump.
 
-use crate::tenant::TenantDb;
+use super::lifecycle::Home;
 
 /// Called after chunks with embeddings were committed: `items` are `document_chunks`
 /// rowids (AUTOINCREMENT, never reused) with the vectors just stored for them by
 /// `embedder_id`. When the company's index is loaded, the vectors go into it now; otherwise
 /// the index picks them up from SQLite when it is next loaded.
-pub fn on_chunks_committed(db: &TenantDb, embedder_id: &str, items: &[(i64, Vec<f32>)]) {
-    let Some(index) = db
-        .loaded_index()
+pub fn on_chunks_committed<H: Home>(home: &H, embedder_id: &str, items: &[(i64, Vec<f32>)]) {
+    let Some(index) = home
+        .index_slot()
+        .get()
         .filter(|ix| ix.embedder_id() == embedder_id)
     else {
         return;
     };
     if let Err(err) = index.add(items) {
         // Not fatal: SQLite holds the vectors and the next load catches the index up.
-        tracing::warn!(company = %db.company().slug, error = %err, "vector index not updated");
+        tracing::warn!(company = %home.label(), error = %err, "vector index not updated");
     }
 }
 
 /// Called after chunks were deleted (document deleted, or re-processed): they become
 /// tombstones in the loaded index (hnsw_rs has no delete), compacted when they pile up.
-pub fn on_chunks_removed(db: &TenantDb, chunk_ids: &[i64]) {
-    if let Some(index) = db.loaded_index() {
+pub fn on_chunks_removed<H: Home>(home: &H, chunk_ids: &[i64]) {
+    if let Some(index) = home.index_slot().get() {
         index.tombstone(chunk_ids);
     }
 }
