@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::embed::Embedder;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::identity::principals::PrincipalCache;
 use crate::identity::ratelimit::{LoginLimiter, RateLimitOptions};
 use crate::identity::secret;
@@ -282,9 +282,9 @@ impl App {
 
 impl App {
     /// Runs `f` with a primary-database connection on the blocking pool.
-    pub async fn with_primary<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    pub async fn with_primary<T, F>(self: &Arc<Self>, f: F) -> Result<T, Error>
     where
-        F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
         let app = self.clone();
@@ -297,9 +297,9 @@ impl App {
 
     /// Like [`App::with_primary`] for short reads by key: inline when a connection is free
     /// right now (microseconds, cheaper than a thread hop), else on the blocking pool.
-    pub async fn read_primary<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    pub async fn read_primary<T, F>(self: &Arc<Self>, f: F) -> Result<T, Error>
     where
-        F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
         match self.primary.try_get() {
@@ -334,11 +334,11 @@ impl App {
     pub async fn hash_work<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, Error> {
         self.hashing
             .run(f)
             .await
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("password hashing failed")))
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("password hashing failed")))
     }
 }
 

@@ -12,7 +12,7 @@ use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::ops;
 use crate::ops::migrate::{CompanyReport, Status};
@@ -89,7 +89,7 @@ struct DataCounts {
 async fn find_company(app: &AppState, id: String) -> ApiResult<Company> {
     app.read_primary(move |conn| Ok(companies::find(conn, &id)?))
         .await?
-        .ok_or_else(|| ApiError::not_found("company"))
+        .ok_or_else(|| Error::not_found("company"))
 }
 
 /// Every company, by creation.
@@ -155,9 +155,9 @@ async fn create_company(
     .await?;
     let company = match created {
         Ok(company) => company,
-        Err(ProvisionError::Invalid(e)) => return Err(ApiError::invalid(e.field, e.message)),
-        Err(ProvisionError::Conflict(m)) => return Err(ApiError::Conflict(m)),
-        Err(ProvisionError::Failed(e)) => return Err(ApiError::internal(e)),
+        Err(ProvisionError::Invalid(e)) => return Err(Error::invalid(e.field, e.message)),
+        Err(ProvisionError::Conflict(m)) => return Err(Error::Conflict(m)),
+        Err(ProvisionError::Failed(e)) => return Err(Error::internal(e)),
     };
     tracing::info!(company = %company.slug, by = %actor.email, "company created");
     app.audit(
@@ -218,7 +218,7 @@ async fn company_stats(app: &AppState, company: &Company) -> ApiResult<CompanySt
             let ctx = TenantCtx::new(db, None);
             let data = tenant::context::scope(
                 ctx,
-                tenant::context::run(|conn| stats::data_stats(conn).map_err(ApiError::from)),
+                tenant::context::run(|conn| stats::data_stats(conn).map_err(Error::from)),
             )
             .await?;
             stats.data = Some(data);
@@ -227,7 +227,7 @@ async fn company_stats(app: &AppState, company: &Company) -> ApiResult<CompanySt
         Err(e) => stats.unavailable = Some(e.to_string()),
     }
     let path = resolve_inside(&app.data_dir, &company.db_path)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+        .map_err(|e| Error::internal(anyhow::anyhow!(e)))?;
     let dir = path
         .parent()
         .map(std::path::Path::to_path_buf)
@@ -288,7 +288,7 @@ async fn update_company(
     let company = find_company(&app, id).await?;
     let name = match &body.name {
         Some(raw) => {
-            Some(CompanyName::parse(raw).map_err(|e| ApiError::invalid(e.field, e.message))?)
+            Some(CompanyName::parse(raw).map_err(|e| Error::invalid(e.field, e.message))?)
         }
         None => None,
     };
@@ -310,14 +310,14 @@ async fn update_company(
             );
             match changed {
                 Err(e) if e.is_unique_violation() => {
-                    return Err(ApiError::Conflict(
+                    return Err(Error::Conflict(
                         "a company with this name already exists".into(),
                     ));
                 }
                 other => other?,
             };
             let updated =
-                companies::get(&tx, company_id)?.ok_or_else(|| ApiError::not_found("company"))?;
+                companies::get(&tx, company_id)?.ok_or_else(|| Error::not_found("company"))?;
             let detail = serde_json::json!({"name": updated.name, "industry": updated.industry,
                                             "is_active": updated.is_active});
             audit::record(&tx, actor_id, "company.update", &updated.uuid, &detail)?;
@@ -348,8 +348,8 @@ async fn delete_company(
     provision::delete_company(&app.registry, &app.primary, &app.data_dir, &company)
         .await
         .map_err(|e| match e {
-            provision::DeleteError::Busy(busy) => ApiError::from(busy),
-            provision::DeleteError::Failed(cause) => ApiError::internal(cause),
+            provision::DeleteError::Busy(busy) => Error::from(busy),
+            provision::DeleteError::Failed(cause) => Error::internal(cause),
         })?;
     app.principals.invalidate();
     tracing::info!(company = %company.slug, by = %actor.email, "company deleted");
@@ -386,14 +386,14 @@ async fn migrate_company(
     app.audit(&actor, "company.migrate", company.uuid.clone(), detail)
         .await;
     match report.status {
-        Status::Skipped => Err(ApiError::Conflict(format!(
+        Status::Skipped => Err(Error::Conflict(format!(
             "company {} is already being migrated",
             company.slug
         ))),
         Status::Failed => {
             // The cause may name files and SQL: logged, not returned.
             tracing::error!(company = %company.slug, error = ?report.error, "company migration failed");
-            Err(ApiError::Unavailable(format!(
+            Err(Error::Unavailable(format!(
                 "the migration of company {} failed and was rolled back; it stays at schema \
                  version {}; the cause is in the server log",
                 company.slug,

@@ -14,7 +14,7 @@ use super::openapi::ErrorBody;
 use super::users::{self, CreateUser, UpdateUser, UserResponse};
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::Listing;
 use crate::store::db::migrations::{self, MigrationSet};
@@ -57,7 +57,7 @@ async fn company_id_of(app: &AppState, key: String) -> ApiResult<i64> {
     app.read_primary(move |conn| Ok(companies::find(conn, &key)?))
         .await?
         .map(|c| c.id)
-        .ok_or_else(|| ApiError::not_found("company"))
+        .ok_or_else(|| Error::not_found("company"))
 }
 
 /// Every account, optionally filtered by company and role.
@@ -165,7 +165,7 @@ async fn delete_user(
     actor.require("users:manage")?;
     let target = users::find_user(&app, id).await?;
     if target.id == actor.user_id {
-        return Err(ApiError::Conflict("you cannot delete yourself".into()));
+        return Err(Error::Conflict("you cannot delete yourself".into()));
     }
     users::delete_user(&app, &actor, target).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -224,7 +224,7 @@ async fn set_role_permissions(
 ) -> ApiResult<Json<Vec<RoleWithPermissions>>> {
     actor.require("roles:manage")?;
     if name == "super_admin" {
-        return Err(ApiError::Conflict(
+        return Err(Error::Conflict(
             "the super_admin role's permissions are fixed".into(),
         ));
     }
@@ -233,7 +233,7 @@ async fn set_role_permissions(
         .with_primary(move |conn| {
             let known = roles::all_permissions(conn)?;
             if let Some(unknown) = body.permissions.iter().find(|p| !known.contains(*p)) {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "permissions",
                     format!("unknown permission {unknown:?}"),
                 ));
@@ -249,7 +249,7 @@ async fn set_role_permissions(
                 .iter()
                 .find(|p| reserved.contains(&p.as_str()))
             {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "permissions",
                     format!("{p} belongs to super admins only"),
                 ));
@@ -257,7 +257,7 @@ async fn set_role_permissions(
             // The change and its audit row commit together.
             let tx = write_tx(conn)?;
             if !roles::set_permissions(&tx, &name, &body.permissions)? {
-                return Err(ApiError::not_found("role"));
+                return Err(Error::not_found("role"));
             }
             let detail = serde_json::json!({"permissions": body.permissions});
             audit::record(&tx, actor_id, "role.permissions", &name, &detail)?;

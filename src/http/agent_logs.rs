@@ -14,7 +14,7 @@ use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::agent_logs::{self, AgentLog, AgentLogFilter, NewAgentLog};
 use crate::store::company::{Listing, messages, new_time_ordered_uuid};
@@ -74,7 +74,7 @@ async fn list_agent_logs(
         let message_id = match &message {
             Some(m) => Some(
                 messages::row_id_visible(conn, &actor.viewer(), m)?
-                    .ok_or_else(|| ApiError::not_found("message"))?,
+                    .ok_or_else(|| Error::not_found("message"))?,
             ),
             None => None,
         };
@@ -84,7 +84,7 @@ async fn list_agent_logs(
             status,
         };
         let (items, total) = agent_logs::list(conn, &actor.viewer(), &filter, page)?;
-        Ok::<_, ApiError>(Listing::new(items, total, page))
+        Ok::<_, Error>(Listing::new(items, total, page))
     })
     .await?;
     Ok(Json(listing))
@@ -175,14 +175,14 @@ async fn create_agent_log(
         if let Some(m) = &message {
             new.message_id = Some(
                 messages::row_id_visible(&tx, &actor.viewer(), m)?
-                    .ok_or_else(|| ApiError::NotFound("message_id: no such message".into()))?,
+                    .ok_or_else(|| Error::NotFound("message_id: no such message".into()))?,
             );
         }
         let row = agent_logs::insert(&tx, &new_time_ordered_uuid(), &actor.user_uuid, &new)?;
         let log = agent_logs::get(&tx, row)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted log vanished")))?;
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted log vanished")))?;
         tx.commit()?;
-        Ok::<_, ApiError>(log)
+        Ok::<_, Error>(log)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(created)))

@@ -14,7 +14,7 @@ use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::users::UserResponse;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::identity::password;
 use crate::store::primary::refresh_tokens::{self, Rotation};
@@ -79,16 +79,16 @@ async fn login(
 ) -> ApiResult<Json<TokenResponse>> {
     let email = body.email.trim().to_lowercase();
     if email.is_empty() || email.chars().count() > 254 {
-        return Err(ApiError::invalid("email", "must be an email address"));
+        return Err(Error::invalid("email", "must be an email address"));
     }
     if body.password.chars().count() > password::MAX_PASSWORD_CHARS {
-        return Err(ApiError::invalid("password", "is too long"));
+        return Err(Error::invalid("password", "is too long"));
     }
     let address = client_address(connect.as_ref().map(|c| &c.0));
     let attempt = app
         .login_limiter
         .reserve(&email, &address)
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+        .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })?;
     let lookup = email.clone();
     let user = app
         .read_primary(move |conn| Ok(users::get_by_email(conn, &lookup)?))
@@ -111,14 +111,14 @@ async fn login(
         Some(user) if verified => user,
         _ => {
             app.login_limiter.settle(attempt, false);
-            return Err(ApiError::Unauthorized("wrong email or password".into()));
+            return Err(Error::Unauthorized("wrong email or password".into()));
         }
     };
     if !user.is_active {
-        return Err(ApiError::Unauthorized("this account is deactivated".into()));
+        return Err(Error::Unauthorized("this account is deactivated".into()));
     }
     if user.company_active == Some(false) {
-        return Err(ApiError::company_inactive());
+        return Err(Error::company_inactive());
     }
     app.login_limiter.settle(attempt, true);
     let family = uuid::Uuid::new_v4().to_string();
@@ -141,7 +141,7 @@ fn issue_tokens(
     let (access_token, expires_in) = app
         .keys
         .issue(&user.uuid, user.company_uuid.as_deref(), &user.role, family)
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     Ok(Json(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -161,7 +161,7 @@ pub struct RefreshRequest {
 /// A refresh token is 1 to 256 characters (the schema's limits).
 fn check_refresh_token(token: &str) -> ApiResult<()> {
     if token.is_empty() || token.chars().count() > 256 {
-        return Err(ApiError::invalid("refresh_token", "is not a refresh token"));
+        return Err(Error::invalid("refresh_token", "is not a refresh token"));
     }
     Ok(())
 }
@@ -190,14 +190,14 @@ async fn refresh(
             token,
         } => (user_id, family, token),
         Rotation::Invalid => {
-            return Err(ApiError::Unauthorized(
+            return Err(Error::Unauthorized(
                 "invalid or expired refresh token".into(),
             ));
         }
         Rotation::Reused => {
             app.principals.invalidate();
             tracing::warn!("refresh token reused; its session family was revoked");
-            return Err(ApiError::Unauthorized(
+            return Err(Error::Unauthorized(
                 "refresh token already used; the session has been revoked, log in again".into(),
             ));
         }
@@ -205,13 +205,13 @@ async fn refresh(
     let user = app
         .with_primary(move |conn| Ok(users::get_by_id(conn, user_id)?))
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("invalid or expired refresh token".into()))?;
+        .ok_or_else(|| Error::Unauthorized("invalid or expired refresh token".into()))?;
     if !user.is_active || user.company_active == Some(false) {
         let fam = family.clone();
         app.with_primary(move |conn| Ok(refresh_tokens::revoke_family(conn, &fam)?))
             .await?;
         app.principals.invalidate();
-        return Err(ApiError::Unauthorized(
+        return Err(Error::Unauthorized(
             "this account or its company is deactivated".into(),
         ));
     }
@@ -264,7 +264,7 @@ async fn get_me(State(app): State<AppState>, actor: Actor) -> ApiResult<Json<MeR
     let user = app
         .read_primary(move |conn| Ok(users::get_by_id(conn, user_id)?))
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))?;
+        .ok_or_else(|| Error::Unauthorized("invalid or expired token".into()))?;
     let mut permissions: Vec<String> = actor.permissions.iter().cloned().collect();
     permissions.sort();
     Ok(Json(MeResponse {
@@ -299,15 +299,15 @@ async fn change_password(
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
     password::check_strength(&body.new_password)
-        .map_err(|m| ApiError::invalid("new_password", m))?;
+        .map_err(|m| Error::invalid("new_password", m))?;
     if body.current_password.chars().count() > password::MAX_PASSWORD_CHARS {
-        return Err(ApiError::invalid("current_password", "is too long"));
+        return Err(Error::invalid("current_password", "is too long"));
     }
     let user_id = actor.user_id;
     let user = app
         .with_primary(move |conn| Ok(users::get_by_id(conn, user_id)?))
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))?;
+        .ok_or_else(|| Error::Unauthorized("invalid or expired token".into()))?;
     let (current, new) = (body.current_password, body.new_password);
     let hashed = app
         .hash_work(move || {
@@ -317,8 +317,8 @@ async fn change_password(
             password::hash(&new).map(Some)
         })
         .await?
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?
-        .ok_or_else(|| ApiError::Forbidden("current_password is wrong".into()))?;
+        .map_err(|e| Error::internal(anyhow::anyhow!("hashing: {e}")))?
+        .ok_or_else(|| Error::Forbidden("current_password is wrong".into()))?;
     let session = actor.session.clone();
     app.with_primary(move |conn| {
         let tx = crate::store::db::write_tx(conn)?;

@@ -22,7 +22,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use http_body::{Frame, SizeHint};
 use memchr::memmem;
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -41,17 +41,17 @@ pub struct CompanyClosing;
 pub struct Unframed;
 
 /// The API's answer for a body that a guard ended, if one did.
-pub fn failure_of(err: &(dyn StdError + 'static)) -> Option<ApiError> {
+pub fn failure_of(err: &(dyn StdError + 'static)) -> Option<Error> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
         if e.is::<tower_http::timeout::TimeoutError>() {
-            return Some(ApiError::BodyTimeout);
+            return Some(Error::BodyTimeout);
         }
         if e.is::<CompanyClosing>() {
-            return Some(ApiError::Unavailable(CompanyClosing.to_string()));
+            return Some(Error::Unavailable(CompanyClosing.to_string()));
         }
         if e.is::<Unframed>() {
-            return Some(ApiError::BadRequest(Unframed.to_string()));
+            return Some(Error::BadRequest(Unframed.to_string()));
         }
         cur = e.source();
     }

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::openapi::ErrorBody;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::primary::companies;
 use crate::tenant;
@@ -43,7 +43,7 @@ async fn get_company(State(app): State<AppState>, _actor: Actor) -> ApiResult<Js
     let company = app
         .read_primary(move |conn| Ok(companies::get(conn, id)?))
         .await?
-        .ok_or_else(|| ApiError::not_found("company"))?;
+        .ok_or_else(|| Error::not_found("company"))?;
     Ok(Json(json!({
         "id": company.uuid,
         "name": company.name,

@@ -14,7 +14,7 @@ use super::users::{
 };
 use super::validate::PageQuery;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::Listing;
 use crate::store::primary::users::{self as repo, User, UserFilter};
@@ -29,7 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 fn own_company(actor: &Actor) -> ApiResult<i64> {
     actor.require("users:manage")?;
     actor.company_id.ok_or_else(|| {
-        ApiError::Forbidden(
+        Error::Forbidden(
             "company administration is for company admins; super admins use /api/admin/users"
                 .into(),
         )
@@ -40,7 +40,7 @@ fn own_company(actor: &Actor) -> ApiResult<i64> {
 async fn company_user(app: &AppState, company_id: i64, id: String) -> ApiResult<User> {
     let user = users::find_user(app, id).await?;
     if user.company_id != Some(company_id) {
-        return Err(ApiError::not_found("user"));
+        return Err(Error::not_found("user"));
     }
     Ok(user)
 }
@@ -89,7 +89,7 @@ async fn create_company_user(
 ) -> ApiResult<(StatusCode, Json<UserResponse>)> {
     let company_id = own_company(&actor)?;
     if body.role == "super_admin" {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "role",
             "must be one of admin, analyst, viewer",
         ));
@@ -122,7 +122,7 @@ async fn update_company_user(
     let company_id = own_company(&actor)?;
     let target = company_user(&app, company_id, id).await?;
     if target.id == actor.user_id && (body.role.is_some() || body.is_active == Some(false)) {
-        return Err(ApiError::Conflict(
+        return Err(Error::Conflict(
             "you cannot change your own role or deactivate yourself".into(),
         ));
     }
@@ -149,7 +149,7 @@ async fn delete_company_user(
     let company_id = own_company(&actor)?;
     let target = company_user(&app, company_id, id).await?;
     if target.id == actor.user_id {
-        return Err(ApiError::Conflict("you cannot delete yourself".into()));
+        return Err(Error::Conflict("you cannot delete yourself".into()));
     }
     users::delete_user(&app, &actor, target).await?;
     Ok(StatusCode::NO_CONTENT)

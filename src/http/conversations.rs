@@ -14,7 +14,7 @@ use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::conversations::{
     self, Conversation, ConversationPatch, NewConversation,
@@ -87,7 +87,7 @@ fn check_documents_visible(
     }
     for (i, id) in ids.iter().enumerate() {
         if documents::get_visible(conn, &viewer, id)?.is_none() {
-            return Err(ApiError::NotFound(format!(
+            return Err(Error::NotFound(format!(
                 "selected_document_ids[{i}]: no such document"
             )));
         }
@@ -126,9 +126,9 @@ async fn create_conversation(
         let uuid = new_uuid();
         conversations::insert(&tx, &uuid, &actor.user_uuid, &new)?;
         let c = conversations::get_owned(&tx, &actor.user_uuid, &uuid)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted conversation vanished")))?;
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted conversation vanished")))?;
         tx.commit()?;
-        Ok::<_, ApiError>(c)
+        Ok::<_, Error>(c)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -146,7 +146,7 @@ async fn list_conversations(
     let page = validate::page(q.limit, q.offset)?;
     let listing = context::run(move |conn| {
         let (items, total) = conversations::list_owned(conn, &actor.user_uuid, page)?;
-        Ok::<_, ApiError>(Listing::new(items, total, page))
+        Ok::<_, Error>(Listing::new(items, total, page))
     })
     .await?;
     Ok(Json(listing))
@@ -154,7 +154,7 @@ async fn list_conversations(
 
 fn owned(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Conversation> {
     conversations::get_owned(conn, &actor.user_uuid, id)?
-        .ok_or_else(|| ApiError::not_found("conversation"))
+        .ok_or_else(|| Error::not_found("conversation"))
 }
 
 #[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations",
@@ -202,7 +202,7 @@ async fn update_conversation(
         conversations::update(&tx, c.row_id, &patch)?;
         let c = owned(&tx, &actor, &id)?;
         tx.commit()?;
-        Ok::<_, ApiError>(c)
+        Ok::<_, Error>(c)
     })
     .await?;
     Ok(Json(updated))
@@ -221,7 +221,7 @@ async fn delete_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiR
         let c = owned(&tx, &actor, &id)?;
         conversations::delete(&tx, c.row_id)?;
         tx.commit()?;
-        Ok::<_, ApiError>(())
+        Ok::<_, Error>(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -262,18 +262,18 @@ fn array_of_objects(field: &str, v: Value, max: usize) -> ApiResult<Value> {
     match &v {
         Value::Array(items) if items.len() <= max => {
             if let Some(i) = items.iter().position(|x| !x.is_object()) {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     format!("{field}[{i}]"),
                     "must be an object",
                 ));
             }
             Ok(v)
         }
-        Value::Array(_) => Err(ApiError::invalid(
+        Value::Array(_) => Err(Error::invalid(
             field,
             format!("must have at most {max} items"),
         )),
-        _ => Err(ApiError::invalid(field, "must be an array of objects")),
+        _ => Err(Error::invalid(field, "must be an array of objects")),
     }
 }
 
@@ -288,7 +288,7 @@ fn validate_message(actor: &Actor, body: CreateMessage) -> ApiResult<NewMessage>
     }
     let grounding = match body.grounding_evidence {
         Some(v @ Value::Object(_)) => Some(v),
-        Some(_) => return Err(ApiError::invalid("grounding_evidence", "must be an object")),
+        Some(_) => return Err(Error::invalid("grounding_evidence", "must be an object")),
         None => None,
     };
     Ok(NewMessage {
@@ -311,7 +311,7 @@ fn validate_message(actor: &Actor, body: CreateMessage) -> ApiResult<NewMessage>
             .agents_involved
             .map(|a| {
                 if a.len() > 50 {
-                    return Err(ApiError::invalid(
+                    return Err(Error::invalid(
                         "agents_involved",
                         "must have at most 50 names",
                     ));
@@ -348,9 +348,9 @@ async fn create_message(
         let c = owned(&tx, &actor, &id)?;
         let row = messages::insert(&tx, &new_uuid(), c.row_id, &new)?;
         let m = messages::get(&tx, row)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted message vanished")))?;
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted message vanished")))?;
         tx.commit()?;
-        Ok::<_, ApiError>(m)
+        Ok::<_, Error>(m)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -373,7 +373,7 @@ async fn list_messages(
     let listing = context::run(move |conn| {
         let c = owned(conn, &actor, &id)?;
         let (items, total) = messages::list_for_conversation(conn, c.row_id, page)?;
-        Ok::<_, ApiError>(Listing::new(items, total, page))
+        Ok::<_, Error>(Listing::new(items, total, page))
     })
     .await?;
     Ok(Json(listing))

@@ -19,7 +19,7 @@ use super::openapi::ErrorBody;
 use super::upload;
 use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::index::hooks;
 use crate::ingest::extract::{self, DetectError};
@@ -98,7 +98,7 @@ async fn create_document(
     let parts = upload::read_parts(mp, &ctx.db.dir().join(UPLOADS_DIR), limit).await?;
     let file = parts
         .file
-        .ok_or_else(|| ApiError::invalid("file", "is required"))?;
+        .ok_or_else(|| Error::invalid("file", "is required"))?;
     let title = validate::opt_text("title", parts.title.as_deref(), 500)?;
     let description = validate::opt_long_text("description", parts.description.as_deref(), 10_000)?;
     let category = validate::opt_text("category", parts.category.as_deref(), 100)?;
@@ -111,7 +111,7 @@ async fn create_document(
         Some(raw) => validate::tags(
             "tags",
             &serde_json::from_str::<Vec<String>>(raw)
-                .map_err(|_| ApiError::invalid("tags", "must be a JSON array of strings"))?,
+                .map_err(|_| Error::invalid("tags", "must be a JSON array of strings"))?,
         )?,
         None => Vec::new(),
     };
@@ -133,11 +133,11 @@ async fn create_document(
         extract::detect_in(&name, &mut file)
     })
     .await?
-    .map_err(ApiError::internal)?
+    .map_err(Error::internal)?
     .map_err(|e| match e {
-        DetectError::UnsupportedExtension => ApiError::UnsupportedMediaType(e.to_string()),
+        DetectError::UnsupportedExtension => Error::UnsupportedMediaType(e.to_string()),
         DetectError::ContentMismatch(_) => {
-            ApiError::UnsupportedMediaType(format!("{e}: the content does not match the file name"))
+            Error::UnsupportedMediaType(format!("{e}: the content does not match the file name"))
         }
     })?;
 
@@ -160,7 +160,7 @@ async fn create_document(
     };
     file.persist(&ctx.db.dir().join(&rel_path))
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     let job_uuid = new_uuid();
     let (job_uuid2, user) = (job_uuid.clone(), actor.user_uuid.clone());
     let stored = context::run(move |conn| {
@@ -175,9 +175,9 @@ async fn create_document(
             None,
         )?;
         let doc = documents::get(&tx, doc_id)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted document vanished")))?;
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted document vanished")))?;
         tx.commit()?;
-        Ok::<_, ApiError>(doc)
+        Ok::<_, Error>(doc)
     })
     .await;
     let document = match stored {
@@ -248,7 +248,7 @@ async fn list_documents(
     };
     let listing = context::run(move |conn| {
         let (items, total) = documents::list(conn, &actor.viewer(), &filter, page)?;
-        Ok::<_, ApiError>(Listing::new(items, total, page))
+        Ok::<_, Error>(Listing::new(items, total, page))
     })
     .await?;
     Ok(Json(listing))
@@ -257,7 +257,7 @@ async fn list_documents(
 /// Loads a document the actor may see, or 404.
 fn visible(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Document> {
     documents::get_visible(conn, &actor.viewer(), id)?
-        .ok_or_else(|| ApiError::not_found("document"))
+        .ok_or_else(|| Error::not_found("document"))
 }
 
 /// A document with its status, error, chunk count and summary fields.
@@ -274,7 +274,7 @@ async fn get_document(
     let found = context::read(move |conn| {
         let document = visible(conn, &actor, &id)?;
         let job = jobs::latest_for_document(conn, document.row_id)?;
-        Ok::<_, ApiError>(DocumentResponse { document, job })
+        Ok::<_, Error>(DocumentResponse { document, job })
     })
     .await?;
     Ok(Json(found))
@@ -341,9 +341,9 @@ async fn update_document(
         actor.require_owner(&doc.uploaded_by, "the uploader", "this document")?;
         documents::update_metadata(&tx, doc.row_id, &patch)?;
         let doc =
-            documents::get(&tx, doc.row_id)?.ok_or_else(|| ApiError::not_found("document"))?;
+            documents::get(&tx, doc.row_id)?.ok_or_else(|| Error::not_found("document"))?;
         tx.commit()?;
-        Ok::<_, ApiError>(doc)
+        Ok::<_, Error>(doc)
     })
     .await?;
     Ok(Json(updated))
@@ -366,7 +366,7 @@ async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResul
         let chunk_ids = chunks::ids_for_document(&tx, doc.row_id)?;
         documents::delete(&tx, doc.row_id)?;
         tx.commit()?;
-        Ok::<_, ApiError>((doc.file_path, chunk_ids))
+        Ok::<_, Error>((doc.file_path, chunk_ids))
     })
     .await?;
     let ctx = context::current()?;
@@ -402,7 +402,7 @@ async fn list_document_chunks(
     let listing = context::run(move |conn| {
         let doc = visible(conn, &actor, &id)?;
         let (items, total) = chunks::list_for_document(conn, doc.row_id, page)?;
-        Ok::<_, ApiError>(Listing::new(items, total, page))
+        Ok::<_, Error>(Listing::new(items, total, page))
     })
     .await?;
     Ok(Json(listing))

@@ -10,17 +10,17 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::identity::Actor;
 use crate::store::primary::users;
 use crate::tenant::{self, TenantCtx};
 
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::Unauthorized(message.to_string())
+fn unauthorized(message: &str) -> Error {
+    Error::Unauthorized(message.to_string())
 }
 
 /// Authenticates the request from its bearer token.
-async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
+async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, Error> {
     let header = parts
         .headers
         .get(AUTHORIZATION)
@@ -62,7 +62,7 @@ async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
         return Err(unauthorized("invalid or expired token"));
     }
     if principal.company_usable == Some(false) {
-        return Err(ApiError::company_inactive());
+        return Err(Error::company_inactive());
     }
     Ok(Actor {
         user_id: principal.id,
@@ -81,7 +81,7 @@ pub async fn authenticate(
     State(app): State<AppState>,
     req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let (mut parts, body) = req.into_parts();
     let actor = actor_of(&app, &parts).await?;
     parts.extensions.insert(actor);
@@ -94,11 +94,11 @@ pub async fn enter_company(
     State(app): State<AppState>,
     req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let (mut parts, body) = req.into_parts();
     let actor = actor_of(&app, &parts).await?;
     let Some(company_id) = actor.company_id else {
-        return Err(ApiError::Forbidden(
+        return Err(Error::Forbidden(
             "company data is reached by company users; super admins use /api/admin".into(),
         ));
     };
@@ -108,7 +108,7 @@ pub async fn enter_company(
     let db = app.registry.get(company_id).await?;
     // A damaged database serves reads while they work; writes never go on.
     if db.is_damaged() && !parts.method.is_safe() {
-        return Err(ApiError::CompanyDamaged);
+        return Err(Error::CompanyDamaged);
     }
     // A body still arriving when the company starts closing is cut, so closing waits for
     // handlers, not for clients.
@@ -119,24 +119,24 @@ pub async fn enter_company(
 }
 
 /// Middleware for /api/admin: super admins only.
-pub async fn require_super_admin(req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_super_admin(req: Request, next: Next) -> Result<Response, Error> {
     match req.extensions().get::<Actor>() {
         Some(actor) if actor.is_super_admin() => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::Forbidden(
+        Some(_) => Err(Error::Forbidden(
             "this requires the super_admin role".into(),
         )),
-        None => Err(ApiError::internal(anyhow::anyhow!(
+        None => Err(Error::internal(anyhow::anyhow!(
             "admin route without authentication"
         ))),
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Actor {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Actor>().cloned().ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
+            Error::internal(anyhow::anyhow!(
                 "route reads the actor but is not authenticated"
             ))
         })

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::openapi::ErrorBody;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -50,7 +50,7 @@ async fn healthz() -> Json<Health> {
               (status = 503, description = "not ready: shutting down, the primary database unreachable, the data directory not writable, or free disk space below the threshold; the message says which", body = ErrorBody)))]
 async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Readiness>> {
     if app.draining.load(std::sync::atomic::Ordering::Acquire) {
-        return Err(ApiError::Unavailable("not ready: shutting down".into()));
+        return Err(Error::Unavailable("not ready: shutting down".into()));
     }
     let app2 = app.clone();
     let checked = tokio::task::spawn_blocking(move || -> Result<(), String> {
@@ -78,7 +78,7 @@ async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Readiness>> {
     .await?;
     if let Err(reason) = checked {
         tracing::warn!(%reason, "not ready");
-        return Err(ApiError::Unavailable(format!("not ready: {reason}")));
+        return Err(Error::Unavailable(format!("not ready: {reason}")));
     }
     Ok(Json(Readiness {
         status: "ready",

@@ -12,7 +12,7 @@ use super::json::{ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::Listing;
 use crate::store::company::jobs::{self, Job};
@@ -66,7 +66,7 @@ async fn list_jobs(actor: Actor, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<J
         let viewer = actor.viewer();
         let (items, total) =
             jobs::list_visible(conn, &viewer, job_type.as_deref(), status.as_deref(), page)?;
-        Ok::<_, ApiError>(Listing::new(items, total, page))
+        Ok::<_, Error>(Listing::new(items, total, page))
     })
     .await?;
     Ok(Json(listing))
@@ -81,7 +81,7 @@ async fn get_job(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<J
     actor.require("documents:read")?;
     let id = validate::id("job", &id)?;
     let job = context::read(move |conn| {
-        jobs::get_visible(conn, &actor.viewer(), &id)?.ok_or_else(|| ApiError::not_found("job"))
+        jobs::get_visible(conn, &actor.viewer(), &id)?.ok_or_else(|| Error::not_found("job"))
     })
     .await?;
     Ok(Json(job))

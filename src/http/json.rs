@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// `axum::Json` with the API's errors.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
@@ -28,7 +28,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         // Every request body of the API is an object; serde would also take a struct
         // written as an array (`[null, null]`), which the schema does not allow.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::invalid("body", "must be a JSON object"));
+            return Err(Error::invalid("body", "must be a JSON object"));
         }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
@@ -38,9 +38,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 if e.body_text().contains("invalid type: floating point") =>
             {
                 let mut value: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|_| ApiError::BadRequest("malformed JSON".into()))?;
+                    .map_err(|_| Error::BadRequest("malformed JSON".into()))?;
                 integral_numbers(&mut value);
-                let bytes = serde_json::to_vec(&value).map_err(ApiError::internal)?;
+                let bytes = serde_json::to_vec(&value).map_err(Error::internal)?;
                 axum::Json::<T>::from_bytes(&bytes)
                     .map(|axum::Json(value)| ApiJson(value))
                     .map_err(json_rejection)
@@ -87,7 +87,7 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+fn json_rejection(rejection: JsonRejection) -> Error {
     match rejection {
         JsonRejection::JsonDataError(e) => {
             let text = e.body_text();
@@ -95,26 +95,26 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
                 .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                 .unwrap_or(&text);
             let (field, message) = field_of(detail);
-            ApiError::invalid(field, message)
+            Error::invalid(field, message)
         }
-        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!(
+        JsonRejection::JsonSyntaxError(e) => Error::BadRequest(format!(
             "malformed JSON: {}",
             e.body_text()
                 .trim_start_matches("Failed to parse the request body as JSON: ")
         )),
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+        JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
             "expected a request body with Content-Type: application/json".into(),
         ),
         JsonRejection::BytesRejection(e) if super::body::failure_of(&e).is_some() => {
             super::body::failure_of(&e).expect("checked")
         }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(format!(
+            Error::PayloadTooLarge(format!(
                 "request body is larger than {} bytes",
                 super::MAX_JSON_BODY
             ))
         }
-        other => ApiError::BadRequest(other.body_text()),
+        other => Error::BadRequest(other.body_text()),
     }
 }
 
@@ -155,7 +155,7 @@ fn field_of(detail: &str) -> (String, String) {
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
@@ -166,9 +166,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                     .strip_prefix("Failed to deserialize query string: ")
                     .unwrap_or(&text);
                 let (field, message) = field_of(detail);
-                Err(ApiError::invalid(field, message))
+                Err(Error::invalid(field, message))
             }
-            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+            Err(other) => Err(Error::BadRequest(other.body_text())),
         }
     }
 }
@@ -177,15 +177,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 pub struct ApiPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                Err(ApiError::invalid("path", e.body_text()))
+                Err(Error::invalid("path", e.body_text()))
             }
-            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+            Err(other) => Err(Error::BadRequest(other.body_text())),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod company;
 pub mod company_users;
 pub mod conversations;
 pub mod documents;
+pub mod error;
 pub mod guard;
 pub mod health;
 pub mod jobs;
@@ -39,7 +40,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// Largest JSON body accepted anywhere (uploads have their own limit).
 pub const MAX_JSON_BODY: usize = 1 << 20;
@@ -175,8 +176,8 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route".into())
+async fn not_found() -> Error {
+    Error::NotFound("no such route".into())
 }
 
 async fn method_not_allowed() -> Response {
@@ -186,5 +187,5 @@ async fn method_not_allowed() -> Response {
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+    Error::Internal(anyhow::anyhow!("a handler panicked")).into_response()
 }

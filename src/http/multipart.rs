@@ -9,12 +9,12 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::StatusCode;
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 pub struct ApiMultipart(pub Multipart);
 
 impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let boundary = req
@@ -29,24 +29,24 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
         };
         match Multipart::from_request(req, state).await {
             Ok(m) => Ok(ApiMultipart(m)),
-            Err(MultipartRejection::InvalidBoundary(_)) => Err(ApiError::UnsupportedMediaType(
+            Err(MultipartRejection::InvalidBoundary(_)) => Err(Error::UnsupportedMediaType(
                 "expected a multipart/form-data request body with a boundary".into(),
             )),
-            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+            Err(other) => Err(Error::BadRequest(other.body_text())),
         }
     }
 }
 
 /// Maps an error met while reading the parts.
-pub fn field_error(err: MultipartError, limit_bytes: u64) -> ApiError {
+pub fn field_error(err: MultipartError, limit_bytes: u64) -> Error {
     if let Some(answer) = super::body::failure_of(&err) {
         return answer;
     }
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!(
+        Error::PayloadTooLarge(format!(
             "the request body is larger than {limit_bytes} bytes"
         ))
     } else {
-        ApiError::BadRequest(format!("malformed multipart body: {}", err.body_text()))
+        Error::BadRequest(format!("malformed multipart body: {}", err.body_text()))
     }
 }

@@ -12,7 +12,7 @@ use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::validate::{self, double_option};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::profile::{self, Profile};
 use crate::store::db::write_tx;
@@ -29,7 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 async fn get_profile(actor: Actor) -> ApiResult<Json<Profile>> {
     actor.require("profile:read")?;
     let p =
-        context::read(|conn| Ok::<_, ApiError>(profile::get(conn)?.unwrap_or_default())).await?;
+        context::read(|conn| Ok::<_, Error>(profile::get(conn)?.unwrap_or_default())).await?;
     Ok(Json(p))
 }
 
@@ -100,7 +100,7 @@ fn merge(mut p: Profile, u: UpdateProfile) -> ApiResult<Profile> {
     }
     if let Some(v) = u.target_year {
         if v.is_some_and(|y| !(1900..=2200).contains(&y)) {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "target_year",
                 "must be between 1900 and 2200",
             ));
@@ -125,7 +125,7 @@ fn merge(mut p: Profile, u: UpdateProfile) -> ApiResult<Profile> {
     )?;
     if let Some(v) = u.current_renewable_percentage {
         if v.is_some_and(|x| !(x.is_finite() && (0.0..=100.0).contains(&x))) {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "current_renewable_percentage",
                 "must be between 0 and 100",
             ));
@@ -151,7 +151,7 @@ fn merge(mut p: Profile, u: UpdateProfile) -> ApiResult<Profile> {
         if v.as_ref()
             .is_some_and(|m| serde_json::to_string(m).map_or(0, |s| s.len()) > 64 * 1024)
         {
-            return Err(ApiError::invalid("extra", "must be at most 64 KiB of JSON"));
+            return Err(Error::invalid("extra", "must be at most 64 KiB of JSON"));
         }
         p.extra = v;
     }
@@ -175,9 +175,9 @@ async fn update_profile(
         let merged = merge(profile::get(&tx)?.unwrap_or_default(), body)?;
         profile::upsert(&tx, &merged)?;
         let p = profile::get(&tx)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("profile vanished")))?;
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("profile vanished")))?;
         tx.commit()?;
-        Ok::<_, ApiError>(p)
+        Ok::<_, Error>(p)
     })
     .await?;
     Ok(Json(saved))

@@ -14,7 +14,7 @@ use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, double_option};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::reports::{self, NewReport, Report, ReportPatch};
 use crate::store::company::{Listing, new_uuid};
@@ -84,7 +84,7 @@ fn report_data(v: Value) -> ApiResult<Value> {
     if v.is_object() || v.is_array() {
         Ok(v)
     } else {
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             "report_data",
             "must be a JSON object or array",
         ))
@@ -117,9 +117,9 @@ async fn create_report(
         let uuid = new_uuid();
         reports::insert(&tx, &uuid, &actor.user_uuid, &new)?;
         let r = reports::get_by_uuid(&tx, &uuid)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted report vanished")))?;
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted report vanished")))?;
         tx.commit()?;
-        Ok::<_, ApiError>(r)
+        Ok::<_, Error>(r)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -138,14 +138,14 @@ async fn list_reports(
     let kind = validate::opt_text("report_type", q.report_type.as_deref(), 100)?;
     let listing = context::run(move |conn| {
         let (items, total) = reports::list(conn, kind.as_deref(), page)?;
-        Ok::<_, ApiError>(Listing::new(items, total, page))
+        Ok::<_, Error>(Listing::new(items, total, page))
     })
     .await?;
     Ok(Json(listing))
 }
 
 fn found(conn: &rusqlite::Connection, id: &str) -> ApiResult<Report> {
-    reports::get_by_uuid(conn, id)?.ok_or_else(|| ApiError::not_found("report"))
+    reports::get_by_uuid(conn, id)?.ok_or_else(|| Error::not_found("report"))
 }
 
 #[utoipa::path(get, path = "/api/reports/{id}", tag = "reports",
@@ -198,7 +198,7 @@ async fn update_report(
         reports::update(&tx, r.row_id, &patch)?;
         let r = found(&tx, &id)?;
         tx.commit()?;
-        Ok::<_, ApiError>(r)
+        Ok::<_, Error>(r)
     })
     .await?;
     Ok(Json(updated))
@@ -218,7 +218,7 @@ async fn delete_report(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<
         actor.require_owner(&r.created_by, "the author", "this report")?;
         reports::delete(&tx, r.row_id)?;
         tx.commit()?;
-        Ok::<_, ApiError>(())
+        Ok::<_, Error>(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -16,7 +16,7 @@ use super::validate;
 use crate::app::AppState;
 use crate::embed::usage::{Metered, usage_row};
 use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest};
 use crate::store::company::documents;
@@ -71,7 +71,7 @@ async fn search_chunks(
     let query = validate::text("query", &body.query, MAX_QUERY_CHARS)?;
     let k = body.k.unwrap_or(10);
     if !(1..=search::MAX_K as u32).contains(&k) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "k",
             format!("must be between 1 and {}", search::MAX_K),
         ));
@@ -103,7 +103,7 @@ async fn search_chunks(
             app.query_embeddings
                 .acquire()
                 .await
-                .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?,
+                .map_err(|_| Error::Unavailable("the server is shutting down".into()))?,
         ),
     };
     let db = ctx.db.clone();
@@ -115,7 +115,7 @@ async fn search_chunks(
         if let (Some(ids), Some(allowed)) = (&document_ids, &allowed) {
             // Every named document must exist and be visible: others' ids answer 404.
             if allowed.len() < ids.len() {
-                return Err(ApiError::not_found("document"));
+                return Err(Error::not_found("document"));
             }
         }
         let req = SearchRequest {
@@ -145,14 +145,14 @@ async fn search_chunks(
     Ok(Json(SearchResponse { results, mode }))
 }
 
-fn search_error(err: SearchError) -> ApiError {
+fn search_error(err: SearchError) -> Error {
     match err {
         SearchError::NoIndex(why) => {
-            ApiError::Unavailable(format!("semantic search is unavailable: {why}"))
+            Error::Unavailable(format!("semantic search is unavailable: {why}"))
         }
         SearchError::Embed(EmbedError::Unavailable(why)) => {
-            ApiError::Unavailable(format!("the embedding service is unavailable: {why}"))
+            Error::Unavailable(format!("the embedding service is unavailable: {why}"))
         }
-        other => ApiError::internal(other),
+        other => Error::internal(other),
     }
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::multipart::field_error;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ingest::uploads::TEMP_PREFIX;
 
 /// Largest text part (title, description, tags, ...).
@@ -62,13 +62,13 @@ pub async fn read_parts(
     mut mp: Multipart,
     uploads_dir: &Path,
     limit: u64,
-) -> Result<UploadParts, ApiError> {
+) -> Result<UploadParts, Error> {
     let mut parts = UploadParts::default();
     let mut count = 0;
     while let Some(field) = mp.next_field().await.map_err(|e| field_error(e, limit))? {
         count += 1;
         if count > MAX_PARTS {
-            return Err(ApiError::BadRequest(format!(
+            return Err(Error::BadRequest(format!(
                 "at most {MAX_PARTS} form parts are accepted"
             )));
         }
@@ -76,7 +76,7 @@ pub async fn read_parts(
         let slot = match name.as_str() {
             "file" => {
                 if parts.file.is_some() {
-                    return Err(ApiError::invalid(
+                    return Err(Error::invalid(
                         "file",
                         "only one file may be uploaded at a time",
                     ));
@@ -89,39 +89,39 @@ pub async fn read_parts(
             "category" => &mut parts.category,
             "tags" => &mut parts.tags,
             "scope" => &mut parts.scope,
-            "" => return Err(ApiError::BadRequest("a form part has no name".into())),
-            other => return Err(ApiError::invalid(other, "is not a known field")),
+            "" => return Err(Error::BadRequest("a form part has no name".into())),
+            other => return Err(Error::invalid(other, "is not a known field")),
         };
         if slot.is_some() {
-            return Err(ApiError::invalid(name, "is given more than once"));
+            return Err(Error::invalid(name, "is given more than once"));
         }
         *slot = Some(read_text(field, &name, limit).await?);
     }
     Ok(parts)
 }
 
-async fn read_text(mut field: Field<'_>, name: &str, limit: u64) -> Result<String, ApiError> {
+async fn read_text(mut field: Field<'_>, name: &str, limit: u64) -> Result<String, Error> {
     let mut buf = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
         if buf.len() + chunk.len() > MAX_TEXT_PART {
-            return Err(ApiError::PayloadTooLarge(format!(
+            return Err(Error::PayloadTooLarge(format!(
                 "{name} is larger than {MAX_TEXT_PART} bytes"
             )));
         }
         buf.extend_from_slice(&chunk);
     }
-    String::from_utf8(buf).map_err(|_| ApiError::invalid(name, "must be UTF-8 text"))
+    String::from_utf8(buf).map_err(|_| Error::invalid(name, "must be UTF-8 text"))
 }
 
 /// The base name of a client's file name: no directories, no control characters.
-fn clean_filename(raw: &str) -> Result<String, ApiError> {
+fn clean_filename(raw: &str) -> Result<String, Error> {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
     let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
-        return Err(ApiError::invalid("file", "must have a file name"));
+        return Err(Error::invalid("file", "must have a file name"));
     }
     if cleaned.chars().count() > 255 {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "file",
             "the file name must be at most 255 characters",
         ));
@@ -129,15 +129,15 @@ fn clean_filename(raw: &str) -> Result<String, ApiError> {
     Ok(cleaned)
 }
 
-async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<StagedFile, ApiError> {
+async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<StagedFile, Error> {
     let filename = clean_filename(
         field
             .file_name()
-            .ok_or_else(|| ApiError::invalid("file", "must be a file part with a file name"))?,
+            .ok_or_else(|| Error::invalid("file", "must be a file part with a file name"))?,
     )?;
     tokio::fs::create_dir_all(dir)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     let path = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
     let mut staged = StagedFile {
         filename,
@@ -148,23 +148,23 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
     };
     let mut out = tokio::fs::File::create(&staged.path)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     let mut hasher = Sha256::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| field_error(e, limit))? {
         staged.size += chunk.len() as u64;
         if staged.size > limit {
-            return Err(ApiError::PayloadTooLarge(format!(
+            return Err(Error::PayloadTooLarge(format!(
                 "the file is larger than the limit of {limit} bytes"
             )));
         }
         hasher.update(&chunk);
-        out.write_all(&chunk).await.map_err(ApiError::internal)?;
+        out.write_all(&chunk).await.map_err(Error::internal)?;
     }
-    out.flush().await.map_err(ApiError::internal)?;
+    out.flush().await.map_err(Error::internal)?;
     // The document row will point at this file: make it durable before the row commits.
-    out.sync_all().await.map_err(ApiError::internal)?;
+    out.sync_all().await.map_err(Error::internal)?;
     if staged.size == 0 {
-        return Err(ApiError::invalid("file", "is empty"));
+        return Err(Error::invalid("file", "is empty"));
     }
     staged.sha256 = hex::encode(hasher.finalize());
     Ok(staged)

@@ -14,7 +14,7 @@ use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
@@ -69,7 +69,7 @@ fn operation_type(raw: &str) -> ApiResult<String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "operation_type",
             "must be 1 to 50 characters of a-z, 0-9 and _",
         ));
@@ -128,25 +128,25 @@ async fn record_usage(
         if let Some(c) = &conversation {
             let row = conversations::row_id_visible(&tx, &actor.viewer(), c)?;
             new.conversation_id = Some(row.ok_or_else(|| {
-                ApiError::NotFound("conversation_id: no such conversation".into())
+                Error::NotFound("conversation_id: no such conversation".into())
             })?);
         }
         if let Some(m) = &message {
             new.message_id = Some(
                 messages::row_id_visible(&tx, &actor.viewer(), m)?
-                    .ok_or_else(|| ApiError::NotFound("message_id: no such message".into()))?,
+                    .ok_or_else(|| Error::NotFound("message_id: no such message".into()))?,
             );
         }
         if let Some(l) = &agent_log {
             new.agent_log_id = Some(
                 agent_logs::row_id_visible(&tx, &actor.viewer(), l)?
-                    .ok_or_else(|| ApiError::NotFound("agent_log_id: no such agent log".into()))?,
+                    .ok_or_else(|| Error::NotFound("agent_log_id: no such agent log".into()))?,
             );
         }
         let row = usage::insert(&tx, &new)?;
         tx.commit()?;
         usage::get(conn, row)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted usage vanished")))
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted usage vanished")))
     })
     .await?;
     Ok((StatusCode::CREATED, Json(record)))
@@ -247,7 +247,7 @@ async fn get_usage_summary(
     if let (Some(f), Some(t)) = (&from, &to)
         && f > t
     {
-        return Err(ApiError::invalid("to", "must not be before from"));
+        return Err(Error::invalid("to", "must not be before from"));
     }
     let mut group_by = Vec::new();
     for name in q
@@ -260,7 +260,7 @@ async fn get_usage_summary(
     {
         // Names are looked up in a fixed table; only that table's SQL reaches the query.
         let key = GroupKey::parse(name).ok_or_else(|| {
-            ApiError::invalid(
+            Error::invalid(
                 "group_by",
                 format!("unknown group {name:?}; use provider, model, operation_type, user, day"),
             )
@@ -281,7 +281,7 @@ async fn get_usage_summary(
         group_by: group_by.clone(),
     };
     let (groups, totals) =
-        context::run(move |conn| Ok::<_, ApiError>(usage::summary(conn, &query)?)).await?;
+        context::run(move |conn| Ok::<_, Error>(usage::summary(conn, &query)?)).await?;
     Ok(Json(UsageSummary {
         from,
         to,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::identity::accounts::{COMPANY_ROLES, check_role, parse_email, parse_full_name};
 use crate::identity::password;
@@ -146,13 +146,13 @@ pub async fn create_user(
         Some(_) => Some(
             app.email_probes
                 .reserve(&actor.user_uuid, "-")
-                .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?,
+                .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })?,
         ),
         None => None,
     };
     let created = insert_user(app, actor, body, company_id).await;
     if let Some(probe) = probe {
-        let conflict = matches!(created, Err(ApiError::Conflict(_)));
+        let conflict = matches!(created, Err(Error::Conflict(_)));
         app.email_probes.settle(probe, !conflict);
     }
     created
@@ -167,13 +167,13 @@ async fn insert_user(
     let email = parse_email(&body.email)?;
     let full_name = parse_full_name(body.full_name.as_deref())?;
     check_role(&body.role, company_id.is_some())?;
-    password::check_strength(&body.password).map_err(|m| ApiError::invalid("password", m))?;
+    password::check_strength(&body.password).map_err(|m| Error::invalid("password", m))?;
     let role = body.role;
     let secret = body.password;
     let hashed = app
         .hash_work(move || password::hash(&secret))
         .await?
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?;
+        .map_err(|e| Error::internal(anyhow::anyhow!("hashing: {e}")))?;
     let uuid = uuid::Uuid::new_v4().to_string();
     let actor_id = actor.user_id;
     app.with_primary(move |conn| {
@@ -190,7 +190,7 @@ async fn insert_user(
         match users::insert(&tx, &new) {
             Ok(_) => {}
             Err(e) if e.is_unique_violation() => {
-                return Err(ApiError::Conflict(
+                return Err(Error::Conflict(
                     "this email address cannot be used for a new account".into(),
                 ));
             }
@@ -199,7 +199,7 @@ async fn insert_user(
         let detail = serde_json::json!({"email": email, "role": role});
         audit::record(&tx, actor_id, "user.create", &uuid, &detail)?;
         let user = users::get_by_uuid(&tx, &uuid)?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("user vanished")))?;
         tx.commit()?;
         Ok(user)
     })
@@ -227,7 +227,7 @@ pub async fn update_user(
         // The role exists (the schema says which) but does not fit this account: a
         // conflict with the account's state, not a malformed field.
         if !ok {
-            return Err(ApiError::Conflict(if target.company_id.is_some() {
+            return Err(Error::Conflict(if target.company_id.is_some() {
                 "a company user's role must be admin, analyst or viewer".into()
             } else {
                 "a super admin cannot be given a company role".into()
@@ -236,14 +236,14 @@ pub async fn update_user(
     }
     let hashed = match body.password {
         Some(_) if !allow_password => {
-            return Err(ApiError::invalid("password", "cannot be set here"));
+            return Err(Error::invalid("password", "cannot be set here"));
         }
         Some(secret) => {
-            password::check_strength(&secret).map_err(|m| ApiError::invalid("password", m))?;
+            password::check_strength(&secret).map_err(|m| Error::invalid("password", m))?;
             Some(
                 app.hash_work(move || password::hash(&secret))
                     .await?
-                    .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing: {e}")))?,
+                    .map_err(|e| Error::internal(anyhow::anyhow!("hashing: {e}")))?,
             )
         }
         None => None,
@@ -256,7 +256,7 @@ pub async fn update_user(
             && (is_active == Some(false))
             && users::other_active_super_admins(&tx, target.id)? == 0
         {
-            return Err(ApiError::Conflict(
+            return Err(Error::Conflict(
                 "cannot deactivate the last active super admin".into(),
             ));
         }
@@ -274,7 +274,7 @@ pub async fn update_user(
         let detail = serde_json::json!({"role": role, "is_active": is_active,
             "full_name_changed": full_name.is_some(), "password_changed": hashed.is_some()});
         audit::record(&tx, actor_id, "user.update", &target.uuid, &detail)?;
-        let user = users::get_by_id(&tx, target.id)?.ok_or_else(|| ApiError::not_found("user"))?;
+        let user = users::get_by_id(&tx, target.id)?.ok_or_else(|| Error::not_found("user"))?;
         tx.commit()?;
         Ok(user)
     })
@@ -287,7 +287,7 @@ pub async fn delete_user(app: &AppState, actor: &Actor, target: User) -> ApiResu
     app.with_primary(move |conn| {
         let tx = write_tx(conn)?;
         if target.role == "super_admin" && users::other_active_super_admins(&tx, target.id)? == 0 {
-            return Err(ApiError::Conflict(
+            return Err(Error::Conflict(
                 "cannot delete the last active super admin".into(),
             ));
         }
@@ -321,5 +321,5 @@ pub async fn end_sessions(app: &AppState, actor: &Actor, target: User) -> ApiRes
 pub async fn find_user(app: &AppState, id: String) -> ApiResult<User> {
     app.read_primary(move |conn| Ok(users::get_by_uuid(conn, &id)?))
         .await?
-        .ok_or_else(|| ApiError::not_found("user"))
+        .ok_or_else(|| Error::not_found("user"))
 }

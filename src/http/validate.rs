@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::store::company::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 
 /// For PATCH bodies: tells "absent" (`None`) from "null" (`Some(None)`). Use with
@@ -30,16 +30,16 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    pub fn page(self) -> Result<Page, ApiError> {
+    pub fn page(self) -> Result<Page, Error> {
         page(self.limit, self.offset)
     }
 }
 
 /// A page from `?limit=&offset=` (default 50, 1 to 200).
-pub fn page(limit: Option<u32>, offset: Option<u32>) -> Result<Page, ApiError> {
+pub fn page(limit: Option<u32>, offset: Option<u32>) -> Result<Page, Error> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "limit",
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
@@ -52,25 +52,25 @@ pub fn page(limit: Option<u32>, offset: Option<u32>) -> Result<Page, ApiError> {
 
 /// A required one-line text: trimmed, in NFC, non-empty, at most `max` characters, no
 /// control or invisible formatting characters ([`crate::text`]).
-pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
     let v = crate::text::normalize(value);
     if v.is_empty() {
-        return Err(ApiError::invalid(field, "must not be empty"));
+        return Err(Error::invalid(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             field,
             format!("must be at most {max} characters"),
         ));
     }
     if let Some(reason) = crate::text::forbidden_in(&v) {
-        return Err(ApiError::invalid(field, reason));
+        return Err(Error::invalid(field, reason));
     }
     Ok(v)
 }
 
 /// An optional one-line text; empty after trimming counts as absent.
-pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Error> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => text(field, v, max).map(Some),
         None => Ok(None),
@@ -82,7 +82,7 @@ pub fn patch_text(
     field: &str,
     value: Option<Option<String>>,
     max: usize,
-) -> Result<Option<Option<String>>, ApiError> {
+) -> Result<Option<Option<String>>, Error> {
     value
         .map(|v| opt_text(field, v.as_deref(), max))
         .transpose()
@@ -93,7 +93,7 @@ pub fn opt_long_text(
     field: &str,
     value: Option<&str>,
     max: usize,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, Error> {
     value
         .filter(|v| !v.trim().is_empty())
         .map(|v| long_text(field, v, max, false))
@@ -101,11 +101,11 @@ pub fn opt_long_text(
 }
 
 /// A count in `0..=max` (tokens and the like).
-pub fn count(field: &str, value: i64, max: i64) -> Result<i64, ApiError> {
+pub fn count(field: &str, value: i64, max: i64) -> Result<i64, Error> {
     if (0..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             field,
             format!("must be between 0 and {max}"),
         ))
@@ -118,18 +118,18 @@ pub fn long_text(
     value: &str,
     max: usize,
     allow_empty: bool,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     if !allow_empty && value.trim().is_empty() {
-        return Err(ApiError::invalid(field, "must not be empty"));
+        return Err(Error::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             field,
             format!("must be at most {max} characters"),
         ));
     }
     if let Some(reason) = crate::text::forbidden_in_multiline(value) {
-        return Err(ApiError::invalid(field, reason));
+        return Err(Error::invalid(field, reason));
     }
     Ok(value.to_string())
 }
@@ -151,9 +151,9 @@ impl utoipa::PartialSchema for Tag {
 impl utoipa::ToSchema for Tag {}
 
 /// Tags: at most 50, each a one-line text of at most 100 characters; duplicates dropped.
-pub fn tags(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {
+pub fn tags(field: &str, values: &[String]) -> Result<Vec<String>, Error> {
     if values.len() > 50 {
-        return Err(ApiError::invalid(field, "must have at most 50 tags"));
+        return Err(Error::invalid(field, "must have at most 50 tags"));
     }
     let mut out: Vec<String> = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
@@ -166,42 +166,42 @@ pub fn tags(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {
 }
 
 /// A value in 0.0..=1.0 (confidences).
-pub fn unit_interval(field: &str, v: f64) -> Result<f64, ApiError> {
+pub fn unit_interval(field: &str, v: f64) -> Result<f64, Error> {
     if v.is_finite() && (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::invalid(field, "must be between 0 and 1"))
+        Err(Error::invalid(field, "must be between 0 and 1"))
     }
 }
 
 /// A finite, non-negative number.
-pub fn non_negative(field: &str, v: f64) -> Result<f64, ApiError> {
+pub fn non_negative(field: &str, v: f64) -> Result<f64, Error> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(ApiError::invalid(field, "must be a number >= 0"))
+        Err(Error::invalid(field, "must be a number >= 0"))
     }
 }
 
 /// A public id in canonical form, or 404: a string that is not a UUID names nothing.
-pub fn id(what: &str, raw: &str) -> Result<String, ApiError> {
+pub fn id(what: &str, raw: &str) -> Result<String, Error> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| ApiError::not_found(what))
+        .map_err(|_| Error::not_found(what))
 }
 
 /// A public id given in a body or query field: 422 naming the field when malformed.
-pub fn id_field(field: &str, raw: &str) -> Result<String, ApiError> {
+pub fn id_field(field: &str, raw: &str) -> Result<String, Error> {
     uuid::Uuid::parse_str(raw.trim())
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| ApiError::invalid(field, "must be a UUID"))
+        .map_err(|_| Error::invalid(field, "must be a UUID"))
 }
 
 /// A list of at most `max` ids: each a UUID (canonical form; a bad one is named
 /// `field[i]`), duplicates dropped, order kept.
-pub fn ids(field: &str, ids: &[String], max: usize) -> Result<Vec<String>, ApiError> {
+pub fn ids(field: &str, ids: &[String], max: usize) -> Result<Vec<String>, Error> {
     if ids.len() > max {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             field,
             format!("must have at most {max} ids"),
         ));
@@ -217,11 +217,11 @@ pub fn ids(field: &str, ids: &[String], max: usize) -> Result<Vec<String>, ApiEr
 }
 
 /// One of a fixed set of values.
-pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiError> {
+pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, Error> {
     if allowed.contains(&value) {
         Ok(value.to_string())
     } else {
-        Err(ApiError::invalid(
+        Err(Error::invalid(
             field,
             format!("must be one of: {}", allowed.join(", ")),
         ))
@@ -231,7 +231,7 @@ pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, ApiE
 /// An RFC 3339 time (or a plain date, meaning its midnight UTC), in the stored canonical
 /// form, so string comparison with stored timestamps is time comparison. `end_of_day`
 /// turns a plain date into the next midnight (for inclusive `to` dates).
-pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, ApiError> {
+pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, Error> {
     use chrono::{DateTime, NaiveDate, Utc};
     let raw = raw.trim();
     let parsed = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
@@ -244,14 +244,14 @@ pub fn timestamp(field: &str, raw: &str, end_of_day: bool) -> Result<String, Api
         };
         d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
     } else {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             field,
             "must be an RFC 3339 time or a YYYY-MM-DD date",
         ));
     };
     // Stored times compare as text, which holds only for four-digit years.
     if !(1..9999).contains(&chrono::Datelike::year(&parsed)) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             field,
             "must be between the years 0001 and 9998",
         ));

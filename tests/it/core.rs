@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use axum::http::StatusCode;
 use clap::CommandFactory;
 use serde_json::json;
-use silo::error::ApiError;
+use silo::error::Error;
 use silo::tenant::provision::{self, NewCompany, ProvisionError};
 use silo::tenant::{self, OnSchemaBehind, TenantCtx, TenantError};
 
@@ -17,7 +17,7 @@ use crate::common::TestApp;
 async fn in_company<T: Send + 'static>(
     test: &TestApp,
     id: i64,
-    f: impl FnOnce(&mut silo::store::db::Conn) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&mut silo::store::db::Conn) -> Result<T, Error> + Send + 'static,
 ) -> T {
     let db = test.app.registry.get(id).await.unwrap();
     tenant::context::scope(TenantCtx::new(db, None), tenant::context::run(f))
@@ -126,11 +126,11 @@ async fn hold_each(
 
 #[tokio::test]
 async fn company_data_outside_a_tenant_scope_fails_loudly() {
-    let err = tenant::context::run(|_conn| Ok::<_, ApiError>(()))
+    let err = tenant::context::run(|_conn| Ok::<_, Error>(()))
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ApiError::Internal(e) if e.to_string().contains("no tenant scope")),
+        matches!(&err, Error::Internal(e) if e.to_string().contains("no tenant scope")),
         "{err:?}"
     );
     assert!(matches!(

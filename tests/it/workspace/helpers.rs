@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::Value;
-use silo::error::ApiError;
+use silo::error::Error;
 use silo::tenant::{self, TenantCtx};
 
 use crate::common::{Reply, TestApp};
@@ -160,7 +160,7 @@ pub fn titles(body: &Value) -> Vec<String> {
 pub async fn in_company<T: Send + 'static>(
     test: &TestApp,
     key: i64,
-    f: impl FnOnce(&mut silo::store::db::Conn) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&mut silo::store::db::Conn) -> Result<T, Error> + Send + 'static,
 ) -> T {
     let db = test.app.registry.get(key).await.unwrap();
     tenant::context::scope(TenantCtx::new(db, None), tenant::context::run(f))

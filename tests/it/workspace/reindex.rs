@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use silo::embed::{EmbedError, Embedder, LexicalEmbedder};
-use silo::error::ApiError;
+use silo::error::Error;
 use silo::ingest::{IngestWorker, WorkerOptions};
 
 use super::helpers::{
@@ -50,7 +50,7 @@ async fn chunk_models(test: &TestApp, key: i64) -> Vec<(Option<String>, i64)> {
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, ApiError>(rows)
+        Ok::<_, Error>(rows)
     })
     .await
 }
@@ -68,7 +68,7 @@ async fn reindex_jobs(test: &TestApp, key: i64) -> Vec<(String, Value)> {
                 Ok((r.get(0)?, serde_json::from_str(&result).unwrap()))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, ApiError>(rows)
+        Ok::<_, Error>(rows)
     })
     .await
 }
@@ -134,7 +134,7 @@ async fn a_changed_embedder_reindexes_companies_in_the_background() {
             .embed(&["quarterly revenue and margin"])
             .unwrap()
             .remove(0);
-        Ok::<_, ApiError>(index.search(&q, 2, 32, None).unwrap())
+        Ok::<_, Error>(index.search(&q, 2, 32, None).unwrap())
     })
     .await;
     assert_eq!(hits.len(), 2);
@@ -144,7 +144,7 @@ async fn a_changed_embedder_reindexes_companies_in_the_background() {
     wait_idle(&worker).await;
     assert_eq!(reindex_jobs(&test, acme.key).await.len(), 1);
     let revenue_chunk: i64 = in_company(&test, acme.key, |c| {
-        Ok::<_, ApiError>(c.query_row(
+        Ok::<_, Error>(c.query_row(
             "SELECT c.id FROM document_chunks c JOIN documents d ON d.id = c.document_id
               WHERE d.filename = 'revenue.txt'",
             [],
@@ -164,7 +164,7 @@ async fn stale_chunks_found_at_index_load_are_reembedded() {
     ingest_tides_and_revenue(&test, &acme.analyst).await;
     // As if another model had embedded them, before this company's index was ever loaded.
     in_company(&test, acme.key, |c| {
-        Ok::<_, ApiError>(c.execute(
+        Ok::<_, Error>(c.execute(
             "UPDATE document_chunks SET embedding_model = 'old-model'",
             [],
         )?)
@@ -283,7 +283,7 @@ async fn unlabelled_vectors_of_the_current_embedder_are_adopted() {
 /// the company, as a restart would.
 async fn unlabel_and_close(test: &TestApp, key: i64) {
     in_company(test, key, |c| {
-        Ok::<_, ApiError>(c.execute("UPDATE document_chunks SET embedding_model = NULL", [])?)
+        Ok::<_, Error>(c.execute("UPDATE document_chunks SET embedding_model = NULL", [])?)
     })
     .await;
     wait_idle(&test.app.ingest).await;
@@ -298,7 +298,7 @@ async fn no_automatic_reindex_when_it_is_off() {
     let acme = company(&test, "Fallback").await;
     ingest_tides(&test, &acme.analyst).await;
     in_company(&test, acme.key, |c| {
-        Ok::<_, ApiError>(c.execute(
+        Ok::<_, Error>(c.execute(
             "UPDATE document_chunks SET embedding_model = 'all-minilm-l6-v2'",
             [],
         )?)
@@ -420,7 +420,7 @@ async fn a_refusing_or_unavailable_embedder_neither_stalls_nor_storms() {
             assert_eq!(jobs[0].0, "failed");
             assert_eq!(models, vec![(Some(LexicalEmbedder.id().into()), 2)]);
             let queued = in_company(&test, c.key, |conn| {
-                Ok::<_, ApiError>(silo::store::company::jobs::enqueue_reindex(conn, None)?)
+                Ok::<_, Error>(silo::store::company::jobs::enqueue_reindex(conn, None)?)
             })
             .await;
             assert!(!queued, "backing off after a failure");
