@@ -1,6 +1,11 @@
 //! The use cases: what a request, a command or the bootstrap asks Silo to do, written once
-//! and shared by `http`, `cli` and the web pages. A service takes the `App`, the acting
-//! user and validated input, and returns data or a [`crate::error::Error`]; it never
-//! chooses an HTTP status, and it runs its SQL through the repositories of `store`.
+//! and shared by `http`, `cli` and the web pages.
+//!
+//! A service function takes the `App` (when it needs primary.db or shared state), the
+//! acting [`crate::identity::Actor`] and input already parsed into the repositories' own
+//! types; it checks permissions, runs its transactions through the repositories of
+//! `store` (company data through `tenant::context`, primary.db through
+//! `App::with_primary`), writes the audit log, and returns rows or a
+//! [`crate::error::Error`]. It never chooses an HTTP status and never sees a request.
 
 pub mod search;
