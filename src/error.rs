@@ -111,9 +111,7 @@ impl From<DbError> for Error {
     fn from(err: DbError) -> Self {
         match &err {
             DbError::Pool(_) => Error::Unavailable(BUSY.into()),
-            DbError::Sqlite(e) if crate::store::db::is_busy(e) => {
-                Error::Unavailable(BUSY.into())
-            }
+            DbError::Sqlite(e) if crate::store::db::is_busy(e) => Error::Unavailable(BUSY.into()),
             _ => Error::internal(err),
         }
     }

@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::ops;
 use crate::ops::migrate::{CompanyReport, Status};
@@ -287,9 +287,7 @@ async fn update_company(
     actor.require("companies:manage")?;
     let company = find_company(&app, id).await?;
     let name = match &body.name {
-        Some(raw) => {
-            Some(CompanyName::parse(raw).map_err(|e| Error::invalid(e.field, e.message))?)
-        }
+        Some(raw) => Some(CompanyName::parse(raw).map_err(|e| Error::invalid(e.field, e.message))?),
         None => None,
     };
     let industry = body

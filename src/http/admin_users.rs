@@ -9,12 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::users::{self, CreateUser, UpdateUser, UserResponse};
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::Listing;
 use crate::store::db::migrations::{self, MigrationSet};

@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::users::UserResponse;
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::identity::password;
 use crate::store::primary::refresh_tokens::{self, Rotation};
@@ -298,8 +298,7 @@ async fn change_password(
     actor: Actor,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
-    password::check_strength(&body.new_password)
-        .map_err(|m| Error::invalid("new_password", m))?;
+    password::check_strength(&body.new_password).map_err(|m| Error::invalid("new_password", m))?;
     if body.current_password.chars().count() > password::MAX_PASSWORD_CHARS {
         return Err(Error::invalid("current_password", "is too long"));
     }

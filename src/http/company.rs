@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::openapi::ErrorBody;
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::primary::companies;
 use crate::tenant;

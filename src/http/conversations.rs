@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, PageQuery, double_option};
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::conversations::{
     self, Conversation, ConversationPatch, NewConversation,
@@ -262,10 +262,7 @@ fn array_of_objects(field: &str, v: Value, max: usize) -> ApiResult<Value> {
     match &v {
         Value::Array(items) if items.len() <= max => {
             if let Some(i) = items.iter().position(|x| !x.is_object()) {
-                return Err(Error::invalid(
-                    format!("{field}[{i}]"),
-                    "must be an object",
-                ));
+                return Err(Error::invalid(format!("{field}[{i}]"), "must be an object"));
             }
             Ok(v)
         }

@@ -13,23 +13,19 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::multipart::ApiMultipart;
 use super::openapi::ErrorBody;
 use super::upload;
 use super::validate::{self, PageQuery, double_option};
+use super::views::documents::{Chunk, Document};
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
-use crate::index::hooks;
-use crate::ingest::extract::{self, DetectError};
-use crate::store::company::chunks::{self, Chunk};
-use crate::store::company::documents::{
-    self, Document, DocumentFilter, DocumentPatch, NewDocument,
-};
-use crate::store::company::jobs::{self, Job};
-use crate::store::company::{Listing, new_uuid};
-use crate::store::db::write_tx;
+use crate::service::documents::{self, SCOPES, UploadMeta};
+use crate::store::company::Listing;
+use crate::store::company::documents::{DocumentFilter, DocumentPatch, STATUSES};
+use crate::store::company::jobs::Job;
 use crate::tenant::context;
 use crate::tenant::provision::UPLOADS_DIR;
 
@@ -44,8 +40,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_document, update_document, delete_document))
         .routes(routes!(list_document_chunks))
 }
-
-const SCOPES: &[&str] = &["company", "user"];
 
 /// The multipart form of an upload (for the API description).
 #[derive(ToSchema)]
@@ -92,16 +86,13 @@ async fn create_document(
     actor: Actor,
     ApiMultipart(mp): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<UploadResponse>)> {
-    actor.require("documents:create")?;
+    documents::may_upload(&actor)?;
     let ctx = context::current()?;
     let limit = app.workspace.max_upload_bytes;
     let parts = upload::read_parts(mp, &ctx.db.dir().join(UPLOADS_DIR), limit).await?;
     let file = parts
         .file
         .ok_or_else(|| Error::invalid("file", "is required"))?;
-    let title = validate::opt_text("title", parts.title.as_deref(), 500)?;
-    let description = validate::opt_long_text("description", parts.description.as_deref(), 10_000)?;
-    let category = validate::opt_text("category", parts.category.as_deref(), 100)?;
     let tags: Vec<String> = match parts
         .tags
         .as_deref()
@@ -115,85 +106,27 @@ async fn create_document(
         )?,
         None => Vec::new(),
     };
-    let scope = match parts
-        .scope
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => validate::one_of("scope", s, SCOPES)?,
-        None => "user".to_string(),
-    };
-
-    // The type is decided by the name and confirmed by the content.
-    let (path, name) = (file.path.clone(), file.filename.clone());
-    let kind = tokio::task::spawn_blocking(move || {
-        // Read as little as the check needs: a header, a zip directory, or text in blocks.
-        let mut file = std::io::BufReader::new(std::fs::File::open(&path)?);
-        extract::detect_in(&name, &mut file)
-    })
-    .await?
-    .map_err(Error::internal)?
-    .map_err(|e| match e {
-        DetectError::UnsupportedExtension => Error::UnsupportedMediaType(e.to_string()),
-        DetectError::ContentMismatch(_) => {
-            Error::UnsupportedMediaType(format!("{e}: the content does not match the file name"))
-        }
-    })?;
-
-    let uuid = new_uuid();
-    let rel_path = format!("{UPLOADS_DIR}/{uuid}.{}", kind.as_str());
-    let new = NewDocument {
-        uuid: uuid.clone(),
-        filename: file.filename.clone(),
-        file_path: rel_path.clone(),
-        file_type: kind.as_str().into(),
-        mime_type: kind.mime().into(),
-        file_size: file.size as i64,
-        sha256: file.sha256.clone(),
-        title,
-        description,
-        category,
+    let meta = UploadMeta {
+        title: validate::opt_text("title", parts.title.as_deref(), 500)?,
+        description: validate::opt_long_text("description", parts.description.as_deref(), 10_000)?,
+        category: validate::opt_text("category", parts.category.as_deref(), 100)?,
         tags,
-        scope,
-        uploaded_by: actor.user_uuid.clone(),
+        scope: match parts
+            .scope
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => validate::one_of("scope", s, SCOPES)?,
+            None => "user".to_string(),
+        },
     };
-    file.persist(&ctx.db.dir().join(&rel_path))
-        .await
-        .map_err(Error::internal)?;
-    let job_uuid = new_uuid();
-    let (job_uuid2, user) = (job_uuid.clone(), actor.user_uuid.clone());
-    let stored = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let doc_id = documents::insert(&tx, &new)?;
-        jobs::insert(
-            &tx,
-            &job_uuid2,
-            jobs::DOCUMENT_PROCESSING,
-            Some(doc_id),
-            Some(&user),
-            None,
-        )?;
-        let doc = documents::get(&tx, doc_id)?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted document vanished")))?;
-        tx.commit()?;
-        Ok::<_, Error>(doc)
-    })
-    .await;
-    let document = match stored {
-        Ok(doc) => doc,
-        Err(e) => {
-            // No row points at the file: remove it.
-            let _ = tokio::fs::remove_file(ctx.db.dir().join(&rel_path)).await;
-            return Err(e);
-        }
-    };
-    app.ingest.notify(ctx.db.company().id);
+    let uploaded = documents::upload(&app, &actor, file, meta).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(UploadResponse {
-            document,
-            job_id: job_uuid,
+            document: uploaded.document.into(),
+            job_id: uploaded.job_id,
         }),
     ))
 }
@@ -230,13 +163,12 @@ async fn list_documents(
     actor: Actor,
     ApiQuery(q): ApiQuery<DocumentQuery>,
 ) -> ApiResult<Json<Listing<Document>>> {
-    actor.require("documents:read")?;
     let page = validate::page(q.limit, q.offset)?;
     let filter = DocumentFilter {
         status: q
             .status
             .as_deref()
-            .map(|s| validate::one_of("status", s, documents::STATUSES))
+            .map(|s| validate::one_of("status", s, STATUSES))
             .transpose()?,
         scope: q
             .scope
@@ -246,18 +178,8 @@ async fn list_documents(
         category: validate::opt_text("category", q.category.as_deref(), 100)?,
         q: validate::opt_text("q", q.q.as_deref(), 200)?,
     };
-    let listing = context::run(move |conn| {
-        let (items, total) = documents::list(conn, &actor.viewer(), &filter, page)?;
-        Ok::<_, Error>(Listing::new(items, total, page))
-    })
-    .await?;
-    Ok(Json(listing))
-}
-
-/// Loads a document the actor may see, or 404.
-fn visible(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Document> {
-    documents::get_visible(conn, &actor.viewer(), id)?
-        .ok_or_else(|| Error::not_found("document"))
+    let listing = documents::list(&actor, filter, page).await?;
+    Ok(Json(listing.map(Document::from)))
 }
 
 /// A document with its status, error, chunk count and summary fields.
@@ -269,15 +191,12 @@ async fn get_document(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DocumentResponse>> {
-    actor.require("documents:read")?;
     let id = validate::id("document", &id)?;
-    let found = context::read(move |conn| {
-        let document = visible(conn, &actor, &id)?;
-        let job = jobs::latest_for_document(conn, document.row_id)?;
-        Ok::<_, Error>(DocumentResponse { document, job })
-    })
-    .await?;
-    Ok(Json(found))
+    let (document, job) = documents::get(&actor, id).await?;
+    Ok(Json(DocumentResponse {
+        document: document.into(),
+        job,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -315,7 +234,6 @@ async fn update_document(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateDocument>,
 ) -> ApiResult<Json<Document>> {
-    actor.require("documents:update")?;
     let id = validate::id("document", &id)?;
     let patch = DocumentPatch {
         title: validate::patch_text("title", body.title, 500)?,
@@ -335,18 +253,7 @@ async fn update_document(
             .map(|s| validate::one_of("scope", s, SCOPES))
             .transpose()?,
     };
-    let updated = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let doc = visible(&tx, &actor, &id)?;
-        actor.require_owner(&doc.uploaded_by, "the uploader", "this document")?;
-        documents::update_metadata(&tx, doc.row_id, &patch)?;
-        let doc =
-            documents::get(&tx, doc.row_id)?.ok_or_else(|| Error::not_found("document"))?;
-        tx.commit()?;
-        Ok::<_, Error>(doc)
-    })
-    .await?;
-    Ok(Json(updated))
+    Ok(Json(documents::update(&actor, id, patch).await?.into()))
 }
 
 /// Deletes a document, its chunks (and their keyword and vector index entries), its jobs
@@ -357,31 +264,8 @@ async fn update_document(
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
-    actor.require("documents:delete")?;
     let id = validate::id("document", &id)?;
-    let (file_path, chunk_ids) = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let doc = visible(&tx, &actor, &id)?;
-        actor.require_owner(&doc.uploaded_by, "the uploader", "this document")?;
-        let chunk_ids = chunks::ids_for_document(&tx, doc.row_id)?;
-        documents::delete(&tx, doc.row_id)?;
-        tx.commit()?;
-        Ok::<_, Error>((doc.file_path, chunk_ids))
-    })
-    .await?;
-    let ctx = context::current()?;
-    // After the commit: the row is gone, so the file and index entries are unreachable; a
-    // failure here leaves garbage, never a dangling document.
-    if let Err(e) = tokio::fs::remove_file(ctx.db.dir().join(&file_path)).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(error = %e, "could not remove a deleted document's file");
-    }
-    if !chunk_ids.is_empty() {
-        // Takes the index's write lock, which a dump in progress can hold up: not here.
-        let db = ctx.db.clone();
-        tokio::task::spawn_blocking(move || hooks::on_chunks_removed(&*db, &chunk_ids)).await?;
-    }
+    documents::delete(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -396,14 +280,8 @@ async fn list_document_chunks(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Listing<Chunk>>> {
-    actor.require("documents:read")?;
     let id = validate::id("document", &id)?;
     let page = validate::page(q.limit, q.offset)?;
-    let listing = context::run(move |conn| {
-        let doc = visible(conn, &actor, &id)?;
-        let (items, total) = chunks::list_for_document(conn, doc.row_id, page)?;
-        Ok::<_, Error>(Listing::new(items, total, page))
-    })
-    .await?;
-    Ok(Json(listing))
+    let listing = documents::chunks(&actor, id, page).await?;
+    Ok(Json(listing.map(Chunk::from)))
 }

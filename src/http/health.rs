@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::openapi::ErrorBody;
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::validate::{self, double_option};
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::profile::{self, Profile};
 use crate::store::db::write_tx;
@@ -28,8 +28,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     security(("bearer" = [])))]
 async fn get_profile(actor: Actor) -> ApiResult<Json<Profile>> {
     actor.require("profile:read")?;
-    let p =
-        context::read(|conn| Ok::<_, Error>(profile::get(conn)?.unwrap_or_default())).await?;
+    let p = context::read(|conn| Ok::<_, Error>(profile::get(conn)?.unwrap_or_default())).await?;
     Ok(Json(p))
 }
 

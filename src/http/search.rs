@@ -10,13 +10,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
 use crate::embed::usage::{Metered, usage_row};
 use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest};
 use crate::store::company::documents;

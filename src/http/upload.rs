@@ -3,7 +3,7 @@
 //! are read with small limits. The temporary file is removed on every path that does not
 //! end in a stored document.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::extract::Multipart;
 use axum::extract::multipart::Field;
@@ -12,39 +12,12 @@ use tokio::io::AsyncWriteExt;
 
 use super::multipart::field_error;
 use crate::error::Error;
-use crate::ingest::uploads::TEMP_PREFIX;
+use crate::ingest::uploads::{StagedFile, TEMP_PREFIX};
 
 /// Largest text part (title, description, tags, ...).
 const MAX_TEXT_PART: usize = 64 * 1024;
 /// Most parts a request may have.
 const MAX_PARTS: usize = 16;
-
-/// A file received into a temporary path; deleted on drop unless [`StagedFile::keep`].
-pub struct StagedFile {
-    pub path: PathBuf,
-    pub filename: String,
-    pub size: u64,
-    pub sha256: String,
-    keep: bool,
-}
-
-impl StagedFile {
-    /// Moves the file to `dest` and keeps it (the document row now owns it).
-    pub async fn persist(mut self, dest: &Path) -> std::io::Result<()> {
-        tokio::fs::rename(&self.path, dest).await?;
-        self.path = dest.to_path_buf();
-        self.keep = true;
-        Ok(())
-    }
-}
-
-impl Drop for StagedFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
 
 /// The parts of an upload, unvalidated.
 #[derive(Default)]
@@ -139,13 +112,7 @@ async fn stage_file(mut field: Field<'_>, dir: &Path, limit: u64) -> Result<Stag
         .await
         .map_err(Error::internal)?;
     let path = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
-    let mut staged = StagedFile {
-        filename,
-        path,
-        size: 0,
-        sha256: String::new(),
-        keep: false,
-    };
+    let mut staged = StagedFile::new(path, filename);
     let mut out = tokio::fs::File::create(&staged.path)
         .await
         .map_err(Error::internal)?;

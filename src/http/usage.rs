@@ -10,11 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
 use crate::store::company::usage::{
     self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
@@ -127,9 +127,10 @@ async fn record_usage(
         let tx = write_tx(conn)?;
         if let Some(c) = &conversation {
             let row = conversations::row_id_visible(&tx, &actor.viewer(), c)?;
-            new.conversation_id = Some(row.ok_or_else(|| {
-                Error::NotFound("conversation_id: no such conversation".into())
-            })?);
+            new.conversation_id =
+                Some(row.ok_or_else(|| {
+                    Error::NotFound("conversation_id: no such conversation".into())
+                })?);
         }
         if let Some(m) = &message {
             new.message_id = Some(

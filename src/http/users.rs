@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use super::error::{ApiResult, Error};
+use crate::app::AppState;
 use crate::identity::Actor;
 use crate::identity::accounts::{COMPANY_ROLES, check_role, parse_email, parse_full_name};
 use crate::identity::password;

@@ -113,12 +113,7 @@ pub fn count(field: &str, value: i64, max: i64) -> Result<i64, Error> {
 }
 
 /// A multi-line text (descriptions, message contents): newlines and tabs allowed.
-pub fn long_text(
-    field: &str,
-    value: &str,
-    max: usize,
-    allow_empty: bool,
-) -> Result<String, Error> {
+pub fn long_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<String, Error> {
     if !allow_empty && value.trim().is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }

@@ -3,11 +3,49 @@
 //! behind and which the start-up recovery removes once they are old enough not to belong to
 //! an upload still running.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// Prefix of temporary upload files.
 pub const TEMP_PREFIX: &str = ".upload-";
+
+/// A file received into a temporary path; deleted on drop unless [`StagedFile::keep`].
+pub struct StagedFile {
+    pub path: PathBuf,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    keep: bool,
+}
+
+impl StagedFile {
+    /// An empty temporary file's record (the receiver fills in size and hash).
+    pub fn new(path: PathBuf, filename: String) -> Self {
+        StagedFile {
+            path,
+            filename,
+            size: 0,
+            sha256: String::new(),
+            keep: false,
+        }
+    }
+
+    /// Moves the file to `dest` and keeps it (the document row now owns it).
+    pub async fn persist(mut self, dest: &Path) -> std::io::Result<()> {
+        tokio::fs::rename(&self.path, dest).await?;
+        self.path = dest.to_path_buf();
+        self.keep = true;
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
 
 /// Removes temporary upload files in `dir` last modified more than `older_than` ago;
 /// returns how many were removed. Errors are logged and skipped: this is housekeeping.

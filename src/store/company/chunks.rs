@@ -6,18 +6,14 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, Row, params};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::Page;
 use crate::store::db::now;
 
-/// A chunk as the API shows it (without its embedding, which is large and internal).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+/// A row of `document_chunks`, without its embedding (large, and read only by the index).
+#[derive(Clone, Debug)]
 pub struct Chunk {
-    #[serde(skip)]
     pub row_id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     pub content: String,
     pub chunk_index: i64,

@@ -8,23 +8,18 @@
 use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::{Page, Viewer, json_opt, like_contains, to_json};
 use crate::store::db::now;
 
-/// A document as the API shows it.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+/// A row of `documents`.
+#[derive(Clone, Debug)]
 pub struct Document {
-    #[serde(skip)]
     pub row_id: i64,
     /// Public id.
-    #[serde(rename = "id")]
     pub uuid: String,
     pub filename: String,
     /// Relative to the company directory (`uploads/<uuid>.<ext>`); never shown.
-    #[serde(skip)]
     pub file_path: String,
     pub file_type: Option<String>,
     pub mime_type: Option<String>,

@@ -302,16 +302,22 @@ async fn the_document_matches_the_router() {
 /// to a router with a plain `.route(..)`, `.route_service(..)` or `.nest(..)`.
 #[test]
 fn routes_are_only_registered_with_their_description() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        for needle in [".route(", ".route_service(", ".nest(", ".nest_service("] {
-            assert!(
-                !text.contains(needle),
-                "{}: {needle} registers a route the OpenAPI document does not see; use routes!",
-                path.display()
-            );
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for needle in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+                assert!(
+                    !text.contains(needle),
+                    "{}: {needle} registers a route the OpenAPI document does not see; use routes!",
+                    path.display()
+                );
+            }
         }
     }
 }
