@@ -33,7 +33,7 @@ struct Readiness {
     #[schema(example = "ready")]
     status: &'static str,
     /// Company databases open now.
-    open_companies: usize,
+    open_companies: u64,
 }
 
 /// The process is up and answering.
@@ -82,7 +82,7 @@ async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Readiness>> {
     }
     Ok(Json(Readiness {
         status: "ready",
-        open_companies: app.registry.open_count(),
+        open_companies: app.registry.open_count() as u64,
     }))
 }
 

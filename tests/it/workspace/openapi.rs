@@ -489,3 +489,38 @@ async fn the_document_states_the_enforced_limits() {
     assert_eq!(usage.status, StatusCode::CREATED, "{}", usage.body);
     assert_eq!(usage.body["total_tokens"], 12);
 }
+
+/// The contract does not change by accident: the served document equals docs/openapi.json
+/// (keys sorted, as `python3 -m json.tool --sort-keys` writes it). A deliberate change
+/// regenerates that file (`SILO_WRITE_OPENAPI=1` makes this test write it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_the_committed_contract() {
+    let test = TestApp::spawn().await;
+    let served = test
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .body;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
+    if std::env::var_os("SILO_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&served).unwrap() + "\n").unwrap();
+    }
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    if served != committed {
+        let (a, b) = (
+            serde_json::to_string_pretty(&committed).unwrap(),
+            serde_json::to_string_pretty(&served).unwrap(),
+        );
+        let first = a
+            .lines()
+            .zip(b.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        panic!(
+            "the served OpenAPI document differs from docs/openapi.json from line {first}:\n\
+             committed: {:?}\nserved:    {:?}",
+            a.lines().skip(first).take(5).collect::<Vec<_>>(),
+            b.lines().skip(first).take(5).collect::<Vec<_>>()
+        );
+    }
+}
