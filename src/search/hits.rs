@@ -1,12 +1,11 @@
 //! The result rows of a search.
 
 use rusqlite::Connection;
-use serde::Serialize;
 
 use crate::store::company::chunks;
 
 /// One result of POST /api/search (public ids only, invariant 7).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SearchHit {
     /// The chunk's UUID.
     pub chunk_id: String,

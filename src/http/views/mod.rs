@@ -3,3 +3,4 @@
 //! describes these.
 
 pub mod documents;
+pub mod search;
