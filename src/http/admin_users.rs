@@ -9,18 +9,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
-use super::users::{self, CreateUser, UpdateUser, UserResponse};
+use super::users::{CreateUser, UpdateUser, UserResponse};
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
-use super::error::{ApiResult, Error};
 use crate::identity::Actor;
+use crate::service::accounts::{self, Scope};
 use crate::store::company::Listing;
 use crate::store::db::migrations::{self, MigrationSet};
 use crate::store::db::write_tx;
 use crate::store::primary::roles::{self, RoleWithPermissions};
-use crate::store::primary::users::{self as repo, UserFilter};
 use crate::store::primary::{audit, companies};
 use crate::tenant::names::resolve_inside;
 
@@ -52,14 +52,6 @@ pub struct UserQuery {
     pub offset: Option<u32>,
 }
 
-/// Resolves a company's public id (or slug) to its internal id; unknown → 404.
-async fn company_id_of(app: &AppState, key: String) -> ApiResult<i64> {
-    app.read_primary(move |conn| Ok(companies::find(conn, &key)?))
-        .await?
-        .map(|c| c.id)
-        .ok_or_else(|| Error::not_found("company"))
-}
-
 /// Every account, optionally filtered by company and role.
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserQuery),
     responses((status = 200, body = Listing<UserResponse>),
@@ -71,19 +63,13 @@ async fn list_users(
     actor: Actor,
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> ApiResult<Json<Listing<UserResponse>>> {
-    actor.require("users:manage")?;
+    let scope = Scope::installation(&actor)?;
     let page = validate::page(query.limit, query.offset)?;
-    let company_id = match query.company_id {
-        Some(key) => Some(company_id_of(&app, key).await?),
-        None => None,
-    };
-    let filter = UserFilter {
-        company_id,
+    let filter = accounts::Filter {
+        company: query.company_id,
         role: query.role,
     };
-    let (items, total) = app
-        .with_primary(move |conn| Ok(repo::list(conn, &filter, page.limit, page.offset)?))
-        .await?;
+    let (items, total) = accounts::list(&app, &scope, filter, page).await?;
     Ok(Json(Listing::new(
         items.into_iter().map(Into::into).collect(),
         total,
@@ -102,15 +88,11 @@ async fn list_users(
 async fn create_user(
     State(app): State<AppState>,
     actor: Actor,
-    ApiJson(mut body): ApiJson<CreateUser>,
+    ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserResponse>)> {
-    actor.require("users:manage")?;
-    let company_id = match body.company_id.take() {
-        // An unknown company is not found, like any id that names nothing.
-        Some(key) => Some(company_id_of(&app, key).await?),
-        None => None,
-    };
-    let user = users::create_user(&app, &actor, body, company_id).await?;
+    let scope = Scope::installation(&actor)?;
+    let (account, company) = body.into_account();
+    let user = accounts::create_user(&app, &scope, account, company).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -123,8 +105,8 @@ async fn get_user(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<UserResponse>> {
-    actor.require("users:manage")?;
-    Ok(Json(users::find_user(&app, id).await?.into()))
+    let scope = Scope::installation(&actor)?;
+    Ok(Json(accounts::get(&app, &scope, id).await?.into()))
 }
 
 /// Changes an account's name, role, password or active flag; deactivating it or setting a
@@ -143,13 +125,9 @@ async fn update_user(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserResponse>> {
-    actor.require("users:manage")?;
-    let target = users::find_user(&app, id).await?;
-    Ok(Json(
-        users::update_user(&app, &actor, target, body, true)
-            .await?
-            .into(),
-    ))
+    let scope = Scope::installation(&actor)?;
+    let user = accounts::update(&app, &scope, id, body.into()).await?;
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin",
@@ -162,12 +140,8 @@ async fn delete_user(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    actor.require("users:manage")?;
-    let target = users::find_user(&app, id).await?;
-    if target.id == actor.user_id {
-        return Err(Error::Conflict("you cannot delete yourself".into()));
-    }
-    users::delete_user(&app, &actor, target).await?;
+    let scope = Scope::installation(&actor)?;
+    accounts::delete(&app, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,9 +156,8 @@ async fn end_user_sessions(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    actor.require("users:manage")?;
-    let target = users::find_user(&app, id).await?;
-    users::end_sessions(&app, &actor, target).await?;
+    let scope = Scope::installation(&actor)?;
+    accounts::end_sessions(&app, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
