@@ -9,4 +9,6 @@
 //! [`crate::error::Error`]. It never chooses an HTTP status and never sees a request.
 
 pub mod accounts;
+pub mod migrations;
+pub mod roles;
 pub mod search;
