@@ -12,3 +12,4 @@ pub mod accounts;
 pub mod migrations;
 pub mod roles;
 pub mod search;
+pub mod sessions;
