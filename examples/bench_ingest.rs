@@ -156,12 +156,14 @@ async fn main() {
     let app = tokio::task::spawn_blocking(move || {
         let mut app = App::open(&path, AppOptions::default()).unwrap();
         app.set_embedder(setup);
-        app.ensure_super_admin(ROOT.0, Some(ROOT.1)).unwrap();
         app
     })
     .await
     .unwrap();
     let app = Arc::new(app);
+    silo::service::accounts::ensure_super_admin(&app, ROOT.0, Some(ROOT.1))
+        .await
+        .unwrap();
     let router = silo::http::router(app.clone());
     let root = login(&router, ROOT.0, ROOT.1).await;
     let (_, company) = call(

@@ -1,5 +1,6 @@
 //! `App`: the state every handler and command shares (config, primary pool, tenant
-//! registry), and the bootstrap that makes a data directory ready on first use.
+//! registry), and the bootstrap that makes a data directory ready on first use (its first
+//! super admin is made by `service::accounts`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -239,45 +240,6 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("creating {}", dir.display()))
-}
-
-impl App {
-    /// Creates the first super admin when the installation has none. Returns the generated
-    /// password when none was given, for the caller to print once.
-    pub fn ensure_super_admin(
-        &self,
-        email: &str,
-        password: Option<&str>,
-    ) -> anyhow::Result<Option<String>> {
-        use crate::identity::password;
-        use crate::store::primary::users::{self, NewUser};
-        let conn = self.primary.get()?;
-        if users::count_with_role(&conn, "super_admin")? > 0 {
-            return Ok(None);
-        }
-        let generated = password.is_none().then(password::generate);
-        let secret = password
-            .or(generated.as_deref())
-            .expect("one of them is set");
-        password::check_strength(secret).map_err(|e| anyhow::anyhow!("SILO_ADMIN_PASSWORD {e}"))?;
-        let hashed = password::hash(secret).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-        let uuid = uuid::Uuid::new_v4().to_string();
-        users::insert(
-            &conn,
-            &NewUser {
-                uuid: &uuid,
-                email,
-                username: email,
-                hashed_password: &hashed,
-                full_name: Some("Super Admin"),
-                company_id: None,
-                role: "super_admin",
-            },
-        )
-        .context("creating the first super admin")?;
-        tracing::info!(%email, "created the first super admin");
-        Ok(generated)
-    }
 }
 
 impl App {

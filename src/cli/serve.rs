@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::embed::{EmbedderConfig, select, select_embedder};
+use crate::service::accounts;
 
 /// How often unsaved vector-index changes are written to disk.
 const INDEX_SAVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -38,18 +39,19 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         app.workspace.auto_reindex = false;
     }
     app.set_embedder(embedder);
-    if let Some(password) =
-        app.ensure_super_admin(&opts.admin_email, opts.admin_password.as_deref())?
-    {
-        // Printed once, to the terminal only (never to the logs).
-        println!(
-            "Created the first super admin.\n  email:    {}\n  password: {password}\n\
-             Store it now: it is not shown again.",
-            opts.admin_email
-        );
-    }
     let state = std::sync::Arc::new(app);
     super::runtime()?.block_on(async move {
+        let admin_password = opts.admin_password.as_deref();
+        if let Some(password) =
+            accounts::ensure_super_admin(&state, &opts.admin_email, admin_password).await?
+        {
+            // Printed once, to the terminal only (never to the logs).
+            println!(
+                "Created the first super admin.\n  email:    {}\n  password: {password}\n\
+                 Store it now: it is not shown again.",
+                opts.admin_email
+            );
+        }
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("binding {}", opts.listen))?;

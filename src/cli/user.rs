@@ -1,12 +1,15 @@
 //! `silo user create`: add an account from the command line (e.g. a second super admin, or
 //! the first admin of a company).
 
+use std::sync::Arc;
+
 use anyhow::bail;
 
 use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
-use crate::identity::{accounts, password};
-use crate::store::primary::users;
+use crate::error::Error;
+use crate::identity::accounts::parse_email;
+use crate::service::accounts::{self, NewAccount};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum UserCommand {
@@ -31,35 +34,33 @@ pub enum UserCommand {
 pub fn run(data: &DataOpts, cmd: UserCommand) -> anyhow::Result<()> {
     let UserCommand::Create {
         email,
-        password: secret,
+        password,
         role,
         company,
         full_name,
     } = cmd;
-    let app = App::open(&data.data_dir, AppOptions::default())?;
-    let conn = app.primary.get()?;
-    let email = accounts::parse_email(&email)?;
-    let full_name = accounts::parse_full_name(full_name.as_deref())?;
+    let app = Arc::new(App::open(&data.data_dir, AppOptions::default())?);
     let company_id = match &company {
-        Some(key) => Some(super::find_company(&conn, key)?.id),
+        Some(key) => Some(super::find_company(&*app.primary.get()?, key)?.id),
         None => None,
     };
-    accounts::check_role(&role, company_id.is_some())?;
-    password::check_strength(&secret).map_err(|m| anyhow::anyhow!("password {m}"))?;
-    let hashed = password::hash(&secret).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-    let uuid = uuid::Uuid::new_v4().to_string();
-    let new = users::NewUser {
-        uuid: &uuid,
-        email: &email,
-        username: &email,
-        hashed_password: &hashed,
-        full_name: full_name.as_deref(),
-        company_id,
-        role: &role,
+    let account = NewAccount {
+        email: email.clone(),
+        password,
+        full_name,
+        role,
     };
-    match users::insert(&conn, &new) {
-        Ok(_) => println!("created {role} {email} id {uuid}"),
-        Err(e) if e.is_unique_violation() => bail!("a user with email {email} already exists"),
+    let created =
+        super::runtime()?.block_on(accounts::create_by_operator(&app, account, company_id));
+    match created {
+        Ok(user) => println!("created {} {} id {}", user.role, user.email, user.uuid),
+        Err(Error::Conflict(_)) => {
+            let email = parse_email(&email).unwrap_or(email);
+            bail!("a user with email {email} already exists")
+        }
+        Err(Error::Invalid { field, message }) if field == "password" => {
+            bail!("password {message}")
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(())

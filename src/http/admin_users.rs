@@ -9,20 +9,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiResult, Error};
+use super::error::ApiResult;
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
-use super::users::{self, CreateUser, UpdateUser, UserResponse};
+use super::users::{CreateUser, UpdateUser, UserResponse};
 use super::validate::{self, PageQuery};
 use crate::app::AppState;
 use crate::identity::Actor;
+use crate::service::accounts::{self, Scope};
+use crate::service::migrations::{self, CompanySchema};
+use crate::service::roles;
 use crate::store::company::Listing;
-use crate::store::db::migrations::{self, MigrationSet};
-use crate::store::db::write_tx;
-use crate::store::primary::roles::{self, RoleWithPermissions};
-use crate::store::primary::users::{self as repo, UserFilter};
-use crate::store::primary::{audit, companies};
-use crate::tenant::names::resolve_inside;
+use crate::store::primary::roles::Role;
 
 /// Permissions: users:manage, roles:manage, system:config (super admins only).
 pub fn api() -> OpenApiRouter<AppState> {
@@ -52,14 +50,6 @@ pub struct UserQuery {
     pub offset: Option<u32>,
 }
 
-/// Resolves a company's public id (or slug) to its internal id; unknown → 404.
-async fn company_id_of(app: &AppState, key: String) -> ApiResult<i64> {
-    app.read_primary(move |conn| Ok(companies::find(conn, &key)?))
-        .await?
-        .map(|c| c.id)
-        .ok_or_else(|| Error::not_found("company"))
-}
-
 /// Every account, optionally filtered by company and role.
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserQuery),
     responses((status = 200, body = Listing<UserResponse>),
@@ -71,19 +61,13 @@ async fn list_users(
     actor: Actor,
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> ApiResult<Json<Listing<UserResponse>>> {
-    actor.require("users:manage")?;
+    let scope = Scope::installation(&actor)?;
     let page = validate::page(query.limit, query.offset)?;
-    let company_id = match query.company_id {
-        Some(key) => Some(company_id_of(&app, key).await?),
-        None => None,
-    };
-    let filter = UserFilter {
-        company_id,
+    let filter = accounts::Filter {
+        company: query.company_id,
         role: query.role,
     };
-    let (items, total) = app
-        .with_primary(move |conn| Ok(repo::list(conn, &filter, page.limit, page.offset)?))
-        .await?;
+    let (items, total) = accounts::list(&app, &scope, filter, page).await?;
     Ok(Json(Listing::new(
         items.into_iter().map(Into::into).collect(),
         total,
@@ -102,15 +86,11 @@ async fn list_users(
 async fn create_user(
     State(app): State<AppState>,
     actor: Actor,
-    ApiJson(mut body): ApiJson<CreateUser>,
+    ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserResponse>)> {
-    actor.require("users:manage")?;
-    let company_id = match body.company_id.take() {
-        // An unknown company is not found, like any id that names nothing.
-        Some(key) => Some(company_id_of(&app, key).await?),
-        None => None,
-    };
-    let user = users::create_user(&app, &actor, body, company_id).await?;
+    let scope = Scope::installation(&actor)?;
+    let (account, company) = body.into_account();
+    let user = accounts::create_user(&app, &scope, account, company).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -123,8 +103,8 @@ async fn get_user(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<UserResponse>> {
-    actor.require("users:manage")?;
-    Ok(Json(users::find_user(&app, id).await?.into()))
+    let scope = Scope::installation(&actor)?;
+    Ok(Json(accounts::get(&app, &scope, id).await?.into()))
 }
 
 /// Changes an account's name, role, password or active flag; deactivating it or setting a
@@ -143,13 +123,9 @@ async fn update_user(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserResponse>> {
-    actor.require("users:manage")?;
-    let target = users::find_user(&app, id).await?;
-    Ok(Json(
-        users::update_user(&app, &actor, target, body, true)
-            .await?
-            .into(),
-    ))
+    let scope = Scope::installation(&actor)?;
+    let user = accounts::update(&app, &scope, id, body.into()).await?;
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin",
@@ -162,12 +138,8 @@ async fn delete_user(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    actor.require("users:manage")?;
-    let target = users::find_user(&app, id).await?;
-    if target.id == actor.user_id {
-        return Err(Error::Conflict("you cannot delete yourself".into()));
-    }
-    users::delete_user(&app, &actor, target).await?;
+    let scope = Scope::installation(&actor)?;
+    accounts::delete(&app, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,9 +154,8 @@ async fn end_user_sessions(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    actor.require("users:manage")?;
-    let target = users::find_user(&app, id).await?;
-    users::end_sessions(&app, &actor, target).await?;
+    let scope = Scope::installation(&actor)?;
+    accounts::end_sessions(&app, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,8 +167,25 @@ async fn list_roles(
     State(app): State<AppState>,
     actor: Actor,
 ) -> ApiResult<Json<Vec<RoleWithPermissions>>> {
-    actor.require("roles:manage")?;
-    Ok(Json(app.read_primary(|conn| Ok(roles::list(conn)?)).await?))
+    let roles = roles::list(&app, &actor).await?;
+    Ok(Json(roles.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleWithPermissions {
+    pub name: String,
+    pub description: Option<String>,
+    pub permissions: Vec<String>,
+}
+
+impl From<Role> for RoleWithPermissions {
+    fn from(r: Role) -> Self {
+        RoleWithPermissions {
+            name: r.name,
+            description: r.description,
+            permissions: r.permissions,
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -222,52 +210,8 @@ async fn set_role_permissions(
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<SetPermissions>,
 ) -> ApiResult<Json<Vec<RoleWithPermissions>>> {
-    actor.require("roles:manage")?;
-    if name == "super_admin" {
-        return Err(Error::Conflict(
-            "the super_admin role's permissions are fixed".into(),
-        ));
-    }
-    let (role_name, actor_id) = (name.clone(), actor.user_id);
-    let roles = app
-        .with_primary(move |conn| {
-            let known = roles::all_permissions(conn)?;
-            if let Some(unknown) = body.permissions.iter().find(|p| !known.contains(*p)) {
-                return Err(Error::invalid(
-                    "permissions",
-                    format!("unknown permission {unknown:?}"),
-                ));
-            }
-            let reserved = [
-                "admin:full",
-                "companies:manage",
-                "roles:manage",
-                "system:config",
-            ];
-            if let Some(p) = body
-                .permissions
-                .iter()
-                .find(|p| reserved.contains(&p.as_str()))
-            {
-                return Err(Error::invalid(
-                    "permissions",
-                    format!("{p} belongs to super admins only"),
-                ));
-            }
-            // The change and its audit row commit together.
-            let tx = write_tx(conn)?;
-            if !roles::set_permissions(&tx, &name, &body.permissions)? {
-                return Err(Error::not_found("role"));
-            }
-            let detail = serde_json::json!({"permissions": body.permissions});
-            audit::record(&tx, actor_id, "role.permissions", &name, &detail)?;
-            tx.commit()?;
-            Ok(roles::list(conn)?)
-        })
-        .await?;
-    app.principals.invalidate();
-    tracing::info!(by = %actor.email, role = %role_name, "role permissions changed");
-    Ok(Json(roles))
+    let roles = roles::set_permissions(&app, &actor, name, body.permissions).await?;
+    Ok(Json(roles.into_iter().map(Into::into).collect()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -282,6 +226,20 @@ pub struct MigrationStatus {
     pub error: Option<String>,
 }
 
+impl From<CompanySchema> for MigrationStatus {
+    fn from(s: CompanySchema) -> Self {
+        MigrationStatus {
+            company_id: s.company.uuid,
+            name: s.company.name,
+            slug: s.company.slug,
+            current_version: s.version.as_ref().ok().copied(),
+            latest_version: s.latest,
+            pending_migrations: s.pending,
+            error: s.version.err(),
+        }
+    }
+}
+
 /// Each company's schema version and pending migrations.
 #[utoipa::path(get, path = "/api/admin/migrations", tag = "admin", params(PageQuery),
     responses((status = 200, body = Listing<MigrationStatus>),
@@ -292,38 +250,11 @@ async fn list_migrations(
     actor: Actor,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Listing<MigrationStatus>>> {
-    actor.require("system:config")?;
     let page = page.page()?;
-    let data_dir = app.data_dir.clone();
-    let (items, total) = app
-        .with_primary(move |conn| {
-            let (list, total) = companies::list(conn, page.limit, page.offset)?;
-            let latest = MigrationSet::Company.latest();
-            let items = list
-                .into_iter()
-                .map(|c| {
-                    let version = resolve_inside(&data_dir, &c.db_path)
-                        .map_err(|e| e.to_string())
-                        .and_then(|p| {
-                            migrations::file_version(&p, MigrationSet::Company)
-                                .map_err(|e| e.to_string())
-                        });
-                    MigrationStatus {
-                        company_id: c.uuid,
-                        name: c.name,
-                        slug: c.slug,
-                        current_version: version.as_ref().ok().copied(),
-                        latest_version: latest,
-                        pending_migrations: version
-                            .as_ref()
-                            .map(|v| MigrationSet::Company.pending_after(*v))
-                            .unwrap_or_default(),
-                        error: version.err(),
-                    }
-                })
-                .collect();
-            Ok((items, total))
-        })
-        .await?;
-    Ok(Json(Listing::new(items, total, page)))
+    let (items, total) = migrations::company_versions(&app, &actor, page).await?;
+    Ok(Json(Listing::new(
+        items.into_iter().map(Into::into).collect(),
+        total,
+        page,
+    )))
 }

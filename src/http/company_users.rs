@@ -7,42 +7,21 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiResult, Error};
+use super::error::ApiResult;
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
-use super::users::{
-    self, CreateCompanyUser, CreateUser, UpdateCompanyUser, UpdateUser, UserResponse,
-};
+use super::users::{CreateCompanyUser, UpdateCompanyUser, UserResponse};
 use super::validate::PageQuery;
 use crate::app::AppState;
 use crate::identity::Actor;
+use crate::service::accounts::{self, Scope};
 use crate::store::company::Listing;
-use crate::store::primary::users::{self as repo, User, UserFilter};
 
 /// Permission: users:manage, and the caller must belong to a company.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_company_users, create_company_user))
         .routes(routes!(update_company_user, delete_company_user))
-}
-
-fn own_company(actor: &Actor) -> ApiResult<i64> {
-    actor.require("users:manage")?;
-    actor.company_id.ok_or_else(|| {
-        Error::Forbidden(
-            "company administration is for company admins; super admins use /api/admin/users"
-                .into(),
-        )
-    })
-}
-
-/// The target user if it belongs to the caller's company; 404 otherwise.
-async fn company_user(app: &AppState, company_id: i64, id: String) -> ApiResult<User> {
-    let user = users::find_user(app, id).await?;
-    if user.company_id != Some(company_id) {
-        return Err(Error::not_found("user"));
-    }
-    Ok(user)
 }
 
 /// The users of the caller's company.
@@ -56,15 +35,10 @@ async fn list_company_users(
     actor: Actor,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Listing<UserResponse>>> {
-    let company_id = own_company(&actor)?;
+    let scope = Scope::own_company(&actor)?;
     let page = page.page()?;
-    let filter = UserFilter {
-        company_id: Some(company_id),
-        role: None,
-    };
-    let (items, total) = app
-        .with_primary(move |conn| Ok(repo::list(conn, &filter, page.limit, page.offset)?))
-        .await?;
+    let filter = accounts::Filter::default();
+    let (items, total) = accounts::list(&app, &scope, filter, page).await?;
     Ok(Json(Listing::new(
         items.into_iter().map(Into::into).collect(),
         total,
@@ -87,15 +61,8 @@ async fn create_company_user(
     actor: Actor,
     ApiJson(body): ApiJson<CreateCompanyUser>,
 ) -> ApiResult<(StatusCode, Json<UserResponse>)> {
-    let company_id = own_company(&actor)?;
-    if body.role == "super_admin" {
-        return Err(Error::invalid(
-            "role",
-            "must be one of admin, analyst, viewer",
-        ));
-    }
-    let body = CreateUser::from(body);
-    let user = users::create_user(&app, &actor, body, Some(company_id)).await?;
+    let scope = Scope::own_company(&actor)?;
+    let user = accounts::create_user(&app, &scope, body.into(), None).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -118,19 +85,9 @@ async fn update_company_user(
     if let Some(role) = &body.role {
         crate::identity::accounts::check_role(role, true)?;
     }
-    let body = UpdateUser::from(body);
-    let company_id = own_company(&actor)?;
-    let target = company_user(&app, company_id, id).await?;
-    if target.id == actor.user_id && (body.role.is_some() || body.is_active == Some(false)) {
-        return Err(Error::Conflict(
-            "you cannot change your own role or deactivate yourself".into(),
-        ));
-    }
-    Ok(Json(
-        users::update_user(&app, &actor, target, body, false)
-            .await?
-            .into(),
-    ))
+    let scope = Scope::own_company(&actor)?;
+    let user = accounts::update(&app, &scope, id, body.into()).await?;
+    Ok(Json(user.into()))
 }
 
 /// Deletes a user of the caller's company.
@@ -146,11 +103,7 @@ async fn delete_company_user(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let company_id = own_company(&actor)?;
-    let target = company_user(&app, company_id, id).await?;
-    if target.id == actor.user_id {
-        return Err(Error::Conflict("you cannot delete yourself".into()));
-    }
-    users::delete_user(&app, &actor, target).await?;
+    let scope = Scope::own_company(&actor)?;
+    accounts::delete(&app, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,9 +9,10 @@
 //!
 //! - [`distance`]: the fast cosine distance on unit vectors the graph is built with.
 //! - [`manifest`]: the commit point of a dump and the checksums of its files.
-//! The SQL it runs lives in `store::company::embeddings`.
 //! - `index`, `search`, `build`, `dump`: the in-memory index, searching it, building
 //!   graphs, atomic dumps.
+//!
+//! The SQL it runs lives in `store::company::embeddings`.
 
 mod build;
 pub mod distance;

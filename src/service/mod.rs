@@ -8,5 +8,9 @@
 //! `App::with_primary`), writes the audit log, and returns rows or a
 //! [`crate::error::Error`]. It never chooses an HTTP status and never sees a request.
 
+pub mod accounts;
 pub mod documents;
+pub mod migrations;
+pub mod roles;
 pub mod search;
+pub mod sessions;

@@ -3,18 +3,18 @@
 use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 
 use crate::store::db::DbError;
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RoleWithPermissions {
+/// A role and the names of its permissions (sorted).
+#[derive(Debug)]
+pub struct Role {
     pub name: String,
     pub description: Option<String>,
     pub permissions: Vec<String>,
 }
 
-pub fn list(conn: &Connection) -> Result<Vec<RoleWithPermissions>, DbError> {
+pub fn list(conn: &Connection) -> Result<Vec<Role>, DbError> {
     let mut stmt = conn.prepare(
         "SELECT r.name, r.description,
                 (SELECT json_group_array(p.name) FROM
@@ -24,7 +24,7 @@ pub fn list(conn: &Connection) -> Result<Vec<RoleWithPermissions>, DbError> {
     )?;
     let rows = stmt.query_map([], |r| {
         let perms: String = r.get(2)?;
-        Ok(RoleWithPermissions {
+        Ok(Role {
             name: r.get(0)?,
             description: r.get(1)?,
             permissions: serde_json::from_str(&perms).unwrap_or_default(),

@@ -73,13 +73,14 @@ impl TestApp {
             let mut app = App::open(&path, options).unwrap();
             // Usually the built-in embedder: real vectors and a real index, no model files.
             app.set_embedder(embedder);
-            app.ensure_super_admin(ROOT_EMAIL, Some(ROOT_PASSWORD))
-                .unwrap();
             app
         })
         .await
         .unwrap();
         let app = Arc::new(app);
+        silo::service::accounts::ensure_super_admin(&app, ROOT_EMAIL, Some(ROOT_PASSWORD))
+            .await
+            .unwrap();
         let router = silo::http::router(app.clone());
         let mut test = TestApp {
             dir,
