@@ -55,6 +55,16 @@ impl<T> Listing<T> {
             offset: page.offset,
         }
     }
+
+    /// The same page with every item converted (a row into its API view).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listing<U> {
+        Listing {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
 }
 
 /// Who may see what: `user`-scoped documents are visible to their uploader and to company
