@@ -26,6 +26,7 @@ pub mod upload;
 pub mod usage;
 pub mod users;
 pub mod validate;
+pub mod views;
 
 use std::time::Duration;
 
