@@ -8,5 +8,6 @@
 //! `App::with_primary`), writes the audit log, and returns rows or a
 //! [`crate::error::Error`]. It never chooses an HTTP status and never sees a request.
 
+pub mod conversations;
 pub mod reports;
 pub mod search;

@@ -6,4 +6,5 @@
 //! A view's `///` comment is its schema's description in that document, so views of rows
 //! that had none carry a plain comment instead.
 
+pub mod conversations;
 pub mod reports;
