@@ -9,5 +9,6 @@
 //! [`crate::error::Error`]. It never chooses an HTTP status and never sees a request.
 
 pub mod conversations;
+pub mod profile;
 pub mod reports;
 pub mod search;

@@ -7,4 +7,5 @@
 //! that had none carry a plain comment instead.
 
 pub mod conversations;
+pub mod profile;
 pub mod reports;
