@@ -8,6 +8,7 @@
 //! `App::with_primary`), writes the audit log, and returns rows or a
 //! [`crate::error::Error`]. It never chooses an HTTP status and never sees a request.
 
+pub mod agent_logs;
 pub mod conversations;
 pub mod profile;
 pub mod reports;

@@ -6,6 +6,7 @@
 //! A view's `///` comment is its schema's description in that document, so views of rows
 //! that had none carry a plain comment instead.
 
+pub mod agent_logs;
 pub mod conversations;
 pub mod profile;
 pub mod reports;
