@@ -13,3 +13,4 @@ pub mod conversations;
 pub mod profile;
 pub mod reports;
 pub mod search;
+pub mod usage;

@@ -10,3 +10,4 @@ pub mod agent_logs;
 pub mod conversations;
 pub mod profile;
 pub mod reports;
+pub mod usage;
