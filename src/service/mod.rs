@@ -10,6 +10,7 @@
 
 pub mod agent_logs;
 pub mod conversations;
+pub mod jobs;
 pub mod profile;
 pub mod reports;
 pub mod search;

@@ -8,6 +8,7 @@
 
 pub mod agent_logs;
 pub mod conversations;
+pub mod jobs;
 pub mod profile;
 pub mod reports;
 pub mod usage;

@@ -25,6 +25,9 @@ pub const MAX_ATTEMPTS: i64 = 3;
 pub const STATUSES: &[&str] = &["pending", "processing", "completed", "failed"];
 
 /// A job as the API shows it.
+// Serialize and ToSchema are here only for `http::documents`, which still shows a
+// document's latest job as this row; `http::views::jobs::Job` is the view of the job
+// routes, and the two must describe the same OpenAPI component `Job`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Job {
     #[serde(skip)]
