@@ -10,16 +10,16 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiResult, Error};
+use super::error::ApiResult;
 use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
+use super::views::agent_logs::AgentLog;
 use crate::app::AppState;
 use crate::identity::Actor;
-use crate::store::company::agent_logs::{self, AgentLog, AgentLogFilter, NewAgentLog};
-use crate::store::company::{Listing, messages, new_time_ordered_uuid};
-use crate::store::db::write_tx;
-use crate::tenant::context;
+use crate::service::agent_logs as service;
+use crate::store::company::Listing;
+use crate::store::company::agent_logs::{AgentLogFilter, NewAgentLog};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_agent_log, list_agent_logs))
@@ -57,7 +57,6 @@ async fn list_agent_logs(
     actor: Actor,
     ApiQuery(q): ApiQuery<AgentLogQuery>,
 ) -> ApiResult<Json<Listing<AgentLog>>> {
-    actor.require("agents:read")?;
     let page = validate::page(q.limit, q.offset)?;
     let message = q
         .message_id
@@ -70,24 +69,13 @@ async fn list_agent_logs(
         .as_deref()
         .map(|s| validate::one_of("status", s, STATUSES))
         .transpose()?;
-    let listing = context::run(move |conn| {
-        let message_id = match &message {
-            Some(m) => Some(
-                messages::row_id_visible(conn, &actor.viewer(), m)?
-                    .ok_or_else(|| Error::not_found("message"))?,
-            ),
-            None => None,
-        };
-        let filter = AgentLogFilter {
-            message_id,
-            agent_type,
-            status,
-        };
-        let (items, total) = agent_logs::list(conn, &actor.viewer(), &filter, page)?;
-        Ok::<_, Error>(Listing::new(items, total, page))
-    })
-    .await?;
-    Ok(Json(listing))
+    let filter = AgentLogFilter {
+        message_id: None,
+        agent_type,
+        status,
+    };
+    let listing = service::list(actor, message, filter, page).await?;
+    Ok(Json(listing.map(AgentLog::from)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -133,7 +121,6 @@ async fn create_agent_log(
     actor: Actor,
     ApiJson(body): ApiJson<CreateAgentLog>,
 ) -> ApiResult<(StatusCode, Json<AgentLog>)> {
-    actor.require("agents:execute")?;
     let message = body
         .message_id
         .as_deref()
@@ -143,7 +130,7 @@ async fn create_agent_log(
         v.map(|t| validate::long_text(field, &t, 100_000, true))
             .transpose()
     };
-    let mut new = NewAgentLog {
+    let new = NewAgentLog {
         message_id: None,
         agent_name: validate::text("agent_name", &body.agent_name, 100)?,
         agent_type: validate::opt_text("agent_type", body.agent_type.as_deref(), 100)?,
@@ -170,20 +157,6 @@ async fn create_agent_log(
             .map(|c| validate::unit_interval("confidence", c))
             .transpose()?,
     };
-    let created = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        if let Some(m) = &message {
-            new.message_id = Some(
-                messages::row_id_visible(&tx, &actor.viewer(), m)?
-                    .ok_or_else(|| Error::NotFound("message_id: no such message".into()))?,
-            );
-        }
-        let row = agent_logs::insert(&tx, &new_time_ordered_uuid(), &actor.user_uuid, &new)?;
-        let log = agent_logs::get(&tx, row)?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted log vanished")))?;
-        tx.commit()?;
-        Ok::<_, Error>(log)
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let created = service::record(actor, message, new).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
 }

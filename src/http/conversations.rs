@@ -14,15 +14,13 @@ use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, PageQuery, double_option};
+use super::views::conversations::{Conversation, Message};
 use crate::app::AppState;
 use crate::identity::Actor;
-use crate::store::company::conversations::{
-    self, Conversation, ConversationPatch, NewConversation,
-};
-use crate::store::company::messages::{self, Message, NewMessage};
-use crate::store::company::{Listing, documents, new_uuid};
-use crate::store::db::write_tx;
-use crate::tenant::context;
+use crate::service::conversations as service;
+use crate::store::company::Listing;
+use crate::store::company::conversations::{ConversationPatch, NewConversation};
+use crate::store::company::messages::NewMessage;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -73,28 +71,6 @@ fn selected_ids(ids: &[String]) -> ApiResult<Vec<String>> {
     validate::ids("selected_document_ids", ids, 200)
 }
 
-/// Every selected document must exist and be visible to the actor.
-fn check_documents_visible(
-    conn: &rusqlite::Connection,
-    actor: &Actor,
-    ids: &[String],
-) -> ApiResult<()> {
-    // One query for the common case; a lookup per id only to name the one that is missing.
-    let viewer = actor.viewer();
-    let found = crate::store::company::documents::visible_ids(conn, &viewer, Some(ids))?;
-    if found.is_some_and(|found| found.len() == ids.len()) {
-        return Ok(());
-    }
-    for (i, id) in ids.iter().enumerate() {
-        if documents::get_visible(conn, &viewer, id)?.is_none() {
-            return Err(Error::NotFound(format!(
-                "selected_document_ids[{i}]: no such document"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Starts a conversation.
 #[utoipa::path(post, path = "/api/conversations", tag = "conversations", request_body = CreateConversation,
     responses((status = 201, body = Conversation), (status = 400, body = ErrorBody),
@@ -105,7 +81,6 @@ async fn create_conversation(
     actor: Actor,
     ApiJson(body): ApiJson<CreateConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
-    actor.require("chat:use")?;
     let new = NewConversation {
         title: validate::opt_text("title", body.title.as_deref(), 500)?,
         llm_provider: validate::opt_text("llm_provider", body.llm_provider.as_deref(), 100)?,
@@ -116,22 +91,8 @@ async fn create_conversation(
             .map(selected_ids)
             .transpose()?,
     };
-    let created = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        check_documents_visible(
-            &tx,
-            &actor,
-            new.selected_document_ids.as_deref().unwrap_or_default(),
-        )?;
-        let uuid = new_uuid();
-        conversations::insert(&tx, &uuid, &actor.user_uuid, &new)?;
-        let c = conversations::get_owned(&tx, &actor.user_uuid, &uuid)?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted conversation vanished")))?;
-        tx.commit()?;
-        Ok::<_, Error>(c)
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let created = service::start(actor, new).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
 }
 
 /// The caller's conversations, most recently active first.
@@ -142,19 +103,9 @@ async fn list_conversations(
     actor: Actor,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Listing<Conversation>>> {
-    actor.require("chat:use")?;
     let page = validate::page(q.limit, q.offset)?;
-    let listing = context::run(move |conn| {
-        let (items, total) = conversations::list_owned(conn, &actor.user_uuid, page)?;
-        Ok::<_, Error>(Listing::new(items, total, page))
-    })
-    .await?;
-    Ok(Json(listing))
-}
-
-fn owned(conn: &rusqlite::Connection, actor: &Actor, id: &str) -> ApiResult<Conversation> {
-    conversations::get_owned(conn, &actor.user_uuid, id)?
-        .ok_or_else(|| Error::not_found("conversation"))
+    let listing = service::list(actor, page).await?;
+    Ok(Json(listing.map(Conversation::from)))
 }
 
 #[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations",
@@ -165,11 +116,8 @@ async fn get_conversation(
     actor: Actor,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Conversation>> {
-    actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
-    Ok(Json(
-        context::read(move |conn| owned(conn, &actor, &id)).await?,
-    ))
+    Ok(Json(service::get(actor, id).await?.into()))
 }
 
 #[utoipa::path(patch, path = "/api/conversations/{id}", tag = "conversations",
@@ -182,7 +130,6 @@ async fn update_conversation(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateConversation>,
 ) -> ApiResult<Json<Conversation>> {
-    actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
     let patch = ConversationPatch {
         title: validate::patch_text("title", body.title, 500)?,
@@ -193,19 +140,8 @@ async fn update_conversation(
             .map(|ids| ids.as_deref().map(selected_ids).transpose())
             .transpose()?,
     };
-    let updated = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let c = owned(&tx, &actor, &id)?;
-        if let Some(Some(ids)) = &patch.selected_document_ids {
-            check_documents_visible(&tx, &actor, ids)?;
-        }
-        conversations::update(&tx, c.row_id, &patch)?;
-        let c = owned(&tx, &actor, &id)?;
-        tx.commit()?;
-        Ok::<_, Error>(c)
-    })
-    .await?;
-    Ok(Json(updated))
+    let updated = service::update(actor, id, patch).await?;
+    Ok(Json(updated.into()))
 }
 
 /// Deletes a conversation with its messages and their agent logs (usage rows stay).
@@ -214,16 +150,8 @@ async fn update_conversation(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
-    actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
-    context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let c = owned(&tx, &actor, &id)?;
-        conversations::delete(&tx, c.row_id)?;
-        tx.commit()?;
-        Ok::<_, Error>(())
-    })
-    .await?;
+    service::delete(actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,15 +202,12 @@ fn array_of_objects(field: &str, v: Value, max: usize) -> ApiResult<Value> {
     }
 }
 
-fn validate_message(actor: &Actor, body: CreateMessage) -> ApiResult<NewMessage> {
+fn validate_message(body: CreateMessage) -> ApiResult<NewMessage> {
     let role = validate::one_of(
         "role",
         body.role.as_deref().unwrap_or("user"),
         &["user", "assistant", "system"],
     )?;
-    if role != "user" {
-        actor.require("agents:execute")?;
-    }
     let grounding = match body.grounding_evidence {
         Some(v @ Value::Object(_)) => Some(v),
         Some(_) => return Err(Error::invalid("grounding_evidence", "must be an object")),
@@ -337,20 +262,10 @@ async fn create_message(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CreateMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
-    actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
-    let new = validate_message(&actor, body)?;
-    let created = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let c = owned(&tx, &actor, &id)?;
-        let row = messages::insert(&tx, &new_uuid(), c.row_id, &new)?;
-        let m = messages::get(&tx, row)?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted message vanished")))?;
-        tx.commit()?;
-        Ok::<_, Error>(m)
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let new = validate_message(body)?;
+    let created = service::add_message(actor, id, new).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
 }
 
 /// A conversation's messages, oldest first.
@@ -364,14 +279,8 @@ async fn list_messages(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Listing<Message>>> {
-    actor.require("chat:use")?;
     let id = validate::id("conversation", &id)?;
     let page = validate::page(q.limit, q.offset)?;
-    let listing = context::run(move |conn| {
-        let c = owned(conn, &actor, &id)?;
-        let (items, total) = messages::list_for_conversation(conn, c.row_id, page)?;
-        Ok::<_, Error>(Listing::new(items, total, page))
-    })
-    .await?;
-    Ok(Json(listing))
+    let listing = service::list_messages(actor, id, page).await?;
+    Ok(Json(listing.map(Message::from)))
 }

@@ -20,12 +20,12 @@ use super::openapi::ErrorBody;
 use super::upload;
 use super::validate::{self, PageQuery, double_option};
 use super::views::documents::{Chunk, Document};
+use super::views::jobs::Job;
 use crate::app::AppState;
 use crate::identity::Actor;
 use crate::service::documents::{self, SCOPES, UploadMeta};
 use crate::store::company::Listing;
 use crate::store::company::documents::{DocumentFilter, DocumentPatch, STATUSES};
-use crate::store::company::jobs::Job;
 use crate::tenant::context;
 use crate::tenant::provision::UPLOADS_DIR;
 
@@ -195,7 +195,7 @@ async fn get_document(
     let (document, job) = documents::get(&actor, id).await?;
     Ok(Json(DocumentResponse {
         document: document.into(),
-        job,
+        job: job.map(Job::from),
     }))
 }
 

@@ -8,15 +8,15 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiResult, Error};
+use super::error::ApiResult;
 use super::json::{ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
+use super::views::jobs::Job;
 use crate::app::AppState;
 use crate::identity::Actor;
-use crate::store::company::Listing;
-use crate::store::company::jobs::{self, Job};
-use crate::tenant::context;
+use crate::service::jobs as service;
+use crate::store::company::{Listing, jobs};
 
 const TYPES: &[&str] = &[jobs::DOCUMENT_PROCESSING, jobs::REINDEX];
 
@@ -50,7 +50,6 @@ struct JobQuery {
     responses((status = 200, body = inline(Listing<Job>)), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_jobs(actor: Actor, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<Json<Listing<Job>>> {
-    actor.require("documents:read")?;
     let page = validate::page(q.limit, q.offset)?;
     let job_type = q
         .job_type
@@ -62,14 +61,8 @@ async fn list_jobs(actor: Actor, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<J
         .as_deref()
         .map(|s| validate::one_of("status", s, jobs::STATUSES))
         .transpose()?;
-    let listing = context::read(move |conn| {
-        let viewer = actor.viewer();
-        let (items, total) =
-            jobs::list_visible(conn, &viewer, job_type.as_deref(), status.as_deref(), page)?;
-        Ok::<_, Error>(Listing::new(items, total, page))
-    })
-    .await?;
-    Ok(Json(listing))
+    let listing = service::list(actor, job_type, status, page).await?;
+    Ok(Json(listing.map(Job::from)))
 }
 
 /// A processing job's status and progress.
@@ -78,11 +71,6 @@ async fn list_jobs(actor: Actor, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<J
     responses((status = 200, body = Job), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_job(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Job>> {
-    actor.require("documents:read")?;
     let id = validate::id("job", &id)?;
-    let job = context::read(move |conn| {
-        jobs::get_visible(conn, &actor.viewer(), &id)?.ok_or_else(|| Error::not_found("job"))
-    })
-    .await?;
-    Ok(Json(job))
+    Ok(Json(service::get(actor, id).await?.into()))
 }

@@ -12,11 +12,11 @@ use super::error::{ApiResult, Error};
 use super::json::ApiJson;
 use super::openapi::ErrorBody;
 use super::validate::{self, double_option};
+use super::views::profile::Profile;
 use crate::app::AppState;
 use crate::identity::Actor;
-use crate::store::company::profile::{self, Profile};
-use crate::store::db::write_tx;
-use crate::tenant::context;
+use crate::service::profile as service;
+use crate::store::company::profile::ProfilePatch;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_profile, update_profile))
@@ -27,9 +27,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Profile), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_profile(actor: Actor) -> ApiResult<Json<Profile>> {
-    actor.require("profile:read")?;
-    let p = context::read(|conn| Ok::<_, Error>(profile::get(conn)?.unwrap_or_default())).await?;
-    Ok(Json(p))
+    Ok(Json(service::get(actor).await?.into()))
 }
 
 macro_rules! nullable {
@@ -82,79 +80,70 @@ nullable! {
     sustainability_score: f64,
 }
 
-/// Applies the validated changes of `u` to `p`.
-fn merge(mut p: Profile, u: UpdateProfile) -> ApiResult<Profile> {
-    let num = |field: &str, v: Option<Option<f64>>, cur: Option<f64>| -> ApiResult<Option<f64>> {
-        match v {
-            None => Ok(cur),
-            Some(None) => Ok(None),
-            Some(Some(x)) => validate::non_negative(field, x).map(Some),
-        }
+/// The checked changes of `u`: absent fields stay absent, `null` clears.
+fn patch(u: UpdateProfile) -> ApiResult<ProfilePatch> {
+    let num = |field: &str, v: Option<Option<f64>>| -> ApiResult<Option<Option<f64>>> {
+        v.map(|v| v.map(|x| validate::non_negative(field, x)).transpose())
+            .transpose()
     };
-    if let Some(v) = u.industry {
-        p.industry = validate::opt_text("industry", v.as_deref(), 100)?;
+    let weight = |field: &str, v: Option<f64>| -> ApiResult<Option<f64>> {
+        v.map(|v| validate::unit_interval(field, v)).transpose()
+    };
+    let industry = validate::patch_text("industry", u.industry, 100)?;
+    let location = validate::patch_text("location", u.location, 200)?;
+    if u.target_year
+        .flatten()
+        .is_some_and(|y| !(1900..=2200).contains(&y))
+    {
+        return Err(Error::invalid(
+            "target_year",
+            "must be between 1900 and 2200",
+        ));
     }
-    if let Some(v) = u.location {
-        p.location = validate::opt_text("location", v.as_deref(), 200)?;
-    }
-    if let Some(v) = u.target_year {
-        if v.is_some_and(|y| !(1900..=2200).contains(&y)) {
-            return Err(Error::invalid(
-                "target_year",
-                "must be between 1900 and 2200",
-            ));
-        }
-        p.target_year = v;
-    }
-    p.renewable_percentage_increase = num(
+    let renewable_percentage_increase = num(
         "renewable_percentage_increase",
         u.renewable_percentage_increase,
-        p.renewable_percentage_increase,
     )?;
-    p.budget = num("budget", u.budget, p.budget)?;
-    p.total_consumption_kwh = num(
-        "total_consumption_kwh",
-        u.total_consumption_kwh,
-        p.total_consumption_kwh,
-    )?;
-    p.sustainability_score = num(
-        "sustainability_score",
-        u.sustainability_score,
-        p.sustainability_score,
-    )?;
-    if let Some(v) = u.current_renewable_percentage {
-        if v.is_some_and(|x| !(x.is_finite() && (0.0..=100.0).contains(&x))) {
-            return Err(Error::invalid(
-                "current_renewable_percentage",
-                "must be between 0 and 100",
-            ));
-        }
-        p.current_renewable_percentage = v;
+    let budget = num("budget", u.budget)?;
+    let total_consumption_kwh = num("total_consumption_kwh", u.total_consumption_kwh)?;
+    let sustainability_score = num("sustainability_score", u.sustainability_score)?;
+    if u.current_renewable_percentage
+        .flatten()
+        .is_some_and(|x| !(x.is_finite() && (0.0..=100.0).contains(&x)))
+    {
+        return Err(Error::invalid(
+            "current_renewable_percentage",
+            "must be between 0 and 100",
+        ));
     }
-    if let Some(v) = u.historical_data_uploaded {
-        p.historical_data_uploaded = v;
+    let energy_mix_weight = weight("energy_mix_weight", u.energy_mix_weight)?;
+    let price_optimization_weight =
+        weight("price_optimization_weight", u.price_optimization_weight)?;
+    let portfolio_decision_weight =
+        weight("portfolio_decision_weight", u.portfolio_decision_weight)?;
+    if u.extra
+        .as_ref()
+        .and_then(Option::as_ref)
+        .is_some_and(|m| serde_json::to_string(m).map_or(0, |s| s.len()) > 64 * 1024)
+    {
+        return Err(Error::invalid("extra", "must be at most 64 KiB of JSON"));
     }
-    if let Some(v) = u.onboarding_completed {
-        p.onboarding_completed = v;
-    }
-    if let Some(v) = u.energy_mix_weight {
-        p.energy_mix_weight = validate::unit_interval("energy_mix_weight", v)?;
-    }
-    if let Some(v) = u.price_optimization_weight {
-        p.price_optimization_weight = validate::unit_interval("price_optimization_weight", v)?;
-    }
-    if let Some(v) = u.portfolio_decision_weight {
-        p.portfolio_decision_weight = validate::unit_interval("portfolio_decision_weight", v)?;
-    }
-    if let Some(v) = u.extra {
-        if v.as_ref()
-            .is_some_and(|m| serde_json::to_string(m).map_or(0, |s| s.len()) > 64 * 1024)
-        {
-            return Err(Error::invalid("extra", "must be at most 64 KiB of JSON"));
-        }
-        p.extra = v;
-    }
-    Ok(p)
+    Ok(ProfilePatch {
+        industry,
+        location,
+        target_year: u.target_year,
+        renewable_percentage_increase,
+        budget,
+        total_consumption_kwh,
+        sustainability_score,
+        current_renewable_percentage: u.current_renewable_percentage,
+        historical_data_uploaded: u.historical_data_uploaded,
+        onboarding_completed: u.onboarding_completed,
+        energy_mix_weight,
+        price_optimization_weight,
+        portfolio_decision_weight,
+        extra: u.extra,
+    })
 }
 
 /// Saves (creates or changes) the company profile.
@@ -166,18 +155,6 @@ async fn update_profile(
     actor: Actor,
     ApiJson(body): ApiJson<UpdateProfile>,
 ) -> ApiResult<Json<Profile>> {
-    actor.require("profile:update")?;
-    let saved = context::run(move |conn| {
-        // Read, merge and write under one write lock: two concurrent saves of different
-        // fields both survive.
-        let tx = write_tx(conn)?;
-        let merged = merge(profile::get(&tx)?.unwrap_or_default(), body)?;
-        profile::upsert(&tx, &merged)?;
-        let p = profile::get(&tx)?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("profile vanished")))?;
-        tx.commit()?;
-        Ok::<_, Error>(p)
-    })
-    .await?;
-    Ok(Json(saved))
+    let saved = service::save(actor, patch(body)?).await?;
+    Ok(Json(saved.into()))
 }

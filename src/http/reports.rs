@@ -14,12 +14,12 @@ use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate::{self, double_option};
+use super::views::reports::{ObjectOrArray, Report};
 use crate::app::AppState;
 use crate::identity::Actor;
-use crate::store::company::reports::{self, NewReport, Report, ReportPatch};
-use crate::store::company::{Listing, new_uuid};
-use crate::store::db::write_tx;
-use crate::tenant::context;
+use crate::service::reports as service;
+use crate::store::company::Listing;
+use crate::store::company::reports::{NewReport, ReportPatch};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,7 +49,7 @@ pub struct CreateReport {
     #[schema(pattern = "text:line!", max_length = 100)]
     pub report_type: String,
     /// The report content: any JSON object or array.
-    #[schema(value_type = crate::store::company::ObjectOrArray)]
+    #[schema(value_type = ObjectOrArray)]
     pub report_data: Value,
     #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub tags: Option<Vec<String>>,
@@ -65,7 +65,7 @@ pub struct UpdateReport {
     pub title: Option<String>,
     #[schema(pattern = "text:line!", max_length = 100)]
     pub report_type: Option<String>,
-    #[schema(value_type = Option<crate::store::company::ObjectOrArray>)]
+    #[schema(value_type = Option<ObjectOrArray>)]
     pub report_data: Option<Value>,
     #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
     pub tags: Option<Vec<String>>,
@@ -101,7 +101,6 @@ async fn create_report(
     actor: Actor,
     ApiJson(body): ApiJson<CreateReport>,
 ) -> ApiResult<(StatusCode, Json<Report>)> {
-    actor.require("reports:generate")?;
     let new = NewReport {
         title: validate::text("title", &body.title, 500)?,
         report_type: report_type(&body.report_type)?,
@@ -112,17 +111,8 @@ async fn create_report(
             .map(|c| validate::unit_interval("confidence", c))
             .transpose()?,
     };
-    let created = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let uuid = new_uuid();
-        reports::insert(&tx, &uuid, &actor.user_uuid, &new)?;
-        let r = reports::get_by_uuid(&tx, &uuid)?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted report vanished")))?;
-        tx.commit()?;
-        Ok::<_, Error>(r)
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let created = service::create(actor, new).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
 }
 
 /// The company's saved reports, newest first.
@@ -133,19 +123,10 @@ async fn list_reports(
     actor: Actor,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Json<Listing<Report>>> {
-    actor.require("reports:read")?;
     let page = validate::page(q.limit, q.offset)?;
     let kind = validate::opt_text("report_type", q.report_type.as_deref(), 100)?;
-    let listing = context::run(move |conn| {
-        let (items, total) = reports::list(conn, kind.as_deref(), page)?;
-        Ok::<_, Error>(Listing::new(items, total, page))
-    })
-    .await?;
-    Ok(Json(listing))
-}
-
-fn found(conn: &rusqlite::Connection, id: &str) -> ApiResult<Report> {
-    reports::get_by_uuid(conn, id)?.ok_or_else(|| Error::not_found("report"))
+    let listing = service::list(actor, kind, page).await?;
+    Ok(Json(listing.map(Report::from)))
 }
 
 #[utoipa::path(get, path = "/api/reports/{id}", tag = "reports",
@@ -153,9 +134,8 @@ fn found(conn: &rusqlite::Connection, id: &str) -> ApiResult<Report> {
     responses((status = 200, body = Report), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_report(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Report>> {
-    actor.require("reports:read")?;
     let id = validate::id("report", &id)?;
-    Ok(Json(context::read(move |conn| found(conn, &id)).await?))
+    Ok(Json(service::get(actor, id).await?.into()))
 }
 
 #[utoipa::path(patch, path = "/api/reports/{id}", tag = "reports",
@@ -168,7 +148,6 @@ async fn update_report(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateReport>,
 ) -> ApiResult<Json<Report>> {
-    actor.require("reports:generate")?;
     let id = validate::id("report", &id)?;
     let patch = ReportPatch {
         title: body
@@ -191,17 +170,8 @@ async fn update_report(
             })
             .transpose()?,
     };
-    let updated = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let r = found(&tx, &id)?;
-        actor.require_owner(&r.created_by, "the author", "this report")?;
-        reports::update(&tx, r.row_id, &patch)?;
-        let r = found(&tx, &id)?;
-        tx.commit()?;
-        Ok::<_, Error>(r)
-    })
-    .await?;
-    Ok(Json(updated))
+    let updated = service::update(actor, id, patch).await?;
+    Ok(Json(updated.into()))
 }
 
 #[utoipa::path(delete, path = "/api/reports/{id}", tag = "reports",
@@ -210,16 +180,7 @@ async fn update_report(
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn delete_report(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
-    actor.require("reports:generate")?;
     let id = validate::id("report", &id)?;
-    context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let r = found(&tx, &id)?;
-        actor.require_owner(&r.created_by, "the author", "this report")?;
-        reports::delete(&tx, r.row_id)?;
-        tx.commit()?;
-        Ok::<_, Error>(())
-    })
-    .await?;
+    service::delete(actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

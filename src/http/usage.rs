@@ -1,11 +1,11 @@
 //! /api/usage: recording model calls (metering:write) and summarising them
-//! (metering:read). Cost is estimated here from the configured price table, so every row
-//! keeps the price in force when it was recorded.
+//! (metering:read). The service estimates the cost from the configured price table when a
+//! call is recorded, so every row keeps the price in force at the time.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,14 +14,11 @@ use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiQuery};
 use super::openapi::ErrorBody;
 use super::validate;
+use super::views::usage::{UsageRecord, UsageSummary};
 use crate::app::AppState;
 use crate::identity::Actor;
-use crate::store::company::usage::{
-    self, GroupKey, NewUsage, SummaryQuery, UsageGroup, UsageRecord, UsageTotals,
-};
-use crate::store::company::{agent_logs, conversations, messages};
-use crate::store::db::write_tx;
-use crate::tenant::context;
+use crate::service::usage::{self as service, Call};
+use crate::store::company::usage::{GroupKey, SummaryQuery};
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -88,91 +85,24 @@ async fn record_usage(
     actor: Actor,
     ApiJson(body): ApiJson<CreateUsage>,
 ) -> ApiResult<(StatusCode, Json<UsageRecord>)> {
-    actor.require("metering:write")?;
-    let provider = validate::text("provider", &body.provider, 100)?;
-    let model = validate::text("model", &body.model, 200)?;
-    let operation_type = operation_type(&body.operation_type)?;
-    let prompt = tokens("prompt_tokens", body.prompt_tokens)?;
-    let completion = tokens("completion_tokens", body.completion_tokens)?;
-    let embedding = tokens("embedding_tokens", body.embedding_tokens.unwrap_or(0))?;
-    let conversation = body
-        .conversation_id
-        .as_deref()
-        .map(|v| validate::id_field("conversation_id", v))
-        .transpose()?;
-    let message = body
-        .message_id
-        .as_deref()
-        .map(|v| validate::id_field("message_id", v))
-        .transpose()?;
-    let agent_log = body
-        .agent_log_id
-        .as_deref()
-        .map(|v| validate::id_field("agent_log_id", v))
-        .transpose()?;
-    let mut new = NewUsage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        embedding_tokens: embedding,
-        ..NewUsage::new(&actor.user_uuid, &provider, &model, &operation_type)
-    }
-    .priced(&app.workspace.prices);
-    let links = conversation.is_some() || message.is_some() || agent_log.is_some();
-    if !links {
-        // The hot path: no ids to resolve, so the row joins the company's group commit.
-        let row = app.usage_writer.insert(new.clone()).await?;
-        return Ok((StatusCode::CREATED, Json(stored(row, new))));
-    }
-    let record = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        if let Some(c) = &conversation {
-            let row = conversations::row_id_visible(&tx, &actor.viewer(), c)?;
-            new.conversation_id =
-                Some(row.ok_or_else(|| {
-                    Error::NotFound("conversation_id: no such conversation".into())
-                })?);
-        }
-        if let Some(m) = &message {
-            new.message_id = Some(
-                messages::row_id_visible(&tx, &actor.viewer(), m)?
-                    .ok_or_else(|| Error::NotFound("message_id: no such message".into()))?,
-            );
-        }
-        if let Some(l) = &agent_log {
-            new.agent_log_id = Some(
-                agent_logs::row_id_visible(&tx, &actor.viewer(), l)?
-                    .ok_or_else(|| Error::NotFound("agent_log_id: no such agent log".into()))?,
-            );
-        }
-        let row = usage::insert(&tx, &new)?;
-        tx.commit()?;
-        usage::get(conn, row)?
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("inserted usage vanished")))
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(record)))
-}
-
-/// The stored row of an unlinked record, echoed without reading it back.
-fn stored(row_id: i64, new: NewUsage) -> UsageRecord {
-    UsageRecord {
-        row_id,
-        total_tokens: new.total_tokens(),
-        uuid: new.uuid,
-        user_id: new.user_id,
-        conversation_id: None,
-        message_id: None,
-        agent_log_id: None,
-        provider: new.provider,
-        model: new.model,
-        operation_type: new.operation_type,
-        prompt_tokens: new.prompt_tokens,
-        completion_tokens: new.completion_tokens,
-        embedding_tokens: new.embedding_tokens,
-        estimated_cost: new.estimated_cost,
-        currency: new.currency,
-        created_at: new.created_at,
-    }
+    let id = |field: &str, v: Option<String>| -> ApiResult<Option<String>> {
+        v.as_deref()
+            .map(|v| validate::id_field(field, v))
+            .transpose()
+    };
+    let call = Call {
+        provider: validate::text("provider", &body.provider, 100)?,
+        model: validate::text("model", &body.model, 200)?,
+        operation_type: operation_type(&body.operation_type)?,
+        prompt_tokens: tokens("prompt_tokens", body.prompt_tokens)?,
+        completion_tokens: tokens("completion_tokens", body.completion_tokens)?,
+        embedding_tokens: tokens("embedding_tokens", body.embedding_tokens.unwrap_or(0))?,
+        conversation_id: id("conversation_id", body.conversation_id)?,
+        message_id: id("message_id", body.message_id)?,
+        agent_log_id: id("agent_log_id", body.agent_log_id)?,
+    };
+    let record = service::record(&app, actor, call).await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
 }
 
 /// The schema of a summary bound: a date (`2026-12-01`) or an RFC 3339 time.
@@ -217,15 +147,6 @@ struct SummaryParams {
     user_id: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct UsageSummary {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub group_by: Vec<GroupKey>,
-    pub groups: Vec<UsageGroup>,
-    pub totals: UsageTotals,
-}
-
 /// Sums of tokens and cost over a time range, grouped as asked.
 #[utoipa::path(get, path = "/api/usage/summary", tag = "usage", params(SummaryParams),
     responses((status = 200, body = UsageSummary), (status = 403, body = ErrorBody),
@@ -235,7 +156,6 @@ async fn get_usage_summary(
     actor: Actor,
     ApiQuery(q): ApiQuery<SummaryParams>,
 ) -> ApiResult<Json<UsageSummary>> {
-    actor.require("metering:read")?;
     let from = q
         .from
         .as_deref()
@@ -281,13 +201,12 @@ async fn get_usage_summary(
         user_id,
         group_by: group_by.clone(),
     };
-    let (groups, totals) =
-        context::run(move |conn| Ok::<_, Error>(usage::summary(conn, &query)?)).await?;
+    let (groups, totals) = service::summary(actor, query).await?;
     Ok(Json(UsageSummary {
         from,
         to,
-        group_by,
-        groups,
-        totals,
+        group_by: group_by.into_iter().map(Into::into).collect(),
+        groups: groups.into_iter().map(Into::into).collect(),
+        totals: totals.into(),
     }))
 }

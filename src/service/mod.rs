@@ -9,8 +9,14 @@
 //! [`crate::error::Error`]. It never chooses an HTTP status and never sees a request.
 
 pub mod accounts;
+pub mod agent_logs;
+pub mod conversations;
 pub mod documents;
+pub mod jobs;
 pub mod migrations;
+pub mod profile;
+pub mod reports;
 pub mod roles;
 pub mod search;
 pub mod sessions;
+pub mod usage;

@@ -4,18 +4,14 @@
 //! message belongs to, and to company admins.
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::{Page, Viewer, json_opt, to_json};
 use crate::store::db::now;
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug)]
 pub struct AgentLog {
-    #[serde(skip)]
     pub row_id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     /// Public id of the message the run belongs to.
     pub message_id: Option<String>,
@@ -23,9 +19,7 @@ pub struct AgentLog {
     pub agent_name: String,
     pub agent_type: Option<String>,
     pub action: Option<String>,
-    #[schema(value_type = Option<Value>)]
     pub input_data: Option<Value>,
-    #[schema(value_type = Option<Value>)]
     pub output_data: Option<Value>,
     /// Seconds.
     pub execution_time: Option<f64>,

@@ -2,17 +2,13 @@
 //! user sees it (chat history is personal), so every read and write is keyed by the owner.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::{Page, json_opt, to_json};
 use crate::store::db::now;
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Conversation {
-    #[serde(skip)]
     pub row_id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     pub title: Option<String>,
     pub user_id: String,

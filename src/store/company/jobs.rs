@@ -6,8 +6,6 @@
 //! interrupted too often, so no job stays `processing` forever.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::Viewer;
 use crate::store::db::now;
@@ -24,15 +22,12 @@ pub const MAX_ATTEMPTS: i64 = 3;
 /// Every status a job can have.
 pub const STATUSES: &[&str] = &["pending", "processing", "completed", "failed"];
 
-/// A job as the API shows it.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+/// A row of `processing_jobs` (with its document's public id).
+#[derive(Clone, Debug)]
 pub struct Job {
-    #[serde(skip)]
     pub row_id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     pub job_type: String,
-    #[serde(skip)]
     pub document_row_id: Option<i64>,
     /// Public id of the document the job works on.
     pub document_id: Option<String>,
@@ -49,10 +44,8 @@ pub struct Job {
     pub completed_at: Option<String>,
     pub updated_at: String,
     /// User id of whoever queued it (None for jobs the system starts).
-    #[serde(skip)]
     pub created_by: Option<String>,
     /// The job's input (JSON), e.g. where a reindex continues.
-    #[serde(skip)]
     pub params: Option<String>,
     /// Times the job was put back after a failure of the server (a full disk, a failing
     /// database), not of its input.

@@ -3,9 +3,7 @@
 //! checked before they get here (http layer); the schema checks they are valid JSON.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::{Page, json_opt, to_json};
 use crate::store::db::now;
@@ -13,25 +11,19 @@ use crate::store::db::now;
 /// Below this confidence an answer carries a low-confidence warning (seed 001).
 pub const LOW_CONFIDENCE_THRESHOLD: f64 = 0.30;
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Message {
-    #[serde(skip)]
     pub row_id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     pub conversation_id: String,
     /// `user`, `assistant` or `system`.
     pub role: String,
     pub content: String,
-    #[schema(value_type = Option<Vec<Object>>)]
     pub retrieved_documents: Option<Value>,
-    #[schema(value_type = Option<Vec<Object>>)]
     pub sources: Option<Value>,
     pub confidence_score: Option<f64>,
     pub low_confidence_warning: bool,
-    #[schema(value_type = Option<Vec<Object>>)]
     pub reasoning_chain: Option<Value>,
-    #[schema(value_type = Option<Object>)]
     pub grounding_evidence: Option<Value>,
     pub agents_involved: Option<Vec<String>>,
     pub created_at: String,

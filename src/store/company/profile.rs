@@ -3,13 +3,11 @@
 //! field at a time; run them in a write transaction so two merges never interleave.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::{json_opt, new_uuid, to_json};
 use crate::store::db::now;
 
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Profile {
     pub industry: Option<String>,
     pub location: Option<String>,
@@ -28,7 +26,6 @@ pub struct Profile {
     pub price_optimization_weight: f64,
     pub portfolio_decision_weight: f64,
     /// Further profile fields, a JSON object.
-    #[schema(value_type = Option<Object>)]
     pub extra: Option<serde_json::Map<String, serde_json::Value>>,
     /// Null until the profile is first saved.
     pub created_at: Option<String>,
@@ -79,6 +76,66 @@ impl Profile {
             created_at: row.get(14)?,
             updated_at: row.get(15)?,
         })
+    }
+}
+
+/// Changes to the profile: `None` keeps a field, `Some(None)` clears a nullable one.
+#[derive(Clone, Debug, Default)]
+pub struct ProfilePatch {
+    pub industry: Option<Option<String>>,
+    pub location: Option<Option<String>>,
+    pub target_year: Option<Option<i64>>,
+    pub renewable_percentage_increase: Option<Option<f64>>,
+    pub budget: Option<Option<f64>>,
+    pub total_consumption_kwh: Option<Option<f64>>,
+    pub sustainability_score: Option<Option<f64>>,
+    pub current_renewable_percentage: Option<Option<f64>>,
+    pub historical_data_uploaded: Option<bool>,
+    pub onboarding_completed: Option<bool>,
+    pub energy_mix_weight: Option<f64>,
+    pub price_optimization_weight: Option<f64>,
+    pub portfolio_decision_weight: Option<f64>,
+    pub extra: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl ProfilePatch {
+    /// `p` with these changes merged in.
+    pub fn apply(self, mut p: Profile) -> Profile {
+        fn set<T>(field: &mut T, change: Option<T>) {
+            if let Some(v) = change {
+                *field = v;
+            }
+        }
+        set(&mut p.industry, self.industry);
+        set(&mut p.location, self.location);
+        set(&mut p.target_year, self.target_year);
+        set(
+            &mut p.renewable_percentage_increase,
+            self.renewable_percentage_increase,
+        );
+        set(&mut p.budget, self.budget);
+        set(&mut p.total_consumption_kwh, self.total_consumption_kwh);
+        set(&mut p.sustainability_score, self.sustainability_score);
+        set(
+            &mut p.current_renewable_percentage,
+            self.current_renewable_percentage,
+        );
+        set(
+            &mut p.historical_data_uploaded,
+            self.historical_data_uploaded,
+        );
+        set(&mut p.onboarding_completed, self.onboarding_completed);
+        set(&mut p.energy_mix_weight, self.energy_mix_weight);
+        set(
+            &mut p.price_optimization_weight,
+            self.price_optimization_weight,
+        );
+        set(
+            &mut p.portfolio_decision_weight,
+            self.portfolio_decision_weight,
+        );
+        set(&mut p.extra, self.extra);
+        p
     }
 }
 

@@ -2,22 +2,17 @@
 //! `reports:read` sees them; changing or deleting one is for its author and company admins.
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::{JsonCol, Page, json_opt, to_json};
 use crate::store::db::now;
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug)]
 pub struct Report {
-    #[serde(skip)]
     pub row_id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     pub title: String,
     pub report_type: String,
-    #[schema(value_type = super::ObjectOrArray)]
     pub report_data: Value,
     pub tags: Vec<String>,
     pub confidence: Option<f64>,

@@ -7,14 +7,10 @@
 //! `idx_token_usage_summary`, so a summary over millions of rows never touches the table.
 
 use rusqlite::{Connection, Row, ToSql, params};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug)]
 pub struct UsageRecord {
-    #[serde(skip)]
     pub row_id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     pub user_id: String,
     pub conversation_id: Option<String>,
@@ -156,8 +152,7 @@ pub fn get(conn: &Connection, row_id: i64) -> rusqlite::Result<Option<UsageRecor
 }
 
 /// What a summary may group by. The API names map to fixed SQL expressions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupKey {
     Provider,
     Model,
@@ -211,7 +206,7 @@ impl GroupKey {
 }
 
 /// Sums over a set of usage rows.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct UsageTotals {
     pub requests: i64,
     pub prompt_tokens: i64,
@@ -222,11 +217,10 @@ pub struct UsageTotals {
 }
 
 /// One group of a summary: the values of the group keys (in `group_by` order) and its sums.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsageGroup {
     /// Group key name → value, e.g. `{"provider": "custom", "day": "2025-01-31"}`.
     pub key: serde_json::Map<String, serde_json::Value>,
-    #[serde(flatten)]
     pub totals: UsageTotals,
 }
 
