@@ -4,6 +4,7 @@ use anyhow::bail;
 
 use crate::app::{App, AppOptions};
 use crate::config::DataOpts;
+use crate::http::views::companies::Company as CompanyView;
 use crate::store::primary::companies;
 use crate::tenant::provision::{self, NewCompany, ProvisionError};
 
@@ -56,7 +57,10 @@ pub fn run(data: &DataOpts, cmd: CompanyCommand) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&company)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&CompanyView::from(company))?
+                );
             } else {
                 println!(
                     "created company {} ({}) id {}",
@@ -68,6 +72,7 @@ pub fn run(data: &DataOpts, cmd: CompanyCommand) -> anyhow::Result<()> {
             let conn = app.primary.get()?;
             let all = companies::all(&conn)?;
             if json {
+                let all: Vec<CompanyView> = all.into_iter().map(CompanyView::from).collect();
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 println!("{:<36}  {:<24}  {:<6}  NAME", "ID", "SLUG", "ACTIVE");

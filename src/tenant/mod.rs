@@ -9,7 +9,6 @@ pub mod context;
 pub mod names;
 pub mod provision;
 pub mod registry;
-pub mod stats;
 pub mod usage_writer;
 
 pub use context::TenantCtx;

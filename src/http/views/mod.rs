@@ -6,6 +6,7 @@
 //! description (views of rows that had none carry a plain comment instead).
 
 pub mod agent_logs;
+pub mod companies;
 pub mod conversations;
 pub mod documents;
 pub mod jobs;

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod messages;
 pub mod profile;
 pub mod reports;
+pub mod stats;
 pub mod usage;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};

@@ -2,22 +2,18 @@
 //! (`provisioned_at IS NULL`) are invisible to every function but the provisioning ones.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
 
 use crate::store::db::{DbError, now};
 
-/// A company as stored in primary.db.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+/// A row of `companies`.
+#[derive(Clone, Debug)]
 pub struct Company {
-    #[serde(skip)]
     pub id: i64,
-    #[serde(rename = "id")]
     pub uuid: String,
     pub name: String,
     pub slug: String,
     pub industry: Option<String>,
     /// Relative to the data directory.
-    #[serde(skip)]
     pub db_path: String,
     pub is_active: bool,
     pub created_at: String,

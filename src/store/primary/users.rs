@@ -96,6 +96,14 @@ pub fn get_by_uuid(conn: &Connection, uuid: &str) -> Result<Option<User>, DbErro
         .optional()?)
 }
 
+/// How many users belong to the company.
+pub fn count_in_company(conn: &Connection, company_id: i64) -> Result<u64, DbError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM users WHERE company_id = ?1")?
+        .query_row([company_id], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 pub fn count_with_role(conn: &Connection, role: &str) -> Result<u64, DbError> {
     let count: i64 = conn.query_row(
         "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.name = ?1",

@@ -1,14 +1,14 @@
-//! Counts and sizes of one company's data, for the super-admin console (numbers only,
+//! Counts and sizes of one company's data, for the super-admin API (numbers only,
 //! never content).
 
 use std::path::Path;
 
 use rusqlite::Connection;
-use serde::Serialize;
 
 use crate::store::db::DbError;
 
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+/// The company's row counts and metered totals.
+#[derive(Debug, Default)]
 pub struct DataStats {
     pub documents: u64,
     pub chunks: u64,
