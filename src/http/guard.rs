@@ -12,7 +12,6 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::identity::Actor;
-use crate::store::primary::users;
 use crate::tenant::{self, TenantCtx};
 
 fn unauthorized(message: &str) -> Error {
@@ -32,48 +31,7 @@ async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, Error> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer <token>\""))?;
-    let claims = app
-        .keys
-        .verify(token)
-        .ok_or_else(|| unauthorized("invalid or expired token"))?;
-    let loaded = match app.principals.get(&claims.sub, &claims.sid) {
-        Some(loaded) => loaded,
-        None => {
-            let generation = app.principals.generation();
-            let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
-            let principal = app
-                .read_primary(move |conn| Ok(users::principal(conn, &sub, &sid)?))
-                .await?
-                .ok_or_else(|| unauthorized("invalid or expired token"))?;
-            app.principals
-                .insert(&claims.sub, &claims.sid, generation, principal)
-        }
-    };
-    let principal = &loaded.principal;
-    if !principal.is_active {
-        return Err(unauthorized("this account is deactivated"));
-    }
-    // Logout, a password change or "end all sessions" ended this token's session.
-    if !principal.session_live {
-        return Err(unauthorized("this session has ended; log in again"));
-    }
-    // A token minted for another company (the user was moved) is no longer valid.
-    if principal.company_uuid.as_deref() != claims.company.as_deref() {
-        return Err(unauthorized("invalid or expired token"));
-    }
-    if principal.company_usable == Some(false) {
-        return Err(Error::company_inactive());
-    }
-    Ok(Actor {
-        user_id: principal.id,
-        user_uuid: principal.uuid.clone(),
-        email: principal.email.clone(),
-        role: principal.role.clone(),
-        company_id: principal.company_id,
-        company_uuid: principal.company_uuid.clone(),
-        session: claims.sid,
-        permissions: loaded.permissions.clone(),
-    })
+    crate::service::sessions::authenticate(app, token).await
 }
 
 /// Middleware for routes on the primary database: any authenticated user.

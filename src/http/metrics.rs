@@ -17,10 +17,7 @@ use crate::app::{App, AppState};
     responses((status = 200, description = "Prometheus text exposition format 0.0.4",
                body = String, content_type = "text/plain; version=0.0.4")))]
 pub(super) async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
-    let damaged = app
-        .read_primary(|conn| Ok(crate::store::primary::companies::count_damaged(conn)?))
-        .await
-        .unwrap_or(0);
+    let damaged = crate::service::health::damaged_companies(&app).await;
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -25,6 +25,18 @@ pub async fn find(app: &AppState, actor: &Actor, id: String) -> Result<Company, 
         .ok_or_else(|| Error::not_found("company"))
 }
 
+/// The current company (of the tenant scope) as its row says now, not the registry's
+/// copy (a rename shows at once), with its database's schema version.
+pub async fn current(app: &AppState) -> Result<(Company, i64), Error> {
+    let ctx = tenant::context::current()?;
+    let id = ctx.db.company().id;
+    let company = app
+        .read_primary(move |conn| Ok(companies::get(conn, id)?))
+        .await?
+        .ok_or_else(|| Error::not_found("company"))?;
+    Ok((company, ctx.db.schema_version()))
+}
+
 /// Every company, by creation.
 pub async fn list(app: &AppState, actor: &Actor, page: Page) -> Result<Listing<Company>, Error> {
     actor.require("companies:manage")?;

@@ -13,6 +13,7 @@ pub mod agent_logs;
 pub mod companies;
 pub mod conversations;
 pub mod documents;
+pub mod health;
 pub mod jobs;
 pub mod migrations;
 pub mod profile;

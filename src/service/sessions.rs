@@ -205,3 +205,56 @@ pub async fn change_password(
     app.principals.invalidate();
     Ok(())
 }
+
+fn unauthorized(message: &str) -> Error {
+    Error::Unauthorized(message.to_string())
+}
+
+/// Who `token` (an access token) authenticates: the user, role and company rows from
+/// primary.db (both active), reused from the principal cache for a moment. A deactivation,
+/// a role change or an ended session takes effect on the next request through this
+/// process at once.
+pub async fn authenticate(app: &AppState, token: &str) -> Result<Actor, Error> {
+    let claims = app
+        .keys
+        .verify(token)
+        .ok_or_else(|| unauthorized("invalid or expired token"))?;
+    let loaded = match app.principals.get(&claims.sub, &claims.sid) {
+        Some(loaded) => loaded,
+        None => {
+            let generation = app.principals.generation();
+            let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
+            let principal = app
+                .read_primary(move |conn| Ok(users::principal(conn, &sub, &sid)?))
+                .await?
+                .ok_or_else(|| unauthorized("invalid or expired token"))?;
+            app.principals
+                .insert(&claims.sub, &claims.sid, generation, principal)
+        }
+    };
+    let principal = &loaded.principal;
+    if !principal.is_active {
+        return Err(unauthorized("this account is deactivated"));
+    }
+    // Logout, a password change or "end all sessions" ended this token's session.
+    if !principal.session_live {
+        return Err(unauthorized("this session has ended; log in again"));
+    }
+    // A token minted for another company (the user was moved) is no longer valid.
+    if principal.company_uuid.as_deref() != claims.company.as_deref() {
+        return Err(unauthorized("invalid or expired token"));
+    }
+    if principal.company_usable == Some(false) {
+        return Err(Error::company_inactive());
+    }
+    Ok(Actor {
+        user_id: principal.id,
+        user_uuid: principal.uuid.clone(),
+        email: principal.email.clone(),
+        role: principal.role.clone(),
+        company_id: principal.company_id,
+        company_uuid: principal.company_uuid.clone(),
+        session: claims.sid,
+        permissions: loaded.permissions.clone(),
+    })
+}

@@ -58,6 +58,11 @@ fn io_full(e: &std::io::Error) -> bool {
 
 /// Whether `err`, or an error it wraps, says the disk (or a quota, or SQLite's size limit)
 /// is full. Nothing was written: the same request can succeed once space is freed.
+/// Whether the database answers a query.
+pub fn ping(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.query_row("SELECT 1", [], |_| Ok(()))
+}
+
 /// Overload, not a bug: the write lock still held after the busy timeout.
 pub fn is_busy(err: &rusqlite::Error) -> bool {
     matches!(
