@@ -12,8 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use http_body::Frame;
 
-use crate::common::TestApp;
-use crate::workspace::helpers;
+use crate::helpers::{self, TestApp};
 
 /// A body that sends `chunk` over and over (counting the bytes taken from it), then, past
 /// `hang_after` bytes, never sends anything again and never ends.

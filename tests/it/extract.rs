@@ -4,7 +4,7 @@ use std::io::Cursor;
 
 use silo::ingest::extract::*;
 
-use crate::common::files::{docx, pdf};
+use crate::helpers::files::{docx, pdf};
 
 fn detect(name: &str, bytes: &[u8]) -> Result<FileKind, DetectError> {
     detect_in(name, &mut Cursor::new(bytes)).unwrap()

@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 use silo::ops::restore::{RestoreOptions, restore_company_live};
 use silo::ops::scrub;
 
-use crate::common::TestApp;
-use crate::workspace::helpers::{self, Company};
+use crate::helpers::{self, Company, TestApp};
 
 fn silo(test: &TestApp, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_silo"))
@@ -107,7 +106,7 @@ fn audited(test: &TestApp, uuid: &str) -> Vec<String> {
         .unwrap()
 }
 
-fn assert_damaged(reply: &crate::common::Reply) {
+fn assert_damaged(reply: &crate::helpers::Reply) {
     assert_eq!(
         (reply.status, reply.code()),
         (StatusCode::SERVICE_UNAVAILABLE, "company_damaged"),

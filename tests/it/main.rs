@@ -1,15 +1,36 @@
 //! Integration tests: the real router over real SQLite files in temporary data directories.
+//! One file per route group, CLI command or cross-cutting concern; their shared helpers are
+//! in `helpers`.
 
+mod admin_companies;
+mod admin_users;
+mod agent_logs;
+mod auth;
+mod auth_limits;
 mod bodies;
-mod common;
-mod core;
+mod cli_backup_restore;
+mod cli_company;
+mod cli_migrate_all;
+mod cli_migrate_all_apply;
+mod company_users;
+mod conversations;
+mod documents;
 mod extract;
-mod identity;
+mod health;
+mod helpers;
+mod index;
+mod ingest;
 mod integrity;
 mod layering;
-mod ops;
-mod search_index;
+mod openapi;
+mod permissions;
+mod profile;
+mod reindex;
+mod reports;
+mod search;
+mod search_rank;
 mod shutdown;
 mod storage;
-mod worker;
-mod workspace;
+mod tenancy;
+mod text_input;
+mod usage;

@@ -10,7 +10,7 @@ use silo::http::server::{Stopped, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::TestApp;
+use crate::helpers::TestApp;
 
 struct Running {
     addr: std::net::SocketAddr,

@@ -10,8 +10,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 use silo::embed::{EmbedError, Embedder, LexicalEmbedder};
 
-use crate::common::TestApp;
-use crate::workspace::helpers;
+use crate::helpers::{self, TestApp};
 
 /// The lexical embedder behind a gate: embedding waits until the test opens it.
 struct Gated {

@@ -1,11 +1,16 @@
 //! POST /api/search through the real router: the three modes find the right chunk, results
-//! respect tenant and scope, deleted documents vanish, bad input is refused.
+//! respect tenant and scope, deleted documents vanish, bad input is refused; loaded indexes
+//! stay within their memory budget and odd vectors do not break a company's search. The
+//! library path is in `search_rank`, the index itself in `index`.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::{REVENUE, assert_invalid, company, ingest, ingest_tides, titles};
-use crate::common::TestApp;
+use crate::helpers::{
+    REVENUE, TIDES, TestApp, assert_invalid, company, ingest, ingest_tides, titles, vector_titles,
+};
 
 const SECRET: &str = "The private salary review lists compensation bands for engineers.";
 
@@ -234,86 +239,88 @@ async fn bad_search_requests_are_refused_clearly() {
     assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
 }
 
-/// After an embedder change, reindexing re-embeds every chunk and rebuilds the index for the
-/// new model; semantic search then works with it. Uses the real local model.
+/// Past the index memory budget, idle companies with a loaded index are closed (their
+/// index saved), and their next search loads it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reindex_moves_a_company_to_another_embedder() {
-    use silo::embed::{EmbedderConfig, EmbedderKind, select_embedder};
-    use silo::index::reembed as reindex;
-    use silo::search::{self, SearchMode, SearchRequest};
-    let model_dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2");
-    let config = EmbedderConfig {
-        kind: EmbedderKind::Minilm,
-        model_dir: Some(model_dir),
-        ..Default::default()
-    };
-    let Ok(minilm) = select_embedder(std::path::Path::new("/nonexistent"), &config) else {
-        assert!(
-            std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
-            "the local model is missing"
-        );
-        eprintln!("model not fetched: run scripts/fetch_model.sh");
-        return;
-    };
-    let test = TestApp::spawn().await;
-    let acme = company(&test, "Acme").await;
-    ingest_tides(&test, &acme.analyst).await;
-    let (revenue_id, _) = ingest(
+async fn loaded_indexes_are_kept_within_their_memory_budget() {
+    let test = TestApp::spawn_with(|o| {
+        // One single-chunk index (~4.3 kB) fits, two do not.
+        o.registry.max_index_bytes = 6000;
+        // Usage writers hold a company while busy: let them stop quickly.
+        o.workspace.usage_batch_idle = Duration::from_millis(20);
+    })
+    .await;
+    let a = company(&test, "Budget A").await;
+    let b = company(&test, "Budget B").await;
+    ingest(&test, &a.analyst, "tides.txt", TIDES.as_bytes(), "company").await;
+    ingest(
         &test,
-        &acme.analyst,
+        &b.analyst,
         "revenue.txt",
         REVENUE.as_bytes(),
         "company",
     )
     .await;
-    let db = test.app.registry.get(acme.key).await.unwrap();
-    let dir = db.dir().to_path_buf();
-    let ctx = silo::tenant::TenantCtx::new(db, None);
-    let embedder = minilm.clone();
-    let (before, report, after, hits) = tokio::task::spawn_blocking(move || {
-        silo::tenant::context::sync_scope(ctx, || {
-            silo::tenant::context::with_conn(|conn| {
-                let before = reindex::stale_count(conn, embedder.as_ref())?;
-                let mut calls = 0;
-                let prices = silo::pricing::PriceTable::default();
-                let charge = reindex::Charge {
-                    prices: &prices,
-                    user_id: "system",
-                };
-                let report =
-                    reindex::reindex(conn, &dir, embedder.as_ref(), charge, &mut |_, _| {
-                        calls += 1
-                    })?;
-                assert!(calls >= 1);
-                let after = reindex::stale_count(conn, embedder.as_ref())?;
-                let index = silo::index::VectorIndex::open_or_rebuild(
-                    &dir.join("vectors"),
-                    conn,
-                    embedder.id(),
-                    embedder.dimensions(),
-                )?;
-                assert_eq!(index.embedder_id(), "all-minilm-l6-v2");
-                let req = SearchRequest {
-                    query: "how much money did we make",
-                    k: 2,
-                    mode: SearchMode::Vector,
-                    allowed: None,
-                };
-                let hits = search::search(conn, Some(&index), embedder.as_ref(), req)?;
-                anyhow::Ok((before, report, after, hits))
-            })
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let manifest = test
+        .app
+        .registry
+        .get(a.key)
+        .await
+        .unwrap()
+        .dir()
+        .join("vectors/manifest.json");
     assert_eq!(
-        before, 2,
-        "both chunks carried the lexical embedder's vectors"
+        vector_titles(&test, &a.analyst, "moon tides").await,
+        ["tides.txt"]
     );
-    assert_eq!((report.reembedded, report.indexed), (2, 2));
-    assert_eq!(after, 0);
-    // A question with no word in common with the answer: only a semantic model finds it.
-    assert_eq!(hits[0].document_id, revenue_id, "{hits:?}");
+    assert!(!manifest.exists(), "not saved yet");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        vector_titles(&test, &b.analyst, "revenue margin").await,
+        ["revenue.txt"]
+    );
+    // Loading B's index put A (idle, with an index) over the budget: A was closed.
+    let evictions = &test.app.registry.stats.index_evictions;
+    assert_eq!(evictions.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(!test.app.registry.is_open(a.key));
+    assert!(test.app.registry.is_open(b.key));
+    // A's index was saved on the way out, and it answers again after loading.
+    for _ in 0..500 {
+        if manifest.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(manifest.exists(), "A's index was saved when it was closed");
+    assert_eq!(
+        vector_titles(&test, &a.analyst, "moon tides").await,
+        ["tides.txt"]
+    );
+}
+
+/// A chunk whose vector is all zeros (only stopwords, for the lexical embedder) is left out
+/// of the index instead of making vector search fail for the whole company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_vector_does_not_break_vector_search() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Zero").await;
+    let (_, job) = ingest(
+        &test,
+        &acme.analyst,
+        "empty.txt",
+        b"the and of to is it",
+        "company",
+    )
+    .await;
+    // Stored with its (all-zero) vector: the case under test really happens.
+    assert_eq!(
+        (job["status"].as_str(), job["processed_items"].as_i64()),
+        (Some("completed"), Some(1)),
+        "{job}"
+    );
+    ingest_tides(&test, &acme.analyst).await;
+    assert_eq!(
+        vector_titles(&test, &acme.analyst, "moon tides").await,
+        ["tides.txt"]
+    );
 }

@@ -1,10 +1,12 @@
-//! Usage records, the price table, the summary's sums and groupings, and concurrent writers.
+//! /api/usage and /api/usage/summary: records, the price table, the summary's sums and
+//! groupings, concurrent writers, and the embedding usage of ingestion and searches.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::helpers::*;
-use crate::common::TestApp;
+use crate::helpers::*;
 
 fn usage(provider: &str, model: &str, op: &str, p: i64, c: i64) -> Value {
     json!({"provider": provider, "model": model, "operation_type": op, "prompt_tokens": p, "completion_tokens": c})
@@ -392,4 +394,58 @@ async fn the_usage_writer_stops_when_idle_and_restarts_on_demand() {
         test.get("/api/usage/summary", &c.admin).await.body["totals"]["requests"],
         3
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingestion_and_semantic_searches_record_embedding_usage() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Metered").await;
+    let other = company(&test, "Metered Other").await;
+    let doc_id = ingest_tides(&test, &acme.analyst).await;
+    let doc = test
+        .get(&format!("/api/documents/{doc_id}"), &acme.analyst)
+        .await
+        .body;
+    let tokens = doc["num_tokens"].as_i64().unwrap();
+    assert!(tokens > 0, "{doc}");
+
+    let s = summary_of(&test, &acme.admin).await;
+    let g = embedding_group(&s, &acme.analyst_id).expect("the upload's embedding row");
+    assert_eq!(
+        (g["requests"].as_i64(), g["embedding_tokens"].as_i64()),
+        (Some(1), Some(tokens)),
+        "{s}"
+    );
+    assert_eq!(
+        (g["total_tokens"].as_i64(), g["estimated_cost"].as_f64()),
+        (Some(0), Some(0.0)),
+        "{s}"
+    );
+
+    // A keyword search embeds nothing; vector and hybrid searches embed the query once.
+    for (mode, expected) in [("keyword", 1), ("vector", 2), ("hybrid", 3)] {
+        let r = test
+            .post(
+                "/api/search",
+                &acme.analyst,
+                json!({"query": "moon and tides", "mode": mode}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let mut requests = 0;
+        for _ in 0..200 {
+            let s = summary_of(&test, &acme.admin).await;
+            requests = embedding_group(&s, &acme.analyst_id).unwrap()["requests"]
+                .as_i64()
+                .unwrap();
+            if requests == expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(requests, expected, "after a {mode} search");
+    }
+    // Nothing of it shows in another company's usage.
+    let s = summary_of(&test, &other.admin).await;
+    assert_eq!(s["totals"]["requests"], 0, "{s}");
 }

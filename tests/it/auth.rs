@@ -1,9 +1,6 @@
-//! Identity and access: logins, tokens, refresh rotation, sessions, deactivation, rate
-//! limits and the signing secret; RBAC and the admin APIs in `admin`.
-
-mod admin;
-
-use std::time::Duration;
+//! Sessions: POST /api/auth/login, /refresh and /logout, GET /api/me and POST
+//! /api/me/password. Tokens (forged, expired, malformed), refresh rotation, sessions ended at
+//! once, deactivation. Rate limits and the signing secret are in `auth_limits`.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -11,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
 
-use crate::common::{JWT_SECRET, PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, TestApp};
+use crate::helpers::{JWT_SECRET, PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, TestApp};
 
 fn token_of(v: &Value) -> String {
     v["access_token"].as_str().unwrap().to_string()
@@ -368,7 +365,7 @@ async fn ended_sessions_refuse_their_access_tokens_at_once() {
         .to_string();
     let (user, _) = test.create_user(&cid, "viewer").await;
     let email = user["email"].as_str().unwrap();
-    let ended = |reply: crate::common::Reply| {
+    let ended = |reply: crate::helpers::Reply| {
         assert_eq!(
             (reply.status, reply.message()),
             (
@@ -470,6 +467,48 @@ async fn ended_sessions_refuse_their_access_tokens_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_with_someone_elses_refresh_token_changes_nothing() {
+    let test = TestApp::spawn().await;
+    let cid = test.create_company("Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (victim, _) = test.create_user(&cid, "viewer").await;
+    let (_, attacker) = test.create_user(&cid, "viewer").await;
+    let session = test
+        .login_ok(victim["email"].as_str().unwrap(), PASSWORD)
+        .await;
+    let stolen = session["refresh_token"].clone();
+    let reply = test
+        .post(
+            "/api/auth/logout",
+            &attacker,
+            json!({"refresh_token": stolen}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let refresh = test
+        .call(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": stolen})),
+        )
+        .await;
+    assert_eq!(
+        refresh.status,
+        StatusCode::OK,
+        "another user's logout revoked the session: {}",
+        refresh.body
+    );
+    let missing = test.post("/api/auth/logout", &attacker, json!({})).await;
+    assert_eq!(
+        (missing.status, missing.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("refresh_token"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivation_takes_effect_on_the_very_next_request() {
     let test = TestApp::spawn().await;
     let cid = test.create_company("Acme").await["id"]
@@ -538,247 +577,4 @@ async fn deactivation_takes_effect_on_the_very_next_request() {
         (login.status, login.code()),
         (StatusCode::FORBIDDEN, "company_inactive")
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_failed_logins_are_rate_limited_with_retry_after() {
-    let test = TestApp::spawn_with(|o| {
-        o.rate_limit.per_account_address = 3;
-        o.rate_limit.window = Duration::from_secs(120);
-    })
-    .await;
-    for _ in 0..3 {
-        assert_eq!(
-            test.login(ROOT_EMAIL, "wrong-password").await.status,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    let limited = test.login(ROOT_EMAIL, ROOT_PASSWORD).await;
-    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(limited.code(), "rate_limited");
-    let retry: u64 = limited.headers[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=120).contains(&retry), "{retry}");
-}
-
-/// A login from a given client address (as the server sees it from the connection).
-async fn login_from(test: &TestApp, address: &str, email: &str, password: &str) -> StatusCode {
-    let body = json!({"email": email, "password": password}).to_string();
-    let mut req = Request::post("/api/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("{address}:40000").parse().unwrap();
-    req.extensions_mut()
-        .insert(axum::extract::ConnectInfo(addr));
-    test.send(req).await.status
-}
-
-/// Ten wrong passwords from an attacker's address throttle that address for the account,
-/// not the owner logging in from elsewhere; guesses spread over many addresses meet the
-/// slower per-account limit.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guessing_does_not_lock_the_owner_out() {
-    let test = TestApp::spawn_with(|o| {
-        o.rate_limit.per_account = 15;
-    })
-    .await;
-    let attacker = "203.0.113.9";
-    for i in 0..10 {
-        assert_eq!(
-            login_from(&test, attacker, ROOT_EMAIL, &format!("guess-{i}")).await,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    assert_eq!(
-        login_from(&test, attacker, ROOT_EMAIL, ROOT_PASSWORD).await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "the guessing address is throttled even with the right password"
-    );
-    assert_eq!(
-        login_from(&test, "198.51.100.7", ROOT_EMAIL, ROOT_PASSWORD).await,
-        StatusCode::OK,
-        "the owner was locked out by someone else's guesses"
-    );
-    // Another account from the attacker's address is still checked (the address limit is
-    // higher), and guesses from five more addresses reach the account's own limit.
-    assert_eq!(
-        login_from(&test, attacker, "nobody@silo.test", "x-guess").await,
-        StatusCode::UNAUTHORIZED
-    );
-    for i in 0..5 {
-        let address = format!("192.0.2.{i}");
-        assert_eq!(
-            login_from(&test, &address, ROOT_EMAIL, "wrong").await,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    assert_eq!(
-        login_from(&test, "198.51.100.7", ROOT_EMAIL, ROOT_PASSWORD).await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "fifteen failures over all addresses hit the per-account limit"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_generated_secret_file_is_private_and_reused() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let secret = silo::identity::secret::load_or_create(&path, None).unwrap();
-    assert_eq!(secret.len(), 32);
-    let mode = std::fs::metadata(path.join("jwt_secret"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(
-        silo::identity::secret::load_or_create(&path, None).unwrap(),
-        secret
-    );
-    assert!(silo::identity::secret::load_or_create(&path, Some("short")).is_err());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_concurrent_guesses_cannot_pass_the_limit() {
-    let test = TestApp::spawn_with(|o| {
-        o.rate_limit.per_account_address = 3;
-        o.rate_limit.per_address = 1000;
-    })
-    .await;
-    let mut set = tokio::task::JoinSet::new();
-    for i in 0..30 {
-        let router = test.router.clone();
-        set.spawn(async move {
-            let body = json!({"email": ROOT_EMAIL, "password": format!("guess-{i}")}).to_string();
-            let req = Request::post("/api/auth/login")
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body))
-                .unwrap();
-            tower::ServiceExt::oneshot(router, req)
-                .await
-                .unwrap()
-                .status()
-        });
-    }
-    let (mut checked, mut limited) = (0, 0);
-    while let Some(status) = set.join_next().await {
-        match status.unwrap() {
-            StatusCode::UNAUTHORIZED => checked += 1,
-            StatusCode::TOO_MANY_REQUESTS => limited += 1,
-            other => panic!("unexpected {other}"),
-        }
-    }
-    assert_eq!(
-        (checked, limited),
-        (3, 27),
-        "guesses verified past the limit"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logging_out_with_someone_elses_refresh_token_changes_nothing() {
-    let test = TestApp::spawn().await;
-    let cid = test.create_company("Acme").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (victim, _) = test.create_user(&cid, "viewer").await;
-    let (_, attacker) = test.create_user(&cid, "viewer").await;
-    let session = test
-        .login_ok(victim["email"].as_str().unwrap(), PASSWORD)
-        .await;
-    let stolen = session["refresh_token"].clone();
-    let reply = test
-        .post(
-            "/api/auth/logout",
-            &attacker,
-            json!({"refresh_token": stolen}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT);
-    let refresh = test
-        .call(
-            Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refresh_token": stolen})),
-        )
-        .await;
-    assert_eq!(
-        refresh.status,
-        StatusCode::OK,
-        "another user's logout revoked the session: {}",
-        refresh.body
-    );
-    let missing = test.post("/api/auth/logout", &attacker, json!({})).await;
-    assert_eq!(
-        (missing.status, missing.body["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("refresh_token"))
-    );
-}
-
-/// A company admin creating a user with a taken email gets the same answer whether the
-/// address is in its company or another; nothing is created; and such answers are bounded,
-/// so the check cannot be used to list an installation's addresses.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_taken_email_tells_a_company_admin_nothing_more() {
-    let test = TestApp::spawn().await;
-    let acme = test.create_company("Acme").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let globex = test.create_company("Globex").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_, admin) = test.create_user(&acme, "admin").await;
-    let (own, _) = test.create_user(&acme, "viewer").await;
-    let (foreign, _) = test.create_user(&globex, "viewer").await;
-    let create = |email: String| {
-        test.post(
-            "/api/company/users",
-            &admin,
-            json!({"email": email, "password": PASSWORD, "role": "viewer"}),
-        )
-    };
-    let a = create(own["email"].as_str().unwrap().to_string()).await;
-    let b = create(foreign["email"].as_str().unwrap().to_string()).await;
-    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
-    assert_eq!((a.status, &a.body), (b.status, &b.body));
-    assert_eq!(
-        b.message(),
-        "this email address cannot be used for a new account"
-    );
-    let conn = test.app.primary.get().unwrap();
-    let users: i64 = conn
-        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(users, 4, "root, the admin and two viewers");
-    for _ in 2..20 {
-        let again = create(foreign["email"].as_str().unwrap().to_string()).await;
-        assert_eq!(again.status, StatusCode::CONFLICT);
-    }
-    let limited = create(foreign["email"].as_str().unwrap().to_string()).await;
-    assert_eq!(
-        (limited.status, limited.code()),
-        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
-    );
-    assert!(limited.headers.get(header::RETRY_AFTER).is_some());
-    // A fresh address is refused too while the bound lasts: the answer says nothing.
-    let fresh = create("fresh@silo.test".into()).await;
-    assert_eq!(fresh.status, StatusCode::TOO_MANY_REQUESTS);
-    // The super admin is not bounded (it sees every account anyway).
-    let root = test
-        .post(
-            "/api/admin/users",
-            &test.root_token,
-            json!({"email": foreign["email"], "password": PASSWORD, "role": "viewer",
-                   "company_id": acme}),
-        )
-        .await;
-    assert_eq!(root.status, StatusCode::CONFLICT);
 }

@@ -6,8 +6,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 
-use super::helpers::MISSING;
-use crate::common::TestApp;
+use crate::helpers::{MISSING, TestApp};
 
 /// Every route of the router: the API contract (shared/API.md) and the operations routes.
 const CONTRACT: &[(&str, &str)] = &[
@@ -327,7 +326,7 @@ fn routes_are_only_registered_with_their_description() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn junk_input_never_gets_a_5xx() {
     let test = TestApp::spawn().await;
-    let c = super::helpers::company(&test, "Junk").await;
+    let c = crate::helpers::company(&test, "Junk").await;
     let doc = test
         .call(Method::GET, "/api/openapi.json", None, None)
         .await
@@ -467,16 +466,16 @@ async fn the_document_states_the_enforced_limits() {
             .is_none()
     );
     // A body the schema refuses as an object is refused by the server too.
-    let acme = super::helpers::company(&test, "Acme").await;
+    let acme = crate::helpers::company(&test, "Acme").await;
     let array = test
         .call(
             Method::PATCH,
-            &format!("/api/reports/{}", super::helpers::MISSING),
+            &format!("/api/reports/{}", crate::helpers::MISSING),
             Some(&acme.analyst),
             Some(serde_json::json!([null, null])),
         )
         .await;
-    super::helpers::assert_invalid(&array, "body");
+    crate::helpers::assert_invalid(&array, "body");
     // An integral number written with a fraction is the integer JSON Schema says it is.
     let usage = test
         .post(

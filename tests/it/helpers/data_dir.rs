@@ -1,5 +1,5 @@
-//! Helpers shared by the operator tests: a data directory with companies, V1 fixtures,
-//! running the binary, hashing files.
+//! The operator fixtures: a data directory with companies, V1 company databases, running the
+//! real `silo` binary against it, hashing files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -400,8 +400,6 @@ fn an_empty_company_dumps_once_and_then_stays_clean() {
     assert_eq!(again.maintain(&c.conn).unwrap(), (false, false));
 }
 
-mod end_to_end;
-
 #[test]
 fn searches_run_while_adding_compacting_and_dumping() {
     let mut c = company();

@@ -1,12 +1,11 @@
 //! /api/documents and /api/jobs: upload validation, the scope rule, lists, metadata,
-//! permissions and tenant isolation.
+//! deletion (chunks, index rows, jobs and file), permissions and tenant isolation.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::json;
 
-use super::helpers::*;
-use crate::common::TestApp;
+use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_answers_202_with_document_and_job() {
@@ -487,5 +486,76 @@ async fn another_company_never_sees_or_reaches_these_documents() {
             .await
             .status,
         StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_document_removes_its_chunks_index_rows_jobs_and_file() {
+    let test = TestApp::spawn().await;
+    let c = company(&test, "Deleting").await;
+    let t = &c.analyst;
+    let (doc, job) = ingest(
+        &test,
+        t,
+        "a.txt",
+        b"Geothermal heat pumps cut gas use.",
+        "user",
+    )
+    .await;
+    let dir = test
+        .app
+        .registry
+        .get(c.key)
+        .await
+        .unwrap()
+        .dir()
+        .to_path_buf();
+    let uploads = || std::fs::read_dir(dir.join("uploads")).unwrap().count();
+    assert_eq!(uploads(), 1);
+    assert_eq!(job["status"], "completed", "{job}");
+    let counts = || {
+        in_company(&test, c.key, |conn| {
+            let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+            Ok((
+                q("SELECT COUNT(*) FROM document_chunks")?,
+                q(
+                    "SELECT COUNT(*) FROM document_chunks_fts WHERE document_chunks_fts MATCH 'geothermal'",
+                )?,
+                q("SELECT COUNT(*) FROM processing_jobs")?,
+            ))
+        })
+    };
+    // Something to delete: without it the checks below would pass vacuously.
+    assert_eq!(counts().await, (1, 1, 1));
+    // Analysts may not delete documents (no documents:delete); the admin may.
+    assert_error(
+        &test.delete(&format!("/api/documents/{doc}"), t).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let reply = test
+        .delete(&format!("/api/documents/{doc}"), &c.admin)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(uploads(), 0);
+    assert_eq!(counts().await, (0, 0, 0));
+    assert_error(
+        &test.get(&format!("/api/documents/{doc}"), t).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &test
+            .get(&format!("/api/jobs/{}", job["id"].as_str().unwrap()), t)
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &test
+            .delete(&format!("/api/documents/{doc}"), &c.admin)
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
     );
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use rusqlite::Connection;
 
-use super::support::*;
+use crate::helpers::data_dir::*;
 
 fn integrity(conn: &Connection) -> String {
     conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))

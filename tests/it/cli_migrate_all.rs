@@ -1,11 +1,12 @@
-//! `silo migrate-all-companies` through the real binary.
+//! `silo migrate-all-companies` through the real binary: per-company failures, a migration
+//! failing midway, dry runs, unknown companies, second runs.
 
 use std::path::PathBuf;
 
 use rusqlite::Connection;
 use silo::store::db::migrations::{self, MigrationSet};
 
-use super::support::*;
+use crate::helpers::data_dir::*;
 
 /// 50 companies behind; one file corrupt, one held by an open `BEGIN EXCLUSIVE`. The other
 /// 48 migrate (and are backed up first), the two fail unchanged, the exit status is 1, and

@@ -1,6 +1,7 @@
-//! A company whose chunks belong to another embedder is re-embedded in the background, in
-//! slices, past refusals and outages, and never with the lexical fallback; vectors from
-//! before chunks recorded their embedder are adopted only when provably the current one's.
+//! Reindexing: a company whose chunks belong to another embedder is re-embedded in the
+//! background, in slices, past refusals and outages, and never with the lexical fallback;
+//! vectors from before chunks recorded their embedder are adopted only when provably the
+//! current one's; and a reindex onto the real local model makes semantic search work.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +12,10 @@ use silo::embed::{EmbedError, Embedder, LexicalEmbedder};
 use silo::error::Error;
 use silo::ingest::{IngestWorker, WorkerOptions};
 
-use super::helpers::{
-    assert_invalid, company, embedding_group, in_company, ingest, ingest_tides,
+use crate::helpers::{
+    REVENUE, TestApp, assert_invalid, company, embedding_group, in_company, ingest, ingest_tides,
     ingest_tides_and_revenue, save_index, summary_of, vector_titles, wait_idle,
 };
-use crate::common::TestApp;
 
 /// The lexical embedder with its dimensions permuted: searches with it work as well as with
 /// the original, but its vectors do not compare with the original's, like a new model.
@@ -442,4 +442,88 @@ async fn a_refusing_or_unavailable_embedder_neither_stalls_nor_storms() {
             );
         }
     }
+}
+
+/// After an embedder change, reindexing re-embeds every chunk and rebuilds the index for the
+/// new model; semantic search then works with it. Uses the real local model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_moves_a_company_to_another_embedder() {
+    use silo::embed::{EmbedderConfig, EmbedderKind, select_embedder};
+    use silo::index::reembed as reindex;
+    use silo::search::{self, SearchMode, SearchRequest};
+    let model_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2");
+    let config = EmbedderConfig {
+        kind: EmbedderKind::Minilm,
+        model_dir: Some(model_dir),
+        ..Default::default()
+    };
+    let Ok(minilm) = select_embedder(std::path::Path::new("/nonexistent"), &config) else {
+        assert!(
+            std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
+            "the local model is missing"
+        );
+        eprintln!("model not fetched: run scripts/fetch_model.sh");
+        return;
+    };
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Acme").await;
+    ingest_tides(&test, &acme.analyst).await;
+    let (revenue_id, _) = ingest(
+        &test,
+        &acme.analyst,
+        "revenue.txt",
+        REVENUE.as_bytes(),
+        "company",
+    )
+    .await;
+    let db = test.app.registry.get(acme.key).await.unwrap();
+    let dir = db.dir().to_path_buf();
+    let ctx = silo::tenant::TenantCtx::new(db, None);
+    let embedder = minilm.clone();
+    let (before, report, after, hits) = tokio::task::spawn_blocking(move || {
+        silo::tenant::context::sync_scope(ctx, || {
+            silo::tenant::context::with_conn(|conn| {
+                let before = reindex::stale_count(conn, embedder.as_ref())?;
+                let mut calls = 0;
+                let prices = silo::pricing::PriceTable::default();
+                let charge = reindex::Charge {
+                    prices: &prices,
+                    user_id: "system",
+                };
+                let report =
+                    reindex::reindex(conn, &dir, embedder.as_ref(), charge, &mut |_, _| {
+                        calls += 1
+                    })?;
+                assert!(calls >= 1);
+                let after = reindex::stale_count(conn, embedder.as_ref())?;
+                let index = silo::index::VectorIndex::open_or_rebuild(
+                    &dir.join("vectors"),
+                    conn,
+                    embedder.id(),
+                    embedder.dimensions(),
+                )?;
+                assert_eq!(index.embedder_id(), "all-minilm-l6-v2");
+                let req = SearchRequest {
+                    query: "how much money did we make",
+                    k: 2,
+                    mode: SearchMode::Vector,
+                    allowed: None,
+                };
+                let hits = search::search(conn, Some(&index), embedder.as_ref(), req)?;
+                anyhow::Ok((before, report, after, hits))
+            })
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        before, 2,
+        "both chunks carried the lexical embedder's vectors"
+    );
+    assert_eq!((report.reembedded, report.indexed), (2, 2));
+    assert_eq!(after, 0);
+    // A question with no word in common with the answer: only a semantic model finds it.
+    assert_eq!(hits[0].document_id, revenue_id, "{hits:?}");
 }

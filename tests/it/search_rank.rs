@@ -1,4 +1,5 @@
-//! POST /api/search's library path: real chunks, the lexical embedder, all three modes.
+//! POST /api/search's library path, without HTTP: real chunks, the lexical embedder, all
+//! three modes, visibility filters, and what happens without a usable index.
 
 use std::collections::HashSet;
 
