@@ -244,16 +244,27 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut conn = Connection::open(tmp.path().join("c.db")).unwrap();
         migrate(&mut conn, MigrationSet::Company).unwrap();
-        conn.execute_batch(
-            "INSERT INTO documents (id, uuid, filename, file_path, uploaded_by)
-                  VALUES (1, 'd1', 'a', 'a', 'u'), (2, 'd2', 'b', 'b', 'u');
-             INSERT INTO document_chunks (uuid, document_id, content, chunk_index) VALUES
-               ('c1', 1, 'The quarterly revenue grew in Europe', 0),
-               ('c2', 1, 'Revenue and costs: a NEAR miss for the budget', 1),
-               ('c3', 2, 'Hiring plans for the engineering team', 0),
-               ('c4', 2, 'Revenue revenue revenue everywhere', 1);",
-        )
-        .unwrap();
+        use crate::store::company::testdb;
+        let d1 = testdb::document(&conn);
+        testdb::chunks(
+            &conn,
+            d1,
+            &[
+                "The quarterly revenue grew in Europe",
+                "Revenue and costs: a NEAR miss for the budget",
+            ],
+            None,
+        );
+        let d2 = testdb::document(&conn);
+        testdb::chunks(
+            &conn,
+            d2,
+            &[
+                "Hiring plans for the engineering team",
+                "Revenue revenue revenue everywhere",
+            ],
+            None,
+        );
         (tmp, conn)
     }
 

@@ -116,29 +116,15 @@ mod tests {
         migrate(&mut conn, MigrationSet::Company).unwrap();
         let dims = 16;
         for d in 0..20i64 {
-            conn.execute(
-                "INSERT INTO documents (id, uuid, filename, file_path, uploaded_by)
-                 VALUES (?1, ?1, ?1, ?1, 'u')",
-                [d + 1],
-            )
-            .unwrap();
-            for i in 0..15i64 {
-                let v: Vec<f32> = (0..dims)
-                    .map(|j| ((d * 31 + i * 7 + j as i64) as f32 * 0.37).sin())
-                    .collect();
-                conn.execute(
-                    "INSERT INTO document_chunks
-                         (uuid, document_id, content, chunk_index, embedding, embedding_model)
-                     VALUES (?1, ?2, 'x', ?3, ?4, 't')",
-                    rusqlite::params![
-                        format!("{d}-{i}"),
-                        d + 1,
-                        i,
-                        embeddings::encode_embedding(&v)
-                    ],
-                )
-                .unwrap();
-            }
+            let doc = crate::store::company::testdb::document(&conn);
+            let vectors: Vec<Vec<f32>> = (0..15i64)
+                .map(|i| {
+                    (0..dims)
+                        .map(|j| ((d * 31 + i * 7 + j as i64) as f32 * 0.37).sin())
+                        .collect()
+                })
+                .collect();
+            crate::store::company::testdb::chunks(&conn, doc, &["x"; 15], Some(("t", &vectors)));
         }
         // Walked, not scored exhaustively: the graph path is what is checked here.
         let walk = crate::index::IndexParams {

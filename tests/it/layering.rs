@@ -73,3 +73,78 @@ fn modules_depend_only_on_lower_layers() {
         wrong.join("\n")
     );
 }
+
+/// Every `.rs` file under `src/<dir>`, with its text.
+fn sources(dir: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir)];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+    out
+}
+
+/// HTTP parses, calls a service and shows the result: it runs no SQL, opens no
+/// transaction and reaches no database.
+#[test]
+fn http_reaches_no_database() {
+    let banned = [
+        "write_tx",
+        "with_primary",
+        "read_primary",
+        "context::run",
+        "context::read",
+        "with_conn",
+        ".execute(",
+        "query_row",
+        ".prepare",
+        ".transaction(",
+        "Transaction",
+        "rusqlite",
+        ".primary.get(",
+    ];
+    for (file, text) in sources("http") {
+        for word in banned {
+            assert!(!text.contains(word), "{file} uses {word}");
+        }
+    }
+}
+
+/// Statuses are chosen in one place: the error type below HTTP says what failed, and
+/// `http::error` alone maps it; nothing is named after the API below `http`.
+#[test]
+fn statuses_are_chosen_only_in_http_error() {
+    for (file, text) in sources("") {
+        assert!(!text.contains("ApiError"), "{file} names ApiError");
+        if !file.contains("/src/http/") {
+            assert!(
+                !text.contains("StatusCode"),
+                "{file} chooses an HTTP status"
+            );
+        }
+    }
+}
+
+/// The chunks table is read and written by the store only.
+#[test]
+fn chunk_sql_lives_in_the_store() {
+    for (file, text) in sources("") {
+        if file.contains("/src/store/") {
+            continue;
+        }
+        for verb in ["FROM", "INTO", "UPDATE", "JOIN"] {
+            for table in ["document_chunks", "document_chunks_fts"] {
+                let sql = format!("{verb} {table}");
+                assert!(!text.contains(&sql), "{file} runs SQL on {table}");
+            }
+        }
+    }
+}

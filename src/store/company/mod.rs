@@ -182,4 +182,49 @@ pub(crate) mod testdb {
         migrate(&mut conn, MigrationSet::Company).unwrap();
         TestDb { conn, _dir: dir }
     }
+
+    /// Inserts a company-scoped document of user `u`; returns its rowid.
+    pub fn document(conn: &Connection) -> i64 {
+        let uuid = super::new_uuid();
+        let doc = super::documents::NewDocument {
+            file_path: format!("uploads/{uuid}.txt"),
+            uuid,
+            filename: "a.txt".into(),
+            file_type: "txt".into(),
+            mime_type: "text/plain".into(),
+            file_size: 1,
+            sha256: "a".repeat(64),
+            title: None,
+            description: None,
+            category: None,
+            tags: Vec::new(),
+            scope: "company".into(),
+            uploaded_by: "u".into(),
+        };
+        super::documents::insert(conn, &doc).unwrap()
+    }
+
+    /// Inserts chunks of `document` with the given texts (and, when given, vectors of
+    /// `embedder`); returns their rowids.
+    pub fn chunks(
+        conn: &Connection,
+        document: i64,
+        texts: &[&str],
+        vectors: Option<(&str, &[Vec<f32>])>,
+    ) -> Vec<i64> {
+        let new: Vec<_> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| super::chunks::NewChunk {
+                content: text.to_string(),
+                chunk_index: i as i64,
+                page_number: None,
+                section: None,
+                token_count: 1,
+                embedding: vectors.map(|(_, v)| super::chunks::encode_embedding(&v[i])),
+                embedding_model: vectors.map(|(model, _)| model.to_string()),
+            })
+            .collect();
+        super::chunks::insert_many(conn, document, &new).unwrap()
+    }
 }
