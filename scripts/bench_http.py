@@ -9,6 +9,7 @@ one saved report per company, then measures in one run:
   4. logins/s alone, and a read load's p99 alone and while logins run concurrently.
 
 usage: scripts/bench_http.py [--companies 1000] [--duration 10] [--connections 64]
+(SILO_BIN=path runs that binary instead of building this checkout, to compare two builds.)
 """
 import argparse, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 import urllib.request, urllib.error
@@ -72,14 +73,18 @@ def main():
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    binary = os.environ.get("SILO_BIN")
+    if not binary:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+        binary = os.path.join(target, "release/silo")
     tmp = tempfile.mkdtemp(prefix="silo-bench-")
     port = 18080 + os.getpid() % 1000
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SILO_ADMIN_EMAIL": "root@bench.test", "SILO_ADMIN_PASSWORD": PASSWORD,
            "SILO_LOGIN_LIMIT_ACCOUNT": "0", "SILO_LOGIN_LIMIT_ADDRESS": "0", "RUST_LOG": "warn",
            "SILO_MAX_OPEN_COMPANIES": str(max(args.companies, 1))}
-    server = subprocess.Popen([os.path.join(ROOT, "target/release/silo"), "serve", "--data-dir",
+    server = subprocess.Popen([binary, "serve", "--data-dir",
                                os.path.join(tmp, "data"), "--listen", f"127.0.0.1:{port}"], env=env)
     try:
         for _ in range(100):

@@ -21,6 +21,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The route exists, not with this method.
+    #[error("this method is not allowed on this route")]
+    MethodNotAllowed,
     /// A field of the request is invalid; `field` names it.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },

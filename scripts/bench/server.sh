@@ -49,8 +49,13 @@ silo_company_admin() {
 }
 
 silo_bench_setup() {
-    cargo build --release --quiet
-    BIN=${CARGO_TARGET_DIR:-target}/release/silo
+    # SILO_BIN runs that binary instead of building this checkout (to compare two builds).
+    if [ -n "${SILO_BIN:-}" ]; then
+        BIN=$SILO_BIN
+    else
+        cargo build --release --quiet
+        BIN=${CARGO_TARGET_DIR:-target}/release/silo
+    fi
     DATA=$(mktemp -d)
     trap 'silo_stop; rm -rf "$DATA"' EXIT
 }

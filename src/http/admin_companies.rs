@@ -94,7 +94,7 @@ async fn get_company(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CompanyResponse>> {
     let company = companies::find(&app, &actor, id).await?;
-    let stats = companies::stats(&app, &company).await?;
+    let stats = companies::stats(&app, &actor, &company).await?;
     Ok(Json(CompanyResponse::new(company, stats.open, Some(stats))))
 }
 

@@ -1,4 +1,4 @@
-//! /api/documents and /api/jobs: upload, metadata, listing, chunks, deletion, job status.
+//! /api/documents: upload, metadata, listing, chunks and deletion.
 //!
 //! Scope rule: `user` documents are visible to their uploader and company admins only,
 //! `company` documents to every user of the company; a document one may not see answers

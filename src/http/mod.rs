@@ -31,7 +31,7 @@ pub mod views;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -181,10 +181,8 @@ async fn not_found() -> Error {
     Error::NotFound("no such route".into())
 }
 
-async fn method_not_allowed() -> Response {
-    let body = axum::Json(serde_json::json!({"error": {
-        "code": "method_not_allowed", "message": "this method is not allowed on this route"}}));
-    (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

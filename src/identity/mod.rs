@@ -1,6 +1,7 @@
-//! Identity: password hashing, access tokens, the signing secret and login rate limits.
-//! Sessions (refresh tokens) live in `primary::refresh_tokens`; the request pipeline that
-//! turns a token into a `TenantCtx` lives in `http::guard`.
+//! Identity: who is acting ([`Actor`] and its permission checks), account fields, password
+//! hashing, access tokens, the signing secret, login rate limits and the principal cache.
+//! Sessions (refresh tokens) are stored by `store::primary::refresh_tokens` and managed by
+//! `service::sessions`; `http::guard` turns a request's token into an `Actor`.
 
 pub mod accounts;
 mod actor;

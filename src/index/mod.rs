@@ -7,10 +7,14 @@
 //! tombstoned. Anything else — no dump, a corrupt or truncated one, another embedder —
 //! rebuilds the graph from SQLite.
 //!
+//! - [`lifecycle`]: an open company's index: loaded on first use, caught up, saved, kept
+//!   by periodic maintenance ([`Home`] is the open company, implemented by the tenant).
+//! - [`hooks`]: what ingestion tells the loaded index after it commits chunks.
+//! - [`reembed`]: moving a company's chunks to another embedder.
 //! - [`distance`]: the fast cosine distance on unit vectors the graph is built with.
 //! - [`manifest`]: the commit point of a dump and the checksums of its files.
-//! - `index`, `search`, `build`, `dump`: the in-memory index, searching it, building
-//!   graphs, atomic dumps.
+//! - `vector_index`, `search`, `build`, `dump`: the in-memory index, searching it,
+//!   building graphs, atomic dumps.
 //!
 //! The SQL it runs lives in `store::company::embeddings`.
 

@@ -5,7 +5,8 @@
 //! - [`pipeline`]: one job end to end, in one final transaction.
 //! - [`reindex_job`]: the background job moving a company's chunks to a new embedder.
 //! - [`worker`]: the bounded background runner and the start-up recovery.
-//! - [`uploads`]: the layout of `uploads/` and its housekeeping.
+//! - [`uploads`]: the layout of `uploads/`, a received file ([`uploads::StagedFile`]) and
+//!   the housekeeping.
 
 pub mod chunk;
 pub mod extract;

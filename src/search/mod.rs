@@ -5,7 +5,8 @@
 //! - [`keyword`]: query sanitising and BM25 search.
 //! - [`vector`]: graph search with a document filter.
 //! - [`fusion`]: score fusion of the two lists.
-//! - [`hits`]: who may see what, and turning chunk ids into result rows.
+//! - [`hits`]: turning chunk ids into result rows (who may see which documents is the
+//!   store's one rule, `store::company::documents::visible_ids`).
 
 pub mod fusion;
 pub mod hits;

@@ -87,7 +87,8 @@ pub struct Stats {
 }
 
 /// The numbers of `company` (opening its database if it can).
-pub async fn stats(app: &AppState, company: &Company) -> Result<Stats, Error> {
+pub async fn stats(app: &AppState, actor: &Actor, company: &Company) -> Result<Stats, Error> {
+    actor.require("companies:manage")?;
     let company_id = company.id;
     let users = app
         .read_primary(move |conn| Ok(users::count_in_company(conn, company_id)?))

@@ -1,5 +1,5 @@
 //! The use cases: what a request, a command or the bootstrap asks Silo to do, written once
-//! and shared by `http`, `cli` and the web pages.
+//! and shared by `http`, `cli` and the bootstrap.
 //!
 //! A service function takes the `App` (when it needs primary.db or shared state), the
 //! acting [`crate::identity::Actor`] and input already parsed into the repositories' own

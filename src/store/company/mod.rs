@@ -148,21 +148,6 @@ pub(crate) fn new_time_ordered_uuid() -> String {
 }
 
 /// A temporary company database migrated to the current schema, for repository tests.
-/// The schema of a JSON value that is an object or an array (saved reports' content), for
-/// the OpenAPI document.
-pub struct ObjectOrArray;
-
-impl utoipa::PartialSchema for ObjectOrArray {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-        ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::Object, Type::Array]))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for ObjectOrArray {}
-
 #[cfg(test)]
 pub(crate) mod testdb {
     use rusqlite::Connection;

@@ -1,4 +1,4 @@
-//! The `users` and `roles` tables of primary.db.
+//! The `users` table of primary.db (with the role and company each user has).
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
