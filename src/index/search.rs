@@ -8,6 +8,9 @@ use super::distance::dot;
 use super::{IndexError, VectorIndex};
 use crate::embed::normalize;
 
+/// A walk's breadth is at least this many times the results asked for.
+const WALK_EF_PER_RESULT: usize = 4;
+
 impl VectorIndex {
     /// The `k` nearest live chunks to `query` as `(chunk id, cosine similarity)`, best
     /// first. `ef` is the search breadth (≥ k; higher is slower and more exact). `filter`,
@@ -37,8 +40,14 @@ impl VectorIndex {
                 .filter(|(id, _)| accept(**id))
                 .map(|(id, v)| (*id, dot(&q, v)))
                 .collect();
-            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            scored.truncate(k);
+            let best_first =
+                |a: &(i64, f32), b: &(i64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+            // Only the k best need ordering: select them, then sort those.
+            if scored.len() > k {
+                scored.select_nth_unstable_by(k - 1, best_first);
+                scored.truncate(k);
+            }
+            scored.sort_by(best_first);
             return Ok(scored);
         }
         let to_hits = |found: Vec<hnsw_rs::prelude::Neighbour>| -> Vec<(i64, f32)> {
@@ -49,8 +58,10 @@ impl VectorIndex {
                 .take(k)
                 .collect()
         };
+        // A walk: wider for a longer list, so asking for more never finds fewer.
+        let ef = ef.max(k * WALK_EF_PER_RESULT);
         if filter.is_none() && inner.tombstones.is_empty() {
-            return Ok(to_hits(inner.graph.search(&q, k, ef.max(k))));
+            return Ok(to_hits(inner.graph.search(&q, k, ef)));
         }
         // Over-fetch and drop rejected ids: cheap when few are rejected (tombstones stay
         // under the compaction ratio). Only when that comes up short, fall back to

@@ -10,11 +10,47 @@
 //! fell well below vector search alone (MRR@10 0.802 against 0.864), while the convex
 //! combination is flat between vector weights 0.75 and 0.9; [`VECTOR_WEIGHT`] = 0.8 sits
 //! inside that plateau and keeps the most room for exact-term matches.
+//!
+//! Two rules keep exact terms from being lost: a query whose words are rare in the company
+//! (the keyword search found fewer chunks than it asked for) weighs the keyword list at
+//! [`RARE_KEYWORD_WEIGHT`], and the best keyword match always stays in the top k
+//! ([`top_k_keeping`]).
 
 use std::collections::HashMap;
 
 /// Weight of the vector list in hybrid search; the keyword list gets the rest.
 pub const VECTOR_WEIGHT: f64 = 0.8;
+
+/// Weight of the keyword list when the query's words are rare in the company: the keyword
+/// search listed every chunk holding any of them (fewer than it asked for). A match on a
+/// part number, an invoice id or a name is then the strongest signal there is, and must not
+/// sink below mediocre vector neighbours of near-duplicate text.
+pub const RARE_KEYWORD_WEIGHT: f64 = 0.5;
+
+/// The keyword list's weight for a keyword search that returned `found` chunks when asked
+/// for `asked`.
+pub fn keyword_weight(found: usize, asked: usize) -> f64 {
+    if found < asked {
+        RARE_KEYWORD_WEIGHT
+    } else {
+        1.0 - VECTOR_WEIGHT
+    }
+}
+
+/// Cuts `fused` to `k`, keeping `must` (the best keyword match) among them: when fusion
+/// ranked it below `k`, it takes the last place. An exact-term match is never dropped.
+pub fn top_k_keeping(mut fused: Vec<(i64, f64)>, must: Option<i64>, k: usize) -> Vec<(i64, f64)> {
+    if let Some(id) = must
+        && k > 0
+        && let Some(pos) = fused.iter().position(|f| f.0 == id)
+        && pos >= k
+    {
+        let kept = fused.remove(pos);
+        fused.insert(k - 1, kept);
+    }
+    fused.truncate(k);
+    fused
+}
 
 /// Fuses `(list, weight)` pairs of `(id, score)` lists (higher score better, best first)
 /// into one `(id, fused score)` list, best first. Ties are broken by the best single rank
@@ -62,6 +98,22 @@ mod tests {
         for ((_, got), want) in fused.iter().zip(expected) {
             assert!((got - want).abs() < 1e-12, "{fused:?}");
         }
+    }
+
+    #[test]
+    fn the_best_keyword_match_is_never_cut() {
+        let fused: Vec<(i64, f64)> = (1..=30).map(|i| (i, 1.0 / i as f64)).collect();
+        let top = top_k_keeping(fused.clone(), Some(25), 10);
+        assert_eq!(top.len(), 10);
+        assert_eq!(top[9].0, 25);
+        assert_eq!(top[..9], fused[..9]);
+        // Already in: nothing moves. Absent or none: a plain cut.
+        assert_eq!(top_k_keeping(fused.clone(), Some(3), 10), fused[..10]);
+        assert_eq!(top_k_keeping(fused.clone(), Some(99), 10), fused[..10]);
+        assert_eq!(top_k_keeping(fused.clone(), None, 5), fused[..5]);
+        assert!(top_k_keeping(fused, Some(1), 0).is_empty());
+        assert_eq!(keyword_weight(3, 40), RARE_KEYWORD_WEIGHT);
+        assert_eq!(keyword_weight(40, 40), 1.0 - VECTOR_WEIGHT);
     }
 
     #[test]

@@ -171,12 +171,16 @@ const STOPWORDS: &[&str] = &[
     "yourselves",
 ];
 
-/// `query` without English stopwords, or unchanged when nothing else is left (a query of
-/// only stopwords still means something, and non-English text passes through).
+/// `query` without the words that say nothing about what is sought ("how", "I", "the"): a
+/// whitespace-separated token goes when every word in it is a stopword, so a code such as
+/// `ERR_CONN_RESET` stays whole. The query as it is when nothing else would be left.
 pub fn without_stopwords(query: &str) -> std::borrow::Cow<'_, str> {
     let kept: Vec<&str> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && STOPWORDS.binary_search(&w.to_lowercase().as_str()).is_err())
+        .split_whitespace()
+        .map(|token| token.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|token| {
+            words(token).any(|w| STOPWORDS.binary_search(&w.to_lowercase().as_str()).is_err())
+        })
         .collect();
     if kept.is_empty() {
         query.into()
@@ -185,22 +189,42 @@ pub fn without_stopwords(query: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The words of `text`: its runs of letters and digits.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
 /// Turns free text into a safe FTS5 query: its words, quoted, OR-ed together (BM25 then
-/// ranks chunks with more of the words higher). `None` when the input has no word at all,
-/// in which case there is nothing to search for.
+/// ranks chunks with more of the words higher), and for a token made of several words
+/// (`INV-2024-08817`, `ERR_CONN_RESET`, `user@example.com`) also the phrase of them, so the
+/// chunk holding the code itself ranks above chunks that merely share its parts. `None`
+/// when the input has no word at all, in which case there is nothing to search for.
 pub fn sanitize_fts_query(input: &str) -> Option<String> {
     let mut seen = HashSet::new();
-    let terms: Vec<String> = input
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && w.chars().count() <= MAX_TERM_CHARS)
-        .map(str::to_lowercase)
-        .filter(|w| seen.insert(w.clone()))
-        .take(MAX_TERMS)
-        // Words hold only letters and digits, so wrapping them in quotes is enough: there
-        // is no quote inside to escape, and inside a string `OR` or `NEAR` is just a word.
-        .map(|w| format!("\"{w}\""))
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" OR "))
+    let mut terms: Vec<String> = Vec::new();
+    for token in input.split_whitespace() {
+        let parts: Vec<String> = words(token)
+            .filter(|w| w.chars().count() <= MAX_TERM_CHARS)
+            .map(str::to_lowercase)
+            .collect();
+        let phrase = (parts.len() > 1).then(|| parts.join(" "));
+        for term in parts.into_iter().chain(phrase) {
+            if terms.len() < MAX_TERMS && seen.insert(term.clone()) {
+                terms.push(term);
+            }
+        }
+    }
+    // Terms hold only letters, digits and spaces, so wrapping them in quotes is enough:
+    // there is no quote inside to escape, and inside a string `OR` or `NEAR` is just a
+    // word (and several words are a phrase).
+    (!terms.is_empty()).then(|| {
+        terms
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    })
 }
 
 /// The `k` best chunks for `query` by BM25 as `(chunk id, score)`, best first; the score
@@ -275,8 +299,8 @@ mod tests {
         assert_eq!(
             sanitize_fts_query("Revenue AND \"growth\" NEAR(x y) col:val pre* -not"),
             Some(
-                "\"revenue\" OR \"and\" OR \"growth\" OR \"near\" OR \"x\" OR \"y\" OR \
-                 \"col\" OR \"val\" OR \"pre\" OR \"not\""
+                "\"revenue\" OR \"and\" OR \"growth\" OR \"near\" OR \"x\" OR \"near x\" OR \
+                 \"y\" OR \"col\" OR \"val\" OR \"col val\" OR \"pre\" OR \"not\""
                     .into()
             )
         );

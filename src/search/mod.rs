@@ -127,11 +127,13 @@ pub fn rank(
                 }
                 Err(e) => return Err(e),
             };
+            let keyword = fusion::keyword_weight(words.len(), depth);
             let lists = [
-                (vectors.as_slice(), fusion::VECTOR_WEIGHT),
-                (words.as_slice(), 1.0 - fusion::VECTOR_WEIGHT),
+                (vectors.as_slice(), 1.0 - keyword),
+                (words.as_slice(), keyword),
             ];
-            Ok(fusion::convex(&lists).into_iter().take(k).collect())
+            let best_word = words.first().map(|w| w.0);
+            Ok(fusion::top_k_keeping(fusion::convex(&lists), best_word, k))
         }
     }
 }

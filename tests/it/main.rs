@@ -15,6 +15,7 @@ mod cli_migrate_all_apply;
 mod company_users;
 mod conversations;
 mod documents;
+mod exact_terms;
 mod extract;
 mod health;
 mod helpers;
