@@ -58,6 +58,11 @@ impl Error {
         }
     }
 
+    /// The request does not say (or no longer proves) who is asking.
+    pub fn unauthorized(message: &str) -> Self {
+        Error::Unauthorized(message.to_string())
+    }
+
     pub fn not_found(what: &str) -> Self {
         Error::NotFound(format!("{what} not found"))
     }
@@ -168,5 +173,32 @@ impl From<TenantError> for Error {
 impl From<tokio::task::JoinError> for Error {
     fn from(err: tokio::task::JoinError) -> Self {
         Error::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenant::usage_writer::WriteError;
+
+    #[test]
+    fn a_busy_or_full_usage_writer_is_overload_or_full_disk_not_a_bug() {
+        assert!(matches!(
+            Error::from(WriteError::Busy),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(WriteError::Full),
+            Error::StorageFull(_)
+        ));
+        assert!(matches!(
+            Error::from(WriteError::Failed("x".into())),
+            Error::Internal(_)
+        ));
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(Error::from(busy), Error::Unavailable(_)));
     }
 }

@@ -14,23 +14,21 @@ use crate::error::Error;
 use crate::identity::Actor;
 use crate::tenant::{self, TenantCtx};
 
-fn unauthorized(message: &str) -> Error {
-    Error::Unauthorized(message.to_string())
-}
-
 /// Authenticates the request from its bearer token.
 async fn actor_of(app: &AppState, parts: &Parts) -> Result<Actor, Error> {
     let header = parts
         .headers
         .get(AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing Authorization: Bearer token"))?;
+        .ok_or_else(|| Error::unauthorized("missing Authorization: Bearer token"))?;
     let token = header
         .to_str()
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| unauthorized("the Authorization header must be \"Bearer <token>\""))?;
+        .ok_or_else(|| {
+            Error::unauthorized("the Authorization header must be \"Bearer <token>\"")
+        })?;
     crate::service::sessions::authenticate(app, token).await
 }
 

@@ -368,4 +368,28 @@ mod tests {
                 .is_empty()
         );
     }
+
+    #[test]
+    fn a_code_ranks_its_own_chunk_above_chunks_sharing_its_parts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(tmp.path().join("c.db")).unwrap();
+        migrate(&mut conn, MigrationSet::Company).unwrap();
+        use crate::store::company::testdb;
+        let doc = testdb::document(&conn);
+        // Chunks 1 and 2 hold every part of the code, more often, but not the code itself.
+        let ids = testdb::chunks(
+            &conn,
+            doc,
+            &[
+                "reset err conn: the err log shows a conn reset, then conn err, reset err",
+                "reset the conn after an err; conn err reset conn, err reset",
+                "the job failed with ERR_CONN_RESET at noon",
+            ],
+            None,
+        );
+        for query in ["ERR_CONN_RESET", "what is ERR_CONN_RESET?"] {
+            let top = keyword_search(&conn, &without_stopwords(query), 3, None).unwrap();
+            assert_eq!(top[0].0, ids[2], "{query}: {top:?}");
+        }
+    }
 }

@@ -206,10 +206,6 @@ pub async fn change_password(
     Ok(())
 }
 
-fn unauthorized(message: &str) -> Error {
-    Error::Unauthorized(message.to_string())
-}
-
 /// Who `token` (an access token) authenticates: the user, role and company rows from
 /// primary.db (both active), reused from the principal cache for a moment. A deactivation,
 /// a role change or an ended session takes effect on the next request through this
@@ -218,7 +214,7 @@ pub async fn authenticate(app: &AppState, token: &str) -> Result<Actor, Error> {
     let claims = app
         .keys
         .verify(token)
-        .ok_or_else(|| unauthorized("invalid or expired token"))?;
+        .ok_or_else(|| Error::unauthorized("invalid or expired token"))?;
     let loaded = match app.principals.get(&claims.sub, &claims.sid) {
         Some(loaded) => loaded,
         None => {
@@ -227,22 +223,22 @@ pub async fn authenticate(app: &AppState, token: &str) -> Result<Actor, Error> {
             let principal = app
                 .read_primary(move |conn| Ok(users::principal(conn, &sub, &sid)?))
                 .await?
-                .ok_or_else(|| unauthorized("invalid or expired token"))?;
+                .ok_or_else(|| Error::unauthorized("invalid or expired token"))?;
             app.principals
                 .insert(&claims.sub, &claims.sid, generation, principal)
         }
     };
     let principal = &loaded.principal;
     if !principal.is_active {
-        return Err(unauthorized("this account is deactivated"));
+        return Err(Error::unauthorized("this account is deactivated"));
     }
     // Logout, a password change or "end all sessions" ended this token's session.
     if !principal.session_live {
-        return Err(unauthorized("this session has ended; log in again"));
+        return Err(Error::unauthorized("this session has ended; log in again"));
     }
     // A token minted for another company (the user was moved) is no longer valid.
     if principal.company_uuid.as_deref() != claims.company.as_deref() {
-        return Err(unauthorized("invalid or expired token"));
+        return Err(Error::unauthorized("invalid or expired token"));
     }
     if principal.company_usable == Some(false) {
         return Err(Error::company_inactive());
