@@ -21,7 +21,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
-    /// Embedder that produced the vectors ("all-minilm-l6-v2", "lexical-hash-v1", …).
+    /// Embedder that produced the vectors ("all-minilm-l6-v2", "lexical-hash-v2", …).
     pub embedder_id: String,
     pub dimensions: usize,
     /// Points in the graph, tombstoned ones included.
