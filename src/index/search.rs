@@ -10,6 +10,20 @@ use crate::embed::normalize;
 
 /// A walk's breadth is at least this many times the results asked for.
 const WALK_EF_PER_RESULT: usize = 4;
+/// A walk's breadth grows by this much for each doubling of the graph past
+/// [`WALK_EF_FROM`] points: at a fixed breadth recall falls as a graph grows.
+const WALK_EF_PER_DOUBLING: usize = 64;
+/// Graphs up to this size are walked at the caller's breadth (larger ones are too, but
+/// wider; with Silo's defaults graphs this small are scored exhaustively instead).
+const WALK_EF_FROM: usize = 50_000;
+
+/// The breadth of a walk for `k` results over a graph of `points`: the caller's `ef`, at
+/// least 4·k, plus [`WALK_EF_PER_DOUBLING`] per doubling past [`WALK_EF_FROM`] (100,000
+/// points: +64, 400,000: +192).
+pub fn walk_ef(ef: usize, k: usize, points: usize) -> usize {
+    let doublings = (points as f64 / WALK_EF_FROM as f64).log2().max(0.0).ceil() as usize;
+    ef.max(k * WALK_EF_PER_RESULT) + doublings * WALK_EF_PER_DOUBLING
+}
 
 impl VectorIndex {
     /// The `k` nearest live chunks to `query` as `(chunk id, cosine similarity)`, best
@@ -58,8 +72,9 @@ impl VectorIndex {
                 .take(k)
                 .collect()
         };
-        // A walk: wider for a longer list, so asking for more never finds fewer.
-        let ef = ef.max(k * WALK_EF_PER_RESULT);
+        // A walk: wider for a longer list, so asking for more never finds fewer, and wider
+        // for a larger graph.
+        let ef = walk_ef(ef, k, inner.ids.len());
         if filter.is_none() && inner.tombstones.is_empty() {
             return Ok(to_hits(inner.graph.search(&q, k, ef)));
         }
@@ -79,5 +94,21 @@ impl VectorIndex {
             ef.max(k),
             Some(&keep),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk_ef;
+
+    #[test]
+    fn a_walk_widens_with_the_list_and_the_graph() {
+        assert_eq!(walk_ef(64, 10, 1_000), 64);
+        assert_eq!(walk_ef(64, 40, 1_000), 160);
+        assert_eq!(walk_ef(64, 10, 50_000), 64);
+        assert_eq!(walk_ef(64, 10, 50_001), 128);
+        assert_eq!(walk_ef(64, 10, 100_000), 128);
+        assert_eq!(walk_ef(64, 10, 400_000), 256);
+        assert_eq!(walk_ef(64, 100, 1_000_000), 400 + 5 * 64);
     }
 }

@@ -227,6 +227,41 @@ pub fn sanitize_fts_query(input: &str) -> Option<String> {
     })
 }
 
+/// The codes of `query` as FTS5 phrases: tokens of several words (`INV-2024-08817`,
+/// `ERR_CONN_RESET`) or one word of letters and digits (`SKU300007X`, `A4`). A code names
+/// one thing; plain words and bare numbers do not.
+fn codes(query: &str) -> Vec<String> {
+    query
+        .split_whitespace()
+        .filter_map(|token| {
+            let parts: Vec<String> = words(token)
+                .filter(|w| w.chars().count() <= MAX_TERM_CHARS)
+                .map(str::to_lowercase)
+                .collect();
+            let mixed = |w: &String| {
+                w.chars().any(|c| c.is_numeric()) && w.chars().any(|c| c.is_alphabetic())
+            };
+            (parts.len() > 1 || parts.first().is_some_and(mixed))
+                .then(|| format!("\"{}\"", parts.join(" ")))
+        })
+        .take(MAX_TERMS)
+        .collect()
+}
+
+/// Whether `query` holds a code that fewer than `limit` chunks of the company contain:
+/// then the chunks holding it are what is sought, however common the query's other words.
+/// Counted over the whole company, not a caller's filter, so a narrow filter alone does not
+/// make a code rare.
+pub fn has_rare_code(conn: &Connection, query: &str, limit: usize) -> rusqlite::Result<bool> {
+    for code in codes(query) {
+        let n = crate::store::company::chunks::fts_count_upto(conn, &code, limit)?;
+        if n > 0 && n < limit {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The `k` best chunks for `query` by BM25 as `(chunk id, score)`, best first; the score
 /// is `-bm25()`, so higher is better. `allowed` restricts hits to those document ids.
 pub fn keyword_search(
@@ -290,6 +325,20 @@ mod tests {
             None,
         );
         (tmp, conn)
+    }
+
+    #[test]
+    fn codes_are_several_words_or_letters_with_digits() {
+        assert_eq!(
+            codes("status of INV-2024-08817, SKU300007X and 2024 (ERR_CONN_RESET)"),
+            ["\"inv 2024 08817\"", "\"sku300007x\"", "\"err conn reset\""]
+        );
+        assert!(codes("how do I delete Python 3").is_empty());
+        let (_tmp, conn) = db();
+        // "q-revenue" is in no chunk: absent is not rare (nothing would be lifted).
+        assert!(!has_rare_code(&conn, "revenue q-revenue", 10).unwrap());
+        assert!(has_rare_code(&conn, "costs: a-NEAR miss", 10).unwrap());
+        assert!(!has_rare_code(&conn, "costs: a-NEAR miss", 1).unwrap());
     }
 
     #[test]

@@ -127,7 +127,8 @@ pub fn rank(
                 }
                 Err(e) => return Err(e),
             };
-            let keyword = fusion::keyword_weight(words.len(), depth);
+            let rare = words.len() < depth || keyword::has_rare_code(conn, req.query, depth)?;
+            let keyword = fusion::keyword_weight(rare);
             let lists = [
                 (vectors.as_slice(), 1.0 - keyword),
                 (words.as_slice(), keyword),

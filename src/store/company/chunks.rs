@@ -203,6 +203,17 @@ pub fn fts_match(
     }
 }
 
+/// How many chunks match the FTS5 query `fts`, counted up to `limit` (the scan stops
+/// there, so a common word costs no more than a rare one).
+pub fn fts_count_upto(conn: &Connection, fts: &str, limit: usize) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "SELECT count(*) FROM (SELECT rowid FROM document_chunks_fts
+          WHERE document_chunks_fts MATCH ?1 LIMIT ?2)",
+    )?
+    .query_row(params![fts, limit as i64], |r| r.get::<_, i64>(0))
+    .map(|n| n as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
