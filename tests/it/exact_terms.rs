@@ -1,8 +1,13 @@
 //! Search that never misses an exact term: 5,200 near-duplicate chunks, each holding one
-//! unique code, name or word; every one is found by keyword and hybrid search.
+//! unique code, name or word; every one is found by keyword, vector and hybrid search,
+//! with the built-in lexical embedder and with the local MiniLM model.
 
+#[path = "../../examples/common/near_duplicates.rs"]
+mod near_duplicates;
+
+use near_duplicates::{term, text};
 use rusqlite::Connection;
-use silo::embed::{Embedder, LexicalEmbedder};
+use silo::embed::{Embedder, EmbedderConfig, EmbedderKind, LexicalEmbedder, select_embedder};
 use silo::index::VectorIndex;
 use silo::search::{SearchMode, SearchRequest, rank};
 use silo::store::company::embeddings;
@@ -11,88 +16,40 @@ use silo::store::db::migrations::{MigrationSet, migrate};
 const CHUNKS: usize = 5_200;
 const K: usize = 20;
 
-/// The unique term of chunk `i`: an invoice id, an error code, a SKU, a made-up surname or
-/// a plain word, in turn.
-fn term(i: usize) -> String {
-    match i % 5 {
-        0 => format!("INV-2024-{:05}", 10_000 + i),
-        1 => format!("ERR_QUEUE_{}", base26(i)),
-        2 => format!("SKU{:06}X", 300_000 + i * 7),
-        3 => format!("{}son", capitalised(&base26(i))),
-        _ => format!("zeph{}", base26(i)),
-    }
-}
-
-fn base26(mut n: usize) -> String {
-    let mut s = String::new();
-    loop {
-        s.insert(0, (b'a' + (n % 26) as u8) as char);
-        n /= 26;
-        if n == 0 {
-            return s;
-        }
-    }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-/// Near-duplicate text around the term: four templates, the same words everywhere else.
-fn text(i: usize) -> String {
-    let t = term(i);
-    match i % 4 {
-        0 => format!(
-            "Maintenance of the cooling system at the north plant, reference {t}, was completed on schedule."
-        ),
-        1 => format!(
-            "The cooling system maintenance at the north plant is tracked under {t} and completed on schedule."
-        ),
-        2 => format!(
-            "Reference {t}: maintenance of the north plant cooling system, completed on schedule by the site team."
-        ),
-        _ => format!(
-            "North plant cooling system maintenance, completed on schedule; see {t} for the report."
-        ),
-    }
-}
-
-fn setup() -> (tempfile::TempDir, Connection, VectorIndex) {
+fn setup(embedder: &dyn Embedder) -> (tempfile::TempDir, Connection, VectorIndex) {
     let tmp = tempfile::tempdir().unwrap();
     let mut conn = Connection::open(tmp.path().join("company.db")).unwrap();
     migrate(&mut conn, MigrationSet::Company).unwrap();
     let tx = conn.transaction().unwrap();
-    for i in 0..CHUNKS {
-        tx.execute(
-            "INSERT INTO documents (uuid, filename, file_path, scope, uploaded_by)
-             VALUES (?1, ?1, ?1, 'company', 'u')",
-            [format!("d{i}")],
-        )
-        .unwrap();
-        let doc = tx.last_insert_rowid();
-        let content = text(i);
-        tx.execute(
-            "INSERT INTO document_chunks (uuid, document_id, content, chunk_index)
-             VALUES (?1, ?2, ?3, 0)",
-            rusqlite::params![format!("c{i}"), doc, content],
-        )
-        .unwrap();
-        let v = LexicalEmbedder
-            .embed(&[content.as_str()])
-            .unwrap()
-            .remove(0);
-        embeddings::set_embeddings(&tx, LexicalEmbedder.id(), &[(tx.last_insert_rowid(), v)])
+    let texts: Vec<String> = (0..CHUNKS).map(text).collect();
+    for batch in texts.chunks(64) {
+        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let vectors = embedder.embed(&refs).unwrap();
+        let mut rows = Vec::new();
+        for (content, v) in batch.iter().zip(vectors) {
+            tx.execute(
+                "INSERT INTO documents (uuid, filename, file_path, scope, uploaded_by)
+                 VALUES (?1, ?1, ?1, 'company', 'u')",
+                [content],
+            )
             .unwrap();
+            let doc = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO document_chunks (uuid, document_id, content, chunk_index)
+                 VALUES (?2, ?1, ?2, 0)",
+                rusqlite::params![doc, content],
+            )
+            .unwrap();
+            rows.push((tx.last_insert_rowid(), v));
+        }
+        embeddings::set_embeddings(&tx, embedder.id(), &rows).unwrap();
     }
     tx.commit().unwrap();
     let index = VectorIndex::open_or_rebuild(
         &tmp.path().join("vectors"),
         &conn,
-        LexicalEmbedder.id(),
-        LexicalEmbedder.dimensions(),
+        embedder.id(),
+        embedder.dimensions(),
     )
     .unwrap();
     (tmp, conn, index)
@@ -103,6 +60,7 @@ fn setup() -> (tempfile::TempDir, Connection, VectorIndex) {
 fn misses(
     conn: &Connection,
     index: &VectorIndex,
+    embedder: &dyn Embedder,
     mode: SearchMode,
     step: usize,
 ) -> (Vec<String>, usize) {
@@ -115,7 +73,7 @@ fn misses(
             mode,
             allowed: None,
         };
-        let ranked = rank(conn, Some(index), &LexicalEmbedder, req).unwrap();
+        let ranked = rank(conn, Some(index), embedder, req).unwrap();
         // Chunk rowids are 1-based in insertion order.
         match ranked.iter().position(|r| r.0 == i as i64 + 1) {
             Some(0) => first += 1,
@@ -126,27 +84,83 @@ fn misses(
     (missed, first)
 }
 
-#[test]
-fn every_unique_term_is_found_by_keyword_and_hybrid_search() {
-    let (_tmp, conn, index) = setup();
+/// Searches each `(mode, step, least share found in the top K, least share ranked first)`
+/// (shares in %) and asserts both.
+fn check(embedder: &dyn Embedder, runs: &[(SearchMode, usize, usize, usize)]) {
+    let t = std::time::Instant::now();
+    let (_tmp, conn, index) = setup(embedder);
+    eprintln!("setup {:?}", t.elapsed());
     // Up to `exhaustive_max` (50,000) chunks vector search scores every chunk.
     assert!(index.is_exhaustive());
-    // Every term by keyword; hybrid (which also scores every vector, slow in a debug
-    // build) on every 13th, 400 terms spread over all five kinds and four templates.
-    for (mode, step) in [(SearchMode::Keyword, 1), (SearchMode::Hybrid, 13)] {
-        let (missed, first) = misses(&conn, &index, mode, step);
+    for &(mode, step, least_found, least_first) in runs {
+        let t = std::time::Instant::now();
+        let (missed, first) = misses(&conn, &index, embedder, mode, step);
+        eprintln!(
+            "{} {mode:?} step {step}: {} missed, {first} first, {:?}",
+            embedder.id(),
+            missed.len(),
+            t.elapsed()
+        );
         let asked = CHUNKS.div_ceil(step);
         assert!(
-            missed.is_empty(),
-            "{mode:?} missed {} of {asked} terms in its top {K}: {:?}",
+            (asked - missed.len()) * 100 >= asked * least_found,
+            "{} {mode:?} missed {} of {asked} terms in its top {K}: {:?}",
+            embedder.id(),
             missed.len(),
             &missed[..missed.len().min(10)]
         );
-        // Recall@1 (measured: keyword 5,196 of 5,200, hybrid 394 of 400): the rest share a
-        // part (a year, a number) with neighbours of a shorter template ranked above.
         assert!(
-            first * 100 >= asked * 97,
-            "{mode:?}: first for {first} of {asked}"
+            first * 100 >= asked * least_first,
+            "{} {mode:?}: first for {first} of {asked}",
+            embedder.id()
         );
     }
+}
+
+// Every term by keyword; vector and hybrid (which score every vector, slow in a debug
+// build) on every 13th: 400 terms spread over all five kinds and four templates. The
+// release benchmark (scripts/bench_exact_terms.py) asks every term, at up to 50,000 chunks.
+// Recall@1 measured: keyword 5,196 of 5,200, lexical vector 5,177 of 5,200 (all terms, in a
+// release build); the rest share a part (a year, a number) with neighbours of a shorter
+// template ranked above.
+
+#[test]
+fn every_unique_term_is_found_with_the_lexical_embedder() {
+    check(
+        &LexicalEmbedder,
+        &[
+            (SearchMode::Keyword, 1, 100, 97),
+            (SearchMode::Vector, 13, 100, 97),
+            (SearchMode::Hybrid, 13, 100, 97),
+        ],
+    );
+}
+
+#[test]
+fn every_unique_term_is_found_with_the_local_model() {
+    let config = EmbedderConfig {
+        kind: EmbedderKind::Minilm,
+        model_dir: Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2"),
+        ),
+        ..Default::default()
+    };
+    let Ok(minilm) = select_embedder(std::path::Path::new("/nonexistent"), &config) else {
+        assert!(
+            std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
+            "the local model is missing"
+        );
+        eprintln!("model not fetched: run scripts/fetch_model.sh");
+        return;
+    };
+    // MiniLM embeds meaning: texts that differ only in a code come out nearly the same,
+    // so vector search alone finds about half of the codes (216 of 400 in the top 20) and
+    // hybrid search is what finds them all.
+    check(
+        minilm.as_ref(),
+        &[
+            (SearchMode::Vector, 13, 45, 25),
+            (SearchMode::Hybrid, 13, 100, 97),
+        ],
+    );
 }
