@@ -42,15 +42,24 @@ pub fn keyword_weight(rare: bool) -> f64 {
 }
 
 /// Cuts `fused` to `k`, keeping `must` (the best keyword match) among them: when fusion
-/// ranked it below `k`, it takes the last place. An exact-term match is never dropped.
+/// ranked it below `k`, or left it out, it takes the last place (with the score of the
+/// result it displaces). An exact-term match is never dropped.
 pub fn top_k_keeping(mut fused: Vec<(i64, f64)>, must: Option<i64>, k: usize) -> Vec<(i64, f64)> {
     if let Some(id) = must
         && k > 0
-        && let Some(pos) = fused.iter().position(|f| f.0 == id)
-        && pos >= k
     {
-        let kept = fused.remove(pos);
-        fused.insert(k - 1, kept);
+        match fused.iter().position(|f| f.0 == id) {
+            Some(pos) if pos < k => {}
+            Some(pos) => {
+                let kept = fused.remove(pos);
+                fused.insert(k - 1, kept);
+            }
+            None => {
+                let at = (k - 1).min(fused.len());
+                let score = fused.get(at).map_or(0.0, |f| f.1);
+                fused.insert(at, (id, score));
+            }
+        }
     }
     fused.truncate(k);
     fused
@@ -111,9 +120,16 @@ mod tests {
         assert_eq!(top.len(), 10);
         assert_eq!(top[9].0, 25);
         assert_eq!(top[..9], fused[..9]);
-        // Already in: nothing moves. Absent or none: a plain cut.
+        // Already in: nothing moves. Left out of both lists: it takes the last place.
         assert_eq!(top_k_keeping(fused.clone(), Some(3), 10), fused[..10]);
-        assert_eq!(top_k_keeping(fused.clone(), Some(99), 10), fused[..10]);
+        let top = top_k_keeping(fused.clone(), Some(99), 10);
+        assert_eq!(top[..9], fused[..9]);
+        assert_eq!(top[9], (99, fused[9].1));
+        assert_eq!(
+            top_k_keeping(vec![(1, 0.5)], Some(99), 10),
+            [(1, 0.5), (99, 0.0)]
+        );
+        // None: a plain cut.
         assert_eq!(top_k_keeping(fused.clone(), None, 5), fused[..5]);
         assert!(top_k_keeping(fused, Some(1), 0).is_empty());
         assert_eq!(keyword_weight(true), RARE_KEYWORD_WEIGHT);
