@@ -18,6 +18,12 @@ use super::{EmbedError, Embedder};
 /// Identifier recorded with indexes built from these vectors. Change it whenever the
 /// tokenising, stemming or hashing below changes: old vectors would no longer match.
 pub const LEXICAL_ID: &str = "lexical-hash-v2";
+/// Whether `id` names an earlier version of this embedder: its vectors can be replaced by
+/// this one's even where a real model's must not be (with the fallback standing in).
+pub fn is_older_version(id: &str) -> bool {
+    id.starts_with("lexical-hash-") && id != LEXICAL_ID
+}
+
 /// Same width as all-MiniLM-L6-v2, so switching embedders does not change index layout.
 pub const LEXICAL_DIMS: usize = 384;
 

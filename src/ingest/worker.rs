@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{pipeline, reindex_job, uploads};
-use crate::embed::Embedder;
+use crate::embed::{Embedder, lexical};
 use crate::index::{VECTORS_DIR, manifest::Manifest};
 use crate::pricing::PriceTable;
 use crate::store::company::jobs;
@@ -212,18 +212,18 @@ impl IngestWorker {
     }
 
     /// Whether the company's saved index was built by another embedder than the worker's
-    /// (and automatic reindexing is on): its chunks then need embedding again.
+    /// and may be replaced: always with automatic reindexing on, and without it only when
+    /// it is an earlier version of the lexical embedder (an upgrade replaces nothing better).
     async fn embedder_changed(&self, company_dir: &std::path::Path) -> Result<bool, TenantError> {
         let Some(embedder) = self.inner.embedder.clone() else {
             return Ok(false);
         };
-        if !self.inner.options.auto_reindex {
-            return Ok(false);
-        }
+        let auto = self.inner.options.auto_reindex;
         let dir = company_dir.join(VECTORS_DIR);
         let manifest = tokio::task::spawn_blocking(move || Manifest::read(&dir)).await?;
         Ok(manifest.ok().flatten().is_some_and(|m| {
-            m.embedder_id != embedder.id() || m.dimensions != embedder.dimensions()
+            let changed = m.embedder_id != embedder.id() || m.dimensions != embedder.dimensions();
+            changed && (auto || lexical::is_older_version(&m.embedder_id))
         }))
     }
 

@@ -527,3 +527,61 @@ async fn reindex_moves_a_company_to_another_embedder() {
     // A question with no word in common with the answer: only a semantic model finds it.
     assert_eq!(hits[0].document_id, revenue_id, "{hits:?}");
 }
+
+/// With automatic reindexing off (the lexical fallback standing in for a missing model), a
+/// company whose saved index is an earlier version of the lexical embedder is still moved
+/// to the current one at start-up (nothing better is replaced); one whose index a model
+/// built is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_lexical_index_is_upgraded_even_with_automatic_reindexing_off() {
+    let test = TestApp::spawn_with(|o| o.workspace.auto_reindex = false).await;
+    let older = company(&test, "Older lexical").await;
+    let model = company(&test, "Model").await;
+    for (c, id) in [(&older, "lexical-hash-v1"), (&model, "all-minilm-l6-v2")] {
+        ingest_tides(&test, &c.analyst).await;
+        save_index(&test, c.key).await;
+        // As if the vectors and the saved index came from that embedder.
+        in_company(&test, c.key, move |conn| {
+            Ok::<_, Error>(conn.execute("UPDATE document_chunks SET embedding_model = ?1", [id])?)
+        })
+        .await;
+        let dir = test
+            .app
+            .registry
+            .get(c.key)
+            .await
+            .unwrap()
+            .dir()
+            .join("vectors");
+        let path = dir.join("manifest.json");
+        let mut manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        manifest["embedder_id"] = json!(id);
+        std::fs::write(&path, manifest.to_string()).unwrap();
+    }
+    wait_idle(&test.app.ingest).await;
+    assert_eq!(test.app.registry.clear_idle(), 2);
+    let options = WorkerOptions {
+        auto_reindex: false,
+        ..WorkerOptions::default()
+    };
+    let worker = IngestWorker::new(
+        test.app.registry.clone(),
+        Some(Arc::new(LexicalEmbedder)),
+        options,
+    );
+    for c in [&older, &model] {
+        worker.recover_company(c.key).await.unwrap();
+    }
+    wait_idle(&worker).await;
+    assert_eq!(
+        chunk_models(&test, older.key).await,
+        vec![(Some(LexicalEmbedder.id().into()), 1)]
+    );
+    assert_eq!(reindex_jobs(&test, older.key).await.len(), 1);
+    assert_eq!(
+        chunk_models(&test, model.key).await,
+        vec![(Some("all-minilm-l6-v2".into()), 1)]
+    );
+    assert!(reindex_jobs(&test, model.key).await.is_empty());
+}
