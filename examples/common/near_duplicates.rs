@@ -7,7 +7,7 @@
 pub fn term(i: usize) -> String {
     match i % 5 {
         0 => format!("INV-2024-{:05}", 10_000 + i),
-        1 => format!("ERR_QUEUE_{}", base26(i)),
+        1 => format!("ERR_QUEUE_{}", base26(i).to_uppercase()),
         2 => format!("SKU{:06}X", 300_000 + i * 7),
         3 => format!("{}son", capitalised(&base26(i))),
         _ => format!("zeph{}", base26(i)),
