@@ -48,10 +48,11 @@ impl Default for IndexParams {
             ef_construction: 200,
             compact_ratio: 0.2,
             compact_min: 32,
-            // ~18 ns a 384-d point: ~0.9 ms at the limit, and exact. Past a few thousand
-            // near-duplicate chunks a walk at ef 64 misses neighbours (15 % of unique terms
-            // at 10,868 chunks), so up to here vector search scores every chunk; the copy
-            // of the vectors costs ~1.6 KB a point beside the graph's ~4.3 KB.
+            // Past a few thousand near-duplicate chunks a walk at ef 64 misses neighbours
+            // (15 % of unique terms at 10,868 chunks), so up to here vector search scores
+            // every chunk; the copy of the vectors costs ~1.6 KB a point beside the graph's
+            // ~4.3 KB. Exact, but bound by memory bandwidth: a scan reads 1.5 kB a point,
+            // ~24 ms at the limit on the 2-core machine (examples/bench_search.rs).
             exhaustive_max: 50_000,
         }
     }
