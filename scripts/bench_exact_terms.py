@@ -31,10 +31,10 @@ Uses $SILO_BIN when set, else `cargo build --release` and target/release/silo; t
 from $SILO_MODEL_DIR, else data/models/all-minilm-l6-v2 (fetched by scripts/fetch_model.sh).
 """
 
-import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_retrieval import ADMIN, MODES, PASSWORD, USER, Api, model_dir, percentile, silo_binary
+from bench_retrieval import MODES, model_dir, percentile, silo_binary, start_company, stop
 
 FIRST = ("Maria Anna John Peter Laura James Sofia Daniel Elena Thomas Olga Kenji Aisha Pedro "
          "Ingrid Tomasz Chloe Mateo Yuki Omar Hannah Lucas Fatima Ivan Grace Noah Leila Samuel "
@@ -113,31 +113,9 @@ def main():
     binary, models = silo_binary(), model_dir()
 
     tmp = tempfile.mkdtemp(prefix="silo-bench-exact-")
-    env = {**os.environ, "SILO_DATA_DIR": os.path.join(tmp, "data"), "SILO_MODEL_DIR": models,
-           "SILO_EMBEDDER": "minilm", "SILO_LISTEN": f"127.0.0.1:{args.port}",
-           "SILO_ADMIN_EMAIL": ADMIN, "SILO_ADMIN_PASSWORD": PASSWORD,
-           "SILO_ACCESS_TOKEN_TTL": "86400", "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-    server_log = open(os.path.join(tmp, "server.log"), "w")
-    server = subprocess.Popen([binary, "serve"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
-    api = Api(args.port)
+    server, server_log, api = start_company(binary, models, args.port, tmp, "Exact Terms Bench")
     report = []
     try:
-        for _ in range(300):
-            if server.poll() is not None:
-                sys.exit(f"silo serve exited with {server.returncode}; see {server_log.name}")
-            try:
-                if api.request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                api.conn = None
-            time.sleep(0.1)
-        api.token = api.json("POST", "/api/auth/login", {"email": ADMIN, "password": PASSWORD})["access_token"]
-        company = api.json("POST", "/api/admin/companies", {"name": "Exact Terms Bench"})
-        api.json("POST", "/api/admin/users", {"email": USER, "password": PASSWORD, "role": "admin",
-                                              "company_id": company["id"]})
-        api.token = None
-        api.token = api.json("POST", "/api/auth/login", {"email": USER, "password": PASSWORD})["access_token"]
-
         terms, doc_ids = [], []
         for size in sizes:
             t0, before = time.monotonic(), len(terms)
@@ -179,12 +157,7 @@ def main():
                 print(f"{r['size']:>6} {r['mode']:<8} {r['form']:<9}{r['recall_at_1']:>7.3f}{r['recall_at_k']:>7.3f}"
                       f"{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        server_log.close()
+        stop(server, server_log)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

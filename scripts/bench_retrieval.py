@@ -423,6 +423,50 @@ def dump_lists(api, questions, names, pages, depth, k, path):
         json.dump({"meta": meta, "questions": out}, f, indent=1)
 
 
+def start_company(binary, models, port, tmp, name):
+    """Starts `silo serve` with the MiniLM embedder on a fresh data directory in `tmp`, waits
+    until it answers, creates company `name` with a company admin, and returns the server,
+    its log file and an Api logged in as that admin."""
+    env = {**os.environ, "SILO_DATA_DIR": os.path.join(tmp, "data"), "SILO_MODEL_DIR": models,
+           "SILO_EMBEDDER": "minilm", "SILO_LISTEN": f"127.0.0.1:{port}",
+           "SILO_ADMIN_EMAIL": ADMIN, "SILO_ADMIN_PASSWORD": PASSWORD,
+           "SILO_ACCESS_TOKEN_TTL": "86400", "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+    server_log = open(os.path.join(tmp, "server.log"), "w")
+    server = subprocess.Popen([binary, "serve"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
+    api = Api(port)
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                sys.exit(f"silo serve exited with {server.returncode}; see {server_log.name}")
+            try:
+                if api.request("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                api.conn = None
+            time.sleep(0.1)
+        else:
+            sys.exit(f"silo serve did not answer on port {port}")
+        api.token = api.json("POST", "/api/auth/login", {"email": ADMIN, "password": PASSWORD})["access_token"]
+        company = api.json("POST", "/api/admin/companies", {"name": name})
+        api.json("POST", "/api/admin/users", {"email": USER, "password": PASSWORD, "role": "admin",
+                                              "company_id": company["id"]})
+        api.token = None
+        api.token = api.json("POST", "/api/auth/login", {"email": USER, "password": PASSWORD})["access_token"]
+    except BaseException:
+        stop(server, server_log)
+        raise
+    return server, server_log, api
+
+
+def stop(server, server_log):
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    server_log.close()
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
@@ -456,32 +500,8 @@ def main():
     binary, models = silo_binary(), model_dir()
 
     tmp = tempfile.mkdtemp(prefix="silo-bench-retrieval-")
-    env = {**os.environ, "SILO_DATA_DIR": os.path.join(tmp, "data"), "SILO_MODEL_DIR": models,
-           "SILO_EMBEDDER": "minilm", "SILO_LISTEN": f"127.0.0.1:{args.port}",
-           "SILO_ADMIN_EMAIL": ADMIN, "SILO_ADMIN_PASSWORD": PASSWORD,
-           "SILO_ACCESS_TOKEN_TTL": "86400", "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-    server_log = open(os.path.join(tmp, "server.log"), "w")
-    server = subprocess.Popen([binary, "serve"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
-    api = Api(args.port)
+    server, server_log, api = start_company(binary, models, args.port, tmp, "Retrieval Bench")
     try:
-        for _ in range(300):
-            if server.poll() is not None:
-                sys.exit(f"silo serve exited with {server.returncode}; see {server_log.name}")
-            try:
-                if api.request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                api.conn = None
-            time.sleep(0.1)
-        else:
-            sys.exit(f"silo serve did not answer on port {args.port}")
-        api.token = api.json("POST", "/api/auth/login", {"email": ADMIN, "password": PASSWORD})["access_token"]
-        company = api.json("POST", "/api/admin/companies", {"name": "Retrieval Bench"})
-        api.json("POST", "/api/admin/users", {"email": USER, "password": PASSWORD, "role": "admin",
-                                              "company_id": company["id"]})
-        api.token = None
-        api.token = api.json("POST", "/api/auth/login", {"email": USER, "password": PASSWORD})["access_token"]
-
         t0 = time.monotonic()
         doc_ids = [api.upload(name + ".txt", name, answer) for name, _, answer in entries]
         statuses, chunks = wait_until_processed(api, doc_ids, log)
@@ -543,12 +563,7 @@ def main():
                 print(f"{mode:<9}{r['mrr_at_k']:>8.3f}{r['recall_at_1']:>7.3f}{r['recall_at_k']:>7.3f}"
                       f"{lat['mean']:>9.1f}{lat['p50']:>8.1f}{lat['p95']:>8.1f}")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        server_log.close()
+        stop(server, server_log)
         if args.keep:
             log(f"data directory kept: {tmp}")
         else:

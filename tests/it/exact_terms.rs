@@ -7,7 +7,7 @@ mod near_duplicates;
 
 use near_duplicates::{term, text};
 use rusqlite::Connection;
-use silo::embed::{Embedder, EmbedderConfig, EmbedderKind, LexicalEmbedder, select_embedder};
+use silo::embed::{Embedder, LexicalEmbedder};
 use silo::index::VectorIndex;
 use silo::search::{SearchMode, SearchRequest, rank};
 use silo::store::company::embeddings;
@@ -138,19 +138,7 @@ fn every_unique_term_is_found_with_the_lexical_embedder() {
 
 #[test]
 fn every_unique_term_is_found_with_the_local_model() {
-    let config = EmbedderConfig {
-        kind: EmbedderKind::Minilm,
-        model_dir: Some(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2"),
-        ),
-        ..Default::default()
-    };
-    let Ok(minilm) = select_embedder(std::path::Path::new("/nonexistent"), &config) else {
-        assert!(
-            std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
-            "the local model is missing"
-        );
-        eprintln!("model not fetched: run scripts/fetch_model.sh");
+    let Some(minilm) = crate::helpers::local_model() else {
         return;
     };
     // MiniLM embeds meaning: texts that differ only in a code come out nearly the same,

@@ -448,22 +448,9 @@ async fn a_refusing_or_unavailable_embedder_neither_stalls_nor_storms() {
 /// new model; semantic search then works with it. Uses the real local model.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reindex_moves_a_company_to_another_embedder() {
-    use silo::embed::{EmbedderConfig, EmbedderKind, select_embedder};
     use silo::index::reembed as reindex;
     use silo::search::{self, SearchMode, SearchRequest};
-    let model_dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2");
-    let config = EmbedderConfig {
-        kind: EmbedderKind::Minilm,
-        model_dir: Some(model_dir),
-        ..Default::default()
-    };
-    let Ok(minilm) = select_embedder(std::path::Path::new("/nonexistent"), &config) else {
-        assert!(
-            std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
-            "the local model is missing"
-        );
-        eprintln!("model not fetched: run scripts/fetch_model.sh");
+    let Some(minilm) = crate::helpers::local_model() else {
         return;
     };
     let test = TestApp::spawn().await;

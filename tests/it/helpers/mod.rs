@@ -464,3 +464,25 @@ pub async fn vector_titles(test: &TestApp, token: &str, query: &str) -> Vec<Stri
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     titles(&r.body)
 }
+
+/// The real local MiniLM model, or `None` (with a note) when its files were not fetched;
+/// with SILO_REQUIRE_MODEL set (as the test script sets it) a missing model fails instead.
+pub fn local_model() -> Option<std::sync::Arc<dyn silo::embed::Embedder>> {
+    use silo::embed::{EmbedderConfig, EmbedderKind, select_embedder};
+    let config = EmbedderConfig {
+        kind: EmbedderKind::Minilm,
+        model_dir: Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/models/all-minilm-l6-v2"),
+        ),
+        ..Default::default()
+    };
+    let model = select_embedder(std::path::Path::new("/nonexistent"), &config).ok();
+    if model.is_none() {
+        assert!(
+            std::env::var_os("SILO_REQUIRE_MODEL").is_none(),
+            "the local model is missing"
+        );
+        eprintln!("model not fetched: run scripts/fetch_model.sh");
+    }
+    model
+}
