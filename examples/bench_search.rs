@@ -22,10 +22,9 @@ use rusqlite::Connection;
 use silo::embed::{EmbedError, Embedder, LexicalEmbedder};
 use silo::index::VectorIndex;
 use silo::search::{self, SearchMode, SearchRequest};
-use silo::store::company::embeddings;
 use silo::store::db::migrations::{MigrationSet, migrate};
 
-use near_duplicates::{term, text};
+use near_duplicates::term;
 
 /// Answers with vectors computed beforehand, so the timing excludes embedding.
 struct Precomputed(HashMap<String, Vec<f32>>);
@@ -63,23 +62,7 @@ fn main() -> anyhow::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     migrate(&mut conn, MigrationSet::Company)?;
     let t = Instant::now();
-    let tx = conn.transaction()?;
-    for i in 0..n {
-        let content = text(i);
-        tx.execute(
-            "INSERT INTO documents (uuid, filename, file_path, scope, uploaded_by)
-             VALUES (?1, ?1, ?1, 'company', 'u')",
-            [format!("d{i}")],
-        )?;
-        tx.execute(
-            "INSERT INTO document_chunks (uuid, document_id, content, chunk_index)
-             VALUES (?1, ?2, ?3, 0)",
-            rusqlite::params![format!("c{i}"), tx.last_insert_rowid(), content],
-        )?;
-        let v = LexicalEmbedder.embed(&[content.as_str()])?.remove(0);
-        embeddings::set_embeddings(&tx, LexicalEmbedder.id(), &[(tx.last_insert_rowid(), v)])?;
-    }
-    tx.commit()?;
+    near_duplicates::store(&mut conn, n, &LexicalEmbedder)?;
     eprintln!("{n} chunks stored in {:.1} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let index = VectorIndex::open_or_rebuild(

@@ -50,3 +50,36 @@ fn capitalised(s: &str) -> String {
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
 }
+
+/// Stores chunks `0..n` of the corpus in a migrated company database, one document each,
+/// with `embedder`'s vectors (embedded 64 at a time). Chunk `i` has rowid `i + 1` and the
+/// UUID `c{i}`.
+pub fn store(
+    conn: &mut rusqlite::Connection,
+    n: usize,
+    embedder: &dyn silo::embed::Embedder,
+) -> anyhow::Result<()> {
+    let tx = conn.transaction()?;
+    let texts: Vec<String> = (0..n).map(text).collect();
+    for (b, batch) in texts.chunks(64).enumerate() {
+        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let mut rows = Vec::new();
+        for (j, (content, v)) in batch.iter().zip(embedder.embed(&refs)?).enumerate() {
+            let i = b * 64 + j;
+            tx.execute(
+                "INSERT INTO documents (uuid, filename, file_path, scope, uploaded_by)
+                 VALUES (?1, ?1, ?1, 'company', 'u')",
+                [format!("d{i}")],
+            )?;
+            tx.execute(
+                "INSERT INTO document_chunks (uuid, document_id, content, chunk_index)
+                 VALUES (?1, ?2, ?3, 0)",
+                rusqlite::params![format!("c{i}"), tx.last_insert_rowid(), content],
+            )?;
+            rows.push((tx.last_insert_rowid(), v));
+        }
+        silo::store::company::embeddings::set_embeddings(&tx, embedder.id(), &rows)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -5,12 +5,11 @@
 #[path = "../../examples/common/near_duplicates.rs"]
 mod near_duplicates;
 
-use near_duplicates::{term, text};
+use near_duplicates::term;
 use rusqlite::Connection;
 use silo::embed::{Embedder, LexicalEmbedder};
 use silo::index::VectorIndex;
 use silo::search::{SearchMode, SearchRequest, rank};
-use silo::store::company::embeddings;
 use silo::store::db::migrations::{MigrationSet, migrate};
 
 const CHUNKS: usize = 5_200;
@@ -20,31 +19,7 @@ fn setup(embedder: &dyn Embedder) -> (tempfile::TempDir, Connection, VectorIndex
     let tmp = tempfile::tempdir().unwrap();
     let mut conn = Connection::open(tmp.path().join("company.db")).unwrap();
     migrate(&mut conn, MigrationSet::Company).unwrap();
-    let tx = conn.transaction().unwrap();
-    let texts: Vec<String> = (0..CHUNKS).map(text).collect();
-    for batch in texts.chunks(64) {
-        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-        let vectors = embedder.embed(&refs).unwrap();
-        let mut rows = Vec::new();
-        for (content, v) in batch.iter().zip(vectors) {
-            tx.execute(
-                "INSERT INTO documents (uuid, filename, file_path, scope, uploaded_by)
-                 VALUES (?1, ?1, ?1, 'company', 'u')",
-                [content],
-            )
-            .unwrap();
-            let doc = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO document_chunks (uuid, document_id, content, chunk_index)
-                 VALUES (?2, ?1, ?2, 0)",
-                rusqlite::params![doc, content],
-            )
-            .unwrap();
-            rows.push((tx.last_insert_rowid(), v));
-        }
-        embeddings::set_embeddings(&tx, embedder.id(), &rows).unwrap();
-    }
-    tx.commit().unwrap();
+    near_duplicates::store(&mut conn, CHUNKS, embedder).unwrap();
     let index = VectorIndex::open_or_rebuild(
         &tmp.path().join("vectors"),
         &conn,
