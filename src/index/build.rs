@@ -1,13 +1,14 @@
 //! Building graphs: from a dump (checked against the manifest first) or from the
 //! embeddings stored in SQLite, in parallel batches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use hnsw_rs::prelude::Hnsw;
 use rusqlite::Connection;
 
 use super::distance::DistUnitCosine;
+use super::exact::ExactVectors;
 use super::manifest::{FORMAT_VERSION, Manifest};
 use super::vector_index::IndexParams;
 use super::{Graph, IndexError, dump};
@@ -54,9 +55,6 @@ pub(super) fn try_load(
     Ok(Some(graph))
 }
 
-/// A graph's vectors by chunk id, kept beside small graphs for exhaustive search.
-pub(super) type Vectors = HashMap<i64, Box<[f32]>>;
-
 /// The chunk ids in a graph, and its vectors when it has at most `keep_vectors_up_to`
 /// points. Only for a graph no other thread uses yet: hnsw_rs's point iterator re-takes a
 /// layer's read lock per step and deadlocks against a concurrent insert (and it panics on
@@ -64,16 +62,17 @@ pub(super) type Vectors = HashMap<i64, Box<[f32]>>;
 pub(super) fn graph_contents(
     graph: &Graph,
     keep_vectors_up_to: usize,
-) -> (HashSet<i64>, Option<Vectors>) {
+    dims: usize,
+) -> (HashSet<i64>, Option<ExactVectors>) {
     let n = graph.get_nb_point();
     let mut ids = HashSet::with_capacity(n);
-    let mut vectors = (n <= keep_vectors_up_to).then(|| HashMap::with_capacity(n));
+    let mut vectors = (n <= keep_vectors_up_to).then(|| ExactVectors::with_capacity(dims, n));
     if n > 0 {
         for point in graph.get_point_indexation() {
             let id = point.get_origin_id() as i64;
             ids.insert(id);
             if let Some(v) = vectors.as_mut() {
-                v.insert(id, point.get_v().into());
+                v.push(id, point.get_v());
             }
         }
     }

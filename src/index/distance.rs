@@ -66,6 +66,51 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
+/// The dot product of `query` with each row of `rows` (rows as long as `query`, one after
+/// the other), appended to `out`: the first pass of an exhaustive search over 8-bit
+/// vectors. AVX2 when the CPU has it, as for [`dot`].
+pub fn dot_i8_rows(query: &[i8], rows: &[i8], out: &mut Vec<i32>) {
+    if query.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { dot_i8_rows_avx2(query, rows, out) };
+        }
+    }
+    dot_i8_rows_portable(query, rows, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_rows_avx2(query: &[i8], rows: &[i8], out: &mut Vec<i32>) {
+    dot_i8_rows_portable(query, rows, out)
+}
+
+#[inline(always)]
+fn dot_i8_rows_portable(query: &[i8], rows: &[i8], out: &mut Vec<i32>) {
+    const LANES: usize = 32;
+    for row in rows.chunks_exact(query.len()) {
+        // Products of two numbers within ±127 fit in i16; pairs of them are summed into
+        // i32 lanes, which the compiler turns into multiply-add instructions.
+        let mut acc = [0i32; LANES];
+        let mut cq = query.chunks_exact(LANES);
+        let mut cr = row.chunks_exact(LANES);
+        for (x, y) in (&mut cq).zip(&mut cr) {
+            for i in 0..LANES {
+                acc[i] += i32::from(i16::from(x[i]) * i16::from(y[i]));
+            }
+        }
+        let mut sum: i32 = acc.iter().sum();
+        for (x, y) in cq.remainder().iter().zip(cr.remainder()) {
+            sum += i32::from(*x) * i32::from(*y);
+        }
+        out.push(sum);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +123,31 @@ mod tests {
             let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
             let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
             assert!((dot(&a, &b) - naive).abs() < 1e-4, "len {len}");
+        }
+    }
+
+    #[test]
+    fn integer_rows_match_naive_for_odd_lengths() {
+        for len in [1, 7, 32, 33, 384, 385] {
+            let q: Vec<i8> = (0..len)
+                .map(|i| ((i * 37) % 255) as i32 - 127)
+                .map(|x| x as i8)
+                .collect();
+            let rows: Vec<i8> = (0..len * 3)
+                .map(|i| (((i * 11) % 255) as i32 - 127) as i8)
+                .collect();
+            let mut out = Vec::new();
+            dot_i8_rows(&q, &rows, &mut out);
+            let naive: Vec<i32> = rows
+                .chunks(len)
+                .map(|r| {
+                    q.iter()
+                        .zip(r)
+                        .map(|(a, b)| i32::from(*a) * i32::from(*b))
+                        .sum()
+                })
+                .collect();
+            assert_eq!(out, naive, "len {len}");
         }
     }
 

@@ -13,14 +13,16 @@
 //! - [`reembed`]: moving a company's chunks to another embedder.
 //! - [`distance`]: the fast cosine distance on unit vectors the graph is built with.
 //! - [`manifest`]: the commit point of a dump and the checksums of its files.
-//! - `vector_index`, `search`, `build`, `dump`: the in-memory index, searching it,
-//!   building graphs, atomic dumps.
+//! - `vector_index`, `search`, `exact`, `build`, `dump`: the in-memory index, searching
+//!   it (walking the graph, or scoring every point of a small one), building graphs,
+//!   atomic dumps.
 //!
 //! The SQL it runs lives in `store::company::embeddings`.
 
 mod build;
 pub mod distance;
 mod dump;
+mod exact;
 pub mod hooks;
 pub mod lifecycle;
 pub mod manifest;

@@ -1,10 +1,9 @@
 //! Searching the graph: nearest live chunks, with tombstones and a caller's filter.
 //!
-//! Small graphs are scored exhaustively, from the vectors kept beside them, instead of
-//! walked: exact (an HNSW graph can leave a point with no incoming link, unreachable by any
-//! walk), and at that size no slower.
+//! Small graphs are scored exhaustively, from the vectors kept beside them (`exact`),
+//! instead of walked: exact (an HNSW graph can leave a point with no incoming link,
+//! unreachable by any walk), and at that size no slower.
 
-use super::distance::dot;
 use super::{IndexError, VectorIndex};
 use crate::embed::normalize;
 
@@ -49,20 +48,11 @@ impl VectorIndex {
         let inner = self.inner.read().expect("index lock");
         let accept = |id: i64| !inner.tombstones.contains(&id) && filter.is_none_or(|f| f(id));
         if let Some(exact) = &inner.exact {
-            let mut scored: Vec<(i64, f32)> = exact
-                .iter()
-                .filter(|(id, _)| accept(**id))
-                .map(|(id, v)| (*id, dot(&q, v)))
-                .collect();
-            let best_first =
-                |a: &(i64, f32), b: &(i64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-            // Only the k best need ordering: select them, then sort those.
-            if scored.len() > k {
-                scored.select_nth_unstable_by(k - 1, best_first);
-                scored.truncate(k);
-            }
-            scored.sort_by(best_first);
-            return Ok(scored);
+            return Ok(if filter.is_none() && inner.tombstones.is_empty() {
+                exact.search(&q, k, None)
+            } else {
+                exact.search(&q, k, Some(&accept))
+            });
         }
         let to_hits = |found: Vec<hnsw_rs::prelude::Neighbour>| -> Vec<(i64, f32)> {
             found

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 use super::build::{
-    REBUILD_BATCH, Vectors, build_from_sqlite, graph_contents, insert_batch, new_graph, try_load,
+    REBUILD_BATCH, build_from_sqlite, graph_contents, insert_batch, new_graph, try_load,
 };
+use super::exact::ExactVectors;
 use super::manifest::Manifest;
 use super::{Graph, IndexError, dump};
 use crate::embed::normalize;
@@ -98,7 +99,7 @@ pub(super) struct Inner {
     /// The normalised vectors of a graph of at most `exhaustive_max` points, searched
     /// exhaustively (exact: a walk can miss a point left without incoming links). Dropped
     /// when the graph outgrows the limit.
-    pub(super) exact: Option<Vectors>,
+    pub(super) exact: Option<ExactVectors>,
 }
 
 /// One company's vector index. Share it as `Arc<VectorIndex>`; all methods take `&self`.
@@ -167,7 +168,7 @@ impl VectorIndex {
             Some(g) => g,
             None => build_from_sqlite(conn, embedder_id, dims, &params)?.0,
         };
-        let (ids, exact) = graph_contents(&graph, params.exhaustive_max);
+        let (ids, exact) = graph_contents(&graph, params.exhaustive_max, dims);
         let max_chunk_id = ids.iter().copied().max().unwrap_or(0);
         let mut index = VectorIndex {
             dir: dir.to_path_buf(),
@@ -336,7 +337,7 @@ impl VectorIndex {
             inner.ids.insert(id);
             inner.max_chunk_id = inner.max_chunk_id.max(id);
             if let Some(exact) = inner.exact.as_mut() {
-                exact.insert(id, v.into());
+                exact.push(id, &v);
             }
         }
         self.update_approx(&guard);
@@ -401,7 +402,7 @@ impl VectorIndex {
         let revived: HashSet<i64> = self.inner.read().expect("index lock").revived.clone();
         let (graph, _skipped) =
             build_from_sqlite(conn, &self.embedder_id, self.dims, &self.params)?;
-        let (ids, exact) = graph_contents(&graph, self.params.exhaustive_max);
+        let (ids, exact) = graph_contents(&graph, self.params.exhaustive_max, self.dims);
         let mut guard = self.inner.write().expect("index lock");
         let inner = &mut *guard;
         inner.max_chunk_id = ids.iter().copied().max().unwrap_or(0);
@@ -543,7 +544,7 @@ impl VectorIndex {
         let exact = inner
             .exact
             .as_ref()
-            .map_or(0, |e| e.len() * (self.dims * 4 + 48));
+            .map_or(0, |e| e.len() * ExactVectors::bytes_per_point(self.dims));
         let bytes = inner.ids.len() * per_point + inner.tombstones.len() * 16 + exact;
         self.approx.store(bytes, Ordering::Relaxed);
     }
