@@ -201,6 +201,12 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 /// chunk holding the code itself ranks above chunks that merely share its parts. `None`
 /// when the input has no word at all, in which case there is nothing to search for.
 pub fn sanitize_fts_query(input: &str) -> Option<String> {
+    let terms = fts_terms(input);
+    (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+/// The quoted terms of [`sanitize_fts_query`], first occurrence first.
+fn fts_terms(input: &str) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut terms: Vec<String> = Vec::new();
     for token in input.split_whitespace() {
@@ -218,13 +224,75 @@ pub fn sanitize_fts_query(input: &str) -> Option<String> {
     // Terms hold only letters, digits and spaces, so wrapping them in quotes is enough:
     // there is no quote inside to escape, and inside a string `OR` or `NEAR` is just a
     // word (and several words are a phrase).
-    (!terms.is_empty()).then(|| {
-        terms
-            .iter()
-            .map(|t| format!("\"{t}\""))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    })
+    terms.into_iter().map(|t| format!("\"{t}\"")).collect()
+}
+
+/// A term is common when at least 1/`COMMON_SHARE` of the company's chunks hold it (2 %)…
+const COMMON_SHARE: i64 = 50;
+/// …and at least this many.
+pub const COMMON_MIN_CHUNKS: i64 = 1_000;
+
+/// Which terms are common in one company, each counted once per search.
+///
+/// A common term is left out of a keyword query that also has a rarer one. BM25 weighs a
+/// term by its rarity: one held by 2 % of the chunks weighs at most ln 50 ≈ 3.9, one held
+/// by a single chunk of 50,000 up to 10.8, and one held by half of them nothing. But FTS5
+/// pays for every term in proportion to the chunks holding it, counting them and scoring
+/// each one (~2 µs a chunk): on 50,000 chunks that all hold "cooling" and "maintenance",
+/// a question with those words took ~120 ms, and ~0.1 ms without them. Companies with
+/// fewer than [`COMMON_MIN_CHUNKS`] chunks never leave a term out.
+pub struct TermStats<'c> {
+    conn: &'c Connection,
+    /// Chunks a term needs to be common; `None` until first needed.
+    threshold: Option<i64>,
+    common: std::collections::HashMap<String, bool>,
+}
+
+impl<'c> TermStats<'c> {
+    pub fn new(conn: &'c Connection) -> TermStats<'c> {
+        TermStats {
+            conn,
+            threshold: None,
+            common: Default::default(),
+        }
+    }
+
+    fn is_common(&mut self, term: &str) -> rusqlite::Result<bool> {
+        if let Some(known) = self.common.get(term) {
+            return Ok(*known);
+        }
+        let threshold = match self.threshold {
+            Some(t) => t,
+            None => {
+                // The highest chunk id bounds the count from above without counting.
+                let chunks = crate::store::company::chunks::max_id(self.conn)?;
+                let t = (chunks / COMMON_SHARE).max(COMMON_MIN_CHUNKS);
+                *self.threshold.insert(if chunks < COMMON_MIN_CHUNKS { i64::MAX } else { t })
+            }
+        };
+        let common = threshold != i64::MAX
+            && crate::store::company::chunks::fts_count_upto(self.conn, term, threshold as usize)?
+                as i64
+                >= threshold;
+        self.common.insert(term.to_string(), common);
+        Ok(common)
+    }
+
+    /// `terms` without the common ones, unless all are common. True in the second place
+    /// when some were left out.
+    fn informative(&mut self, terms: Vec<String>) -> rusqlite::Result<(Vec<String>, bool)> {
+        let mut kept = Vec::with_capacity(terms.len());
+        for t in &terms {
+            if !self.is_common(t)? {
+                kept.push(t.clone());
+            }
+        }
+        Ok(if kept.is_empty() || kept.len() == terms.len() {
+            (terms, false)
+        } else {
+            (kept, true)
+        })
+    }
 }
 
 /// The codes of `query` as FTS5 phrases: tokens with a digit among letters
@@ -266,6 +334,16 @@ pub fn has_rare_code(conn: &Connection, query: &str, limit: usize) -> rusqlite::
     Ok(false)
 }
 
+/// What a keyword search found.
+#[derive(Debug, Default)]
+pub struct KeywordHits {
+    /// `(chunk id, -bm25)`, best first.
+    pub hits: Vec<(i64, f64)>,
+    /// Whether common terms were left out ([`TermStats`]): then fewer hits than asked for
+    /// does not mean every chunk holding a query word was listed.
+    pub pruned: bool,
+}
+
 /// The `k` best chunks for `query` by BM25 as `(chunk id, score)`, best first; the score
 /// is `-bm25()`, so higher is better. `allowed` restricts hits to those document ids.
 pub fn keyword_search(
@@ -274,13 +352,23 @@ pub fn keyword_search(
     k: usize,
     allowed: Option<&HashSet<i64>>,
 ) -> rusqlite::Result<Vec<(i64, f64)>> {
-    let Some(fts) = sanitize_fts_query(query) else {
-        return Ok(Vec::new());
-    };
-    if k == 0 || allowed.is_some_and(HashSet::is_empty) {
-        return Ok(Vec::new());
+    Ok(keyword_search_with(&mut TermStats::new(conn), query, k, allowed)?.hits)
+}
+
+/// [`keyword_search`] with term counts shared between the searches of one request.
+pub fn keyword_search_with(
+    stats: &mut TermStats<'_>,
+    query: &str,
+    k: usize,
+    allowed: Option<&HashSet<i64>>,
+) -> rusqlite::Result<KeywordHits> {
+    let terms = fts_terms(query);
+    if terms.is_empty() || k == 0 || allowed.is_some_and(HashSet::is_empty) {
+        return Ok(KeywordHits::default());
     }
-    crate::store::company::chunks::fts_match(conn, &fts, k, allowed)
+    let (terms, pruned) = stats.informative(terms)?;
+    let hits = crate::store::company::chunks::fts_match(stats.conn, &terms.join(" OR "), k, allowed)?;
+    Ok(KeywordHits { hits, pruned })
 }
 
 #[cfg(test)]
@@ -420,6 +508,50 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn common_terms_are_left_out_when_a_rarer_one_is_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(tmp.path().join("c.db")).unwrap();
+        migrate(&mut conn, MigrationSet::Company).unwrap();
+        use crate::store::company::testdb;
+        let doc = testdb::document(&conn);
+        let texts: Vec<String> = (0..1_200)
+            .map(|i| match i {
+                5 => "the cooling report names zephyr twice: zephyr".to_string(),
+                700 => "the cooling report names zephyr once".to_string(),
+                // "pump" is in 1,078 of 1,200 chunks: common.
+                i if i % 10 != 0 => format!("the cooling pump report number {i}"),
+                i => format!("the cooling report number {i}"),
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ids = testdb::chunks(&conn, doc, &refs, None);
+        let mut stats = TermStats::new(&conn);
+        let found = keyword_search_with(&mut stats, "the cooling pump zephyr", 10, None).unwrap();
+        assert!(found.pruned);
+        assert_eq!(
+            found.hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+            [ids[5], ids[700]]
+        );
+        // Only common terms: all are kept, or nothing would be found.
+        let found = keyword_search_with(&mut stats, "the cooling pump", 10, None).unwrap();
+        assert!(!found.pruned);
+        assert_eq!(found.hits.len(), 10);
+        // A rarer common-looking term stays: "number" is in 1,198 chunks, "twice" in one.
+        let found = keyword_search_with(&mut stats, "number twice", 10, None).unwrap();
+        assert!(found.pruned);
+        assert_eq!(found.hits.iter().map(|h| h.0).collect::<Vec<_>>(), [ids[5]]);
+    }
+
+    #[test]
+    fn a_small_company_never_leaves_a_term_out() {
+        let (_tmp, conn) = db();
+        let mut stats = TermStats::new(&conn);
+        let found = keyword_search_with(&mut stats, "the revenue", 10, None).unwrap();
+        assert!(!found.pruned);
+        assert_eq!(found.hits.len(), 4);
     }
 
     #[test]

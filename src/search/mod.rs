@@ -33,6 +33,8 @@ pub const DEFAULT_EF: usize = 64;
 /// Each list fused in hybrid mode is this many times longer than `k`, so a chunk ranked a
 /// little lower by one method can still be lifted by the other.
 const HYBRID_DEPTH: usize = 4;
+// A list cut short by left-out common terms must not look like "every match listed".
+const _: () = assert!((MAX_K * HYBRID_DEPTH) as i64 <= keyword::COMMON_MIN_CHUNKS);
 
 /// How to search.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,12 +104,13 @@ pub fn rank(
         let hits = vector::vector_search(conn, ix, &q, depth, DEFAULT_EF.max(depth), req.allowed)?;
         Ok(hits.into_iter().map(|(id, s)| (id, f64::from(s))).collect())
     };
+    let mut stats = keyword::TermStats::new(conn);
     match req.mode {
         SearchMode::Keyword => {
             // Without its stopwords a question matches on what it is about, not on "how"
             // and "I" (MRR@10 0.62 → 0.68 on the retrieval benchmark).
             let query = keyword::without_stopwords(req.query);
-            Ok(keyword::keyword_search(conn, &query, k, req.allowed)?)
+            Ok(keyword::keyword_search_with(&mut stats, &query, k, req.allowed)?.hits)
         }
         SearchMode::Vector => vector_ranked(k),
         SearchMode::Hybrid => {
@@ -115,7 +118,10 @@ pub fn rank(
             // With its stopwords: fused, they made no measurable difference on the retrieval
             // benchmark, and without them more questions looked rare (Python FAQ hybrid
             // MRR@10 0.877 → 0.863).
-            let words = keyword::keyword_search(conn, req.query, depth, req.allowed)?;
+            let keyword::KeywordHits {
+                hits: words,
+                pruned,
+            } = keyword::keyword_search_with(&mut stats, req.query, depth, req.allowed)?;
             if let Err(why) = &index {
                 tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
                 return Ok(words.into_iter().take(k).collect());
@@ -129,7 +135,10 @@ pub fn rank(
                 }
                 Err(e) => return Err(e),
             };
-            let rare = words.len() < depth || keyword::has_rare_code(conn, req.query, depth)?;
+            // Left-out common terms hold at least 1,000 chunks, more than any list is deep:
+            // a short list then says nothing about the query's words being rare.
+            let rare = (!pruned && words.len() < depth)
+                || keyword::has_rare_code(conn, req.query, depth)?;
             let keyword = fusion::keyword_weight(rare);
             let lists = [
                 (vectors.as_slice(), 1.0 - keyword),
@@ -142,7 +151,8 @@ pub fn rank(
             let best_word = if content == req.query {
                 words.first().map(|w| w.0)
             } else {
-                keyword::keyword_search(conn, &content, 1, req.allowed)?
+                keyword::keyword_search_with(&mut stats, &content, 1, req.allowed)?
+                    .hits
                     .first()
                     .map(|w| w.0)
             };

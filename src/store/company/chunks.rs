@@ -214,6 +214,12 @@ pub fn fts_count_upto(conn: &Connection, fts: &str, limit: usize) -> rusqlite::R
     .map(|n| n as usize)
 }
 
+/// The highest chunk id: at least the number of chunks, found without counting them.
+pub fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(id), 0) FROM document_chunks")?
+        .query_row([], |r| r.get(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
