@@ -234,63 +234,66 @@ pub const COMMON_MIN_CHUNKS: i64 = 1_000;
 
 /// Which terms are common in one company, each counted once per search.
 ///
-/// A common term is left out of a keyword query that also has a rarer one. BM25 weighs a
-/// term by its rarity: one held by 2 % of the chunks weighs at most ln 50 ≈ 3.9, one held
-/// by a single chunk of 50,000 up to 10.8, and one held by half of them nothing. But FTS5
-/// pays for every term in proportion to the chunks holding it, counting them and scoring
-/// each one (~2 µs a chunk): on 50,000 chunks that all hold "cooling" and "maintenance",
-/// a question with those words took ~120 ms, and ~0.1 ms without them. Companies with
-/// fewer than [`COMMON_MIN_CHUNKS`] chunks never leave a term out.
+/// A common term is left out of a keyword query that also has a rarer one some chunk
+/// holds. BM25 weighs a term by its rarity: one held by 2 % of the chunks weighs at most
+/// ln 50 ≈ 3.9, one held by a single chunk of 50,000 up to 10.8, and one held by half of
+/// them nothing. But FTS5 pays for every term in proportion to the chunks holding it,
+/// counting them and scoring each one (~2 µs a chunk): on 50,000 chunks that all hold
+/// "cooling" and "maintenance", a question with those words took ~120 ms, and ~0.1 ms
+/// without them. Companies with fewer than [`COMMON_MIN_CHUNKS`] chunks never leave a term
+/// out.
 pub struct TermStats<'c> {
     conn: &'c Connection,
-    /// Chunks a term needs to be common; `None` until first needed.
+    /// Chunks a term needs to be common; `None` in a small company.
     threshold: Option<i64>,
-    common: std::collections::HashMap<String, bool>,
+    /// Chunks holding a term, counted up to the threshold.
+    counts: std::collections::HashMap<String, i64>,
 }
 
 impl<'c> TermStats<'c> {
-    pub fn new(conn: &'c Connection) -> TermStats<'c> {
-        TermStats {
+    pub fn new(conn: &'c Connection) -> rusqlite::Result<TermStats<'c>> {
+        // The highest chunk id bounds the number of chunks from above without counting.
+        let chunks = crate::store::company::chunks::max_id(conn)?;
+        Ok(TermStats {
             conn,
-            threshold: None,
-            common: Default::default(),
-        }
+            threshold: (chunks >= COMMON_MIN_CHUNKS)
+                .then(|| (chunks / COMMON_SHARE).max(COMMON_MIN_CHUNKS)),
+            counts: Default::default(),
+        })
     }
 
-    fn is_common(&mut self, term: &str) -> rusqlite::Result<bool> {
-        if let Some(known) = self.common.get(term) {
-            return Ok(*known);
+    fn count(&mut self, term: &str, threshold: i64) -> rusqlite::Result<i64> {
+        if let Some(n) = self.counts.get(term) {
+            return Ok(*n);
         }
-        let threshold = match self.threshold {
-            Some(t) => t,
-            None => {
-                // The highest chunk id bounds the count from above without counting.
-                let chunks = crate::store::company::chunks::max_id(self.conn)?;
-                let t = (chunks / COMMON_SHARE).max(COMMON_MIN_CHUNKS);
-                *self.threshold.insert(if chunks < COMMON_MIN_CHUNKS { i64::MAX } else { t })
-            }
+        let n = crate::store::company::chunks::fts_count_upto(self.conn, term, threshold as usize)?
+            as i64;
+        self.counts.insert(term.to_string(), n);
+        Ok(n)
+    }
+
+    /// `terms` split into the ones to rank by and the common ones left out (empty when
+    /// nothing is left out: in a small company, when no rarer term is held by any chunk,
+    /// or when every term is common).
+    fn informative(&mut self, terms: Vec<String>) -> rusqlite::Result<(Vec<String>, Vec<String>)> {
+        let Some(threshold) = self.threshold else {
+            return Ok((terms, Vec::new()));
         };
-        let common = threshold != i64::MAX
-            && crate::store::company::chunks::fts_count_upto(self.conn, term, threshold as usize)?
-                as i64
-                >= threshold;
-        self.common.insert(term.to_string(), common);
-        Ok(common)
-    }
-
-    /// `terms` without the common ones, unless all are common. True in the second place
-    /// when some were left out.
-    fn informative(&mut self, terms: Vec<String>) -> rusqlite::Result<(Vec<String>, bool)> {
-        let mut kept = Vec::with_capacity(terms.len());
-        for t in &terms {
-            if !self.is_common(t)? {
-                kept.push(t.clone());
+        let (mut kept, mut common, mut held) = (Vec::new(), Vec::new(), false);
+        for t in terms {
+            let n = self.count(&t, threshold)?;
+            held |= n > 0 && n < threshold;
+            if n >= threshold {
+                common.push(t);
+            } else {
+                kept.push(t);
             }
         }
-        Ok(if kept.is_empty() || kept.len() == terms.len() {
-            (terms, false)
+        Ok(if held {
+            (kept, common)
         } else {
-            (kept, true)
+            kept.append(&mut common);
+            (kept, Vec::new())
         })
     }
 }
@@ -339,9 +342,19 @@ pub fn has_rare_code(conn: &Connection, query: &str, limit: usize) -> rusqlite::
 pub struct KeywordHits {
     /// `(chunk id, -bm25)`, best first.
     pub hits: Vec<(i64, f64)>,
-    /// Whether common terms were left out ([`TermStats`]): then fewer hits than asked for
-    /// does not mean every chunk holding a query word was listed.
+    /// How many of `hits`, from the first, are ranked by BM25 (the rest fill the list).
+    pub ranked: usize,
+    /// Whether common terms were left out of the ranking ([`TermStats`]). The list is then
+    /// filled up to `k` with chunks holding only common terms, unranked (score 0), so its
+    /// length says nothing about how rare the query's words are.
     pub pruned: bool,
+}
+
+impl KeywordHits {
+    /// The best chunk ranked by BM25, if any.
+    pub fn best(&self) -> Option<i64> {
+        self.hits[..self.ranked].first().map(|h| h.0)
+    }
 }
 
 /// The `k` best chunks for `query` by BM25 as `(chunk id, score)`, best first; the score
@@ -352,23 +365,41 @@ pub fn keyword_search(
     k: usize,
     allowed: Option<&HashSet<i64>>,
 ) -> rusqlite::Result<Vec<(i64, f64)>> {
-    Ok(keyword_search_with(&mut TermStats::new(conn), query, k, allowed)?.hits)
+    Ok(keyword_search_with(&mut TermStats::new(conn)?, query, k, allowed)?.hits)
 }
 
-/// [`keyword_search`] with term counts shared between the searches of one request.
+/// [`keyword_search`] with term counts shared between the searches of one request. When
+/// common terms are left out and the rarer ones fill fewer than `k` places, the rest go to
+/// chunks holding the common terms, in FTS5's order (ranking them would cost what leaving
+/// them out saves), after every ranked hit.
 pub fn keyword_search_with(
     stats: &mut TermStats<'_>,
     query: &str,
     k: usize,
     allowed: Option<&HashSet<i64>>,
 ) -> rusqlite::Result<KeywordHits> {
+    use crate::store::company::chunks;
     let terms = fts_terms(query);
     if terms.is_empty() || k == 0 || allowed.is_some_and(HashSet::is_empty) {
         return Ok(KeywordHits::default());
     }
-    let (terms, pruned) = stats.informative(terms)?;
-    let hits = crate::store::company::chunks::fts_match(stats.conn, &terms.join(" OR "), k, allowed)?;
-    Ok(KeywordHits { hits, pruned })
+    let (ranked, common) = stats.informative(terms)?;
+    let mut hits = chunks::fts_match(stats.conn, &ranked.join(" OR "), k, allowed)?;
+    let (ranked, pruned) = (hits.len(), !common.is_empty());
+    if pruned && hits.len() < k {
+        let have: HashSet<i64> = hits.iter().map(|h| h.0).collect();
+        let more = chunks::fts_unranked(stats.conn, &common.join(" OR "), k, allowed)?;
+        let fill = more
+            .into_iter()
+            .filter(|id| !have.contains(id))
+            .map(|id| (id, 0.0));
+        hits.extend(fill.take(k - have.len()));
+    }
+    Ok(KeywordHits {
+        hits,
+        ranked,
+        pruned,
+    })
 }
 
 #[cfg(test)]
@@ -528,27 +559,47 @@ mod tests {
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let ids = testdb::chunks(&conn, doc, &refs, None);
-        let mut stats = TermStats::new(&conn);
+        let mut stats = TermStats::new(&conn).unwrap();
         let found = keyword_search_with(&mut stats, "the cooling pump zephyr", 10, None).unwrap();
         assert!(found.pruned);
+        assert_eq!(found.ranked, 2);
+        assert_eq!(found.best(), Some(ids[5]));
         assert_eq!(
-            found.hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+            found.hits[..2].iter().map(|h| h.0).collect::<Vec<_>>(),
             [ids[5], ids[700]]
         );
-        // Only common terms: all are kept, or nothing would be found.
+        // The rest of the list: other chunks holding the common terms, unranked.
+        assert_eq!(found.hits.len(), 10);
+        let rest: HashSet<i64> = found.hits[2..].iter().map(|h| h.0).collect();
+        assert_eq!(rest.len(), 8);
+        assert!(!rest.contains(&ids[5]) && !rest.contains(&ids[700]));
+        assert!(found.hits[2..].iter().all(|h| h.1 == 0.0));
+        // A rarer term no chunk holds does not make the others droppable: nothing would
+        // be ranked.
+        let found = keyword_search_with(&mut stats, "the cooling pump zorblat", 10, None).unwrap();
+        assert!(!found.pruned);
+        assert_eq!(found.ranked, 10);
+        // Only common terms: all are kept.
         let found = keyword_search_with(&mut stats, "the cooling pump", 10, None).unwrap();
         assert!(!found.pruned);
-        assert_eq!(found.hits.len(), 10);
-        // A rarer common-looking term stays: "number" is in 1,198 chunks, "twice" in one.
-        let found = keyword_search_with(&mut stats, "number twice", 10, None).unwrap();
+        assert_eq!(found.ranked, 10);
+        // "number" is in 1,198 chunks, "twice" in one.
+        let found = keyword_search_with(&mut stats, "number twice", 3, None).unwrap();
         assert!(found.pruned);
-        assert_eq!(found.hits.iter().map(|h| h.0).collect::<Vec<_>>(), [ids[5]]);
+        assert_eq!((found.ranked, found.hits.len()), (1, 3));
+        assert_eq!(found.best(), Some(ids[5]));
+        // Inside a filter, fillers come from the allowed documents only.
+        let other = testdb::document(&conn);
+        let mine = testdb::chunks(&conn, other, &["a pump and a zephyr"], None);
+        let only: HashSet<i64> = [other].into();
+        let found = keyword_search_with(&mut stats, "pump zephyr", 10, Some(&only)).unwrap();
+        assert_eq!(found.hits.iter().map(|h| h.0).collect::<Vec<_>>(), mine);
     }
 
     #[test]
     fn a_small_company_never_leaves_a_term_out() {
         let (_tmp, conn) = db();
-        let mut stats = TermStats::new(&conn);
+        let mut stats = TermStats::new(&conn).unwrap();
         let found = keyword_search_with(&mut stats, "the revenue", 10, None).unwrap();
         assert!(!found.pruned);
         assert_eq!(found.hits.len(), 4);

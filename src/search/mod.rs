@@ -33,7 +33,8 @@ pub const DEFAULT_EF: usize = 64;
 /// Each list fused in hybrid mode is this many times longer than `k`, so a chunk ranked a
 /// little lower by one method can still be lifted by the other.
 const HYBRID_DEPTH: usize = 4;
-// A list cut short by left-out common terms must not look like "every match listed".
+// A common term is in more chunks than any list is deep, so a query with one is never
+// one of rare words (a list shorter than asked for).
 const _: () = assert!((MAX_K * HYBRID_DEPTH) as i64 <= keyword::COMMON_MIN_CHUNKS);
 
 /// How to search.
@@ -104,7 +105,7 @@ pub fn rank(
         let hits = vector::vector_search(conn, ix, &q, depth, DEFAULT_EF.max(depth), req.allowed)?;
         Ok(hits.into_iter().map(|(id, s)| (id, f64::from(s))).collect())
     };
-    let mut stats = keyword::TermStats::new(conn);
+    let mut stats = keyword::TermStats::new(conn)?;
     match req.mode {
         SearchMode::Keyword => {
             // Without its stopwords a question matches on what it is about, not on "how"
@@ -118,43 +119,35 @@ pub fn rank(
             // With its stopwords: fused, they made no measurable difference on the retrieval
             // benchmark, and without them more questions looked rare (Python FAQ hybrid
             // MRR@10 0.877 → 0.863).
-            let keyword::KeywordHits {
-                hits: words,
-                pruned,
-            } = keyword::keyword_search_with(&mut stats, req.query, depth, req.allowed)?;
+            let found = keyword::keyword_search_with(&mut stats, req.query, depth, req.allowed)?;
+            let words = &found.hits;
             if let Err(why) = &index {
                 tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
-                return Ok(words.into_iter().take(k).collect());
+                return Ok(words.iter().take(k).copied().collect());
             }
             let vectors = match vector_ranked(depth) {
                 Ok(v) => v,
                 // An HTTP embedder that is down should not take keyword search with it.
                 Err(SearchError::Embed(EmbedError::Unavailable(why))) => {
                     tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
-                    return Ok(words.into_iter().take(k).collect());
+                    return Ok(words.iter().take(k).copied().collect());
                 }
                 Err(e) => return Err(e),
             };
-            // Left-out common terms hold at least 1,000 chunks, more than any list is deep:
-            // a short list then says nothing about the query's words being rare.
-            let rare = (!pruned && words.len() < depth)
+            // A query with common terms left out is not one of rare words, whatever the
+            // length of its list.
+            let rare = (!found.pruned && words.len() < depth)
                 || keyword::has_rare_code(conn, req.query, depth)?;
             let keyword = fusion::keyword_weight(rare);
-            let lists = [
-                (vectors.as_slice(), 1.0 - keyword),
-                (words.as_slice(), keyword),
-            ];
+            let lists = [(vectors.as_slice(), 1.0 - keyword), (words, keyword)];
             // The match always kept is the best by the query's content words, as keyword
             // mode ranks: a stopword the query shares with a code ("we" in SKU-61038-WE)
             // must not choose it.
             let content = keyword::without_stopwords(req.query);
             let best_word = if content == req.query {
-                words.first().map(|w| w.0)
+                found.best()
             } else {
-                keyword::keyword_search_with(&mut stats, &content, 1, req.allowed)?
-                    .hits
-                    .first()
-                    .map(|w| w.0)
+                keyword::keyword_search_with(&mut stats, &content, 1, req.allowed)?.best()
             };
             Ok(fusion::top_k_keeping(fusion::convex(&lists), best_word, k))
         }

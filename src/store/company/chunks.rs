@@ -203,6 +203,37 @@ pub fn fts_match(
     }
 }
 
+/// Up to `k` chunks matching the FTS5 query `fts`, in the index's order (no ranking: this
+/// stops after `k` rows, where ranking scores every match); `allowed` as in [`fts_match`].
+pub fn fts_unranked(
+    conn: &Connection,
+    fts: &str,
+    k: usize,
+    allowed: Option<&HashSet<i64>>,
+) -> rusqlite::Result<Vec<i64>> {
+    let k = k as i64;
+    match allowed {
+        None => conn
+            .prepare_cached(
+                "SELECT rowid FROM document_chunks_fts WHERE document_chunks_fts MATCH ?1 LIMIT ?2",
+            )?
+            .query_map(params![fts, k], |r| r.get(0))?
+            .collect(),
+        Some(docs) => {
+            let docs = serde_json::to_string(&docs.iter().collect::<Vec<_>>()).expect("ids");
+            conn.prepare_cached(
+                "SELECT f.rowid FROM document_chunks_fts f
+                   JOIN document_chunks c ON c.id = f.rowid
+                  WHERE document_chunks_fts MATCH ?1
+                    AND c.document_id IN (SELECT value FROM json_each(?3))
+                  LIMIT ?2",
+            )?
+            .query_map(params![fts, k, docs], |r| r.get(0))?
+            .collect()
+        }
+    }
+}
+
 /// How many chunks match the FTS5 query `fts`, counted up to `limit` (the scan stops
 /// there, so a common word costs no more than a rare one).
 pub fn fts_count_upto(conn: &Connection, fts: &str, limit: usize) -> rusqlite::Result<usize> {
