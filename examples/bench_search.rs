@@ -10,7 +10,7 @@
 //! bare codes, half questions around a code; each query's vector is computed before the
 //! clock starts. Reported per mode: mean, p50, p95 and p99 in milliseconds, the share of
 //! queries whose chunk is in the top 10, and whether the index was scored exhaustively or
-//! walked (past 50,000 chunks: `--n 100000` measures the walk).
+//! walked (past 100,000 chunks: `--n 200000` measures the walk).
 
 #[path = "common/near_duplicates.rs"]
 mod near_duplicates;

@@ -12,8 +12,8 @@ const WALK_EF_PER_RESULT: usize = 4;
 /// A walk's breadth grows by this much for each doubling of the graph past
 /// [`WALK_EF_FROM`] points: at a fixed breadth recall falls as a graph grows.
 const WALK_EF_PER_DOUBLING: usize = 64;
-/// Graphs up to this size are walked at the caller's breadth (larger ones are too, but
-/// wider; with Silo's defaults graphs this small are scored exhaustively instead).
+/// Graphs up to this size are walked at the caller's breadth, larger ones wider (with
+/// Silo's defaults graphs of up to 100,000 points are scored exhaustively instead).
 const WALK_EF_FROM: usize = 50_000;
 
 /// The breadth of a walk for `k` results over a graph of `points`: the caller's `ef`, at

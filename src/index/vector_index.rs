@@ -51,10 +51,11 @@ impl Default for IndexParams {
             compact_min: 32,
             // Past a few thousand near-duplicate chunks a walk at ef 64 misses neighbours
             // (15 % of unique terms at 10,868 chunks), so up to here vector search scores
-            // every chunk; the copy of the vectors costs ~1.6 KB a point beside the graph's
-            // ~4.3 KB. Exact, but bound by memory bandwidth: a scan reads 1.5 kB a point,
-            // ~24 ms at the limit on the 2-core machine (examples/bench_search.rs).
-            exhaustive_max: 50_000,
+            // every chunk; the copy of the vectors (f32 and 8-bit) costs ~1.9 kB a point
+            // beside the graph's ~4.3 kB. Exact, and bound by memory bandwidth: a scan
+            // reads 384 bytes a point, ~2–4 ms at the limit on the 2-core machine
+            // (examples/bench_search.rs).
+            exhaustive_max: 100_000,
         }
     }
 }

@@ -65,7 +65,7 @@ fn check(embedder: &dyn Embedder, runs: &[(SearchMode, usize, usize, usize)]) {
     let t = std::time::Instant::now();
     let (_tmp, conn, index) = setup(embedder);
     eprintln!("setup {:?}", t.elapsed());
-    // Up to `exhaustive_max` (50,000) chunks vector search scores every chunk.
+    // Up to `exhaustive_max` (100,000) chunks vector search scores every chunk.
     assert!(index.is_exhaustive());
     for &(mode, step, least_found, least_first) in runs {
         let t = std::time::Instant::now();
