@@ -24,7 +24,6 @@ const ROUNDING_SLACK: f32 = 1e-4;
 const LEVELS: f32 = 127.0;
 
 /// Vectors kept beside a small graph, contiguous and quantised.
-#[derive(Default)]
 pub(super) struct ExactVectors {
     dims: usize,
     ids: Vec<i64>,

@@ -3,11 +3,13 @@
 //! company's [`VectorIndex`]; blocking, so callers run them on the blocking pool.
 //!
 //! - [`keyword`]: query sanitising and BM25 search.
+//! - [`common_terms`]: the terms a big company's keyword query leaves out.
 //! - [`vector`]: graph search with a document filter.
 //! - [`fusion`]: score fusion of the two lists.
 //! - [`hits`]: turning chunk ids into result rows (who may see which documents is the
 //!   store's one rule, `store::company::documents::visible_ids`).
 
+pub mod common_terms;
 pub mod fusion;
 pub mod hits;
 pub mod keyword;
@@ -105,17 +107,18 @@ pub fn rank(
         let hits = vector::vector_search(conn, ix, &q, depth, DEFAULT_EF.max(depth), req.allowed)?;
         Ok(hits.into_iter().map(|(id, s)| (id, f64::from(s))).collect())
     };
-    let mut stats = keyword::TermStats::new(conn)?;
     match req.mode {
         SearchMode::Keyword => {
             // Without its stopwords a question matches on what it is about, not on "how"
             // and "I" (MRR@10 0.62 → 0.68 on the retrieval benchmark).
             let query = keyword::without_stopwords(req.query);
+            let mut stats = keyword::TermStats::new(conn)?;
             Ok(keyword::keyword_search_with(&mut stats, &query, k, req.allowed)?.hits)
         }
         SearchMode::Vector => vector_ranked(k),
         SearchMode::Hybrid => {
             let depth = k * HYBRID_DEPTH;
+            let mut stats = keyword::TermStats::new(conn)?;
             // With its stopwords: fused, they made no measurable difference on the retrieval
             // benchmark, and without them more questions looked rare (Python FAQ hybrid
             // MRR@10 0.877 → 0.863).
