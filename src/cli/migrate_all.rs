@@ -37,6 +37,15 @@ pub struct MigrateAllArgs {
     /// Milliseconds to wait for another connection's write lock before failing a database.
     #[arg(long, default_value_t = 5000)]
     pub busy_timeout_ms: u64,
+    /// Undo an earlier run: put back, per company, the pre-migration copy this snapshot
+    /// directory holds (the run's `backup_dir`). Refuses a company written after its
+    /// migration; run it with the server stopped, then start the previous binary.
+    #[arg(long, value_name = "BACKUP_DIR", conflicts_with = "no_backup")]
+    pub rollback: Option<PathBuf>,
+    /// With --rollback: also roll back companies written after their migration, discarding
+    /// those writes (the current database is saved into a new snapshot first).
+    #[arg(long, requires = "rollback")]
+    pub force: bool,
 }
 
 /// The whole run, as printed with `--json`.
@@ -62,6 +71,9 @@ struct Summary {
 }
 
 pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
+    if args.rollback.is_some() {
+        return super::migrate_rollback::run(data, &args);
+    }
     let started = Instant::now();
     let busy_timeout = Duration::from_millis(args.busy_timeout_ms);
     let data_dir = super::operator_data_dir(data)?;
@@ -104,14 +116,14 @@ pub fn run(data: &DataOpts, args: MigrateAllArgs) -> anyhow::Result<()> {
 }
 
 /// A progress bar on a terminal; one plain line per company otherwise (logs, CI).
-struct Progress {
+pub(super) struct Progress {
     bar: Option<indicatif::ProgressBar>,
     total: usize,
     count: std::cell::Cell<usize>,
 }
 
 impl Progress {
-    fn new(total: usize) -> Self {
+    pub(super) fn new(total: usize) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             let style = indicatif::ProgressStyle::with_template(
@@ -129,45 +141,56 @@ impl Progress {
     }
 
     fn done(&self, r: &CompanyReport) {
+        let bad = matches!(r.status, Status::Failed | Status::Damaged);
+        let versions = versions(r.from_version, r.to_version);
+        self.line(
+            &r.slug,
+            r.status.as_str(),
+            &versions,
+            r.duration_ms,
+            r.error.as_deref(),
+            bad,
+        );
+    }
+
+    /// One company done: a plain line, or the bar moved on (and a line if it went `bad`).
+    pub(super) fn line(
+        &self,
+        slug: &str,
+        status: &str,
+        versions: &str,
+        ms: u64,
+        error: Option<&str>,
+        bad: bool,
+    ) {
         self.count.set(self.count.get() + 1);
         match &self.bar {
             Some(bar) => {
-                if matches!(r.status, Status::Failed | Status::Damaged) {
-                    bar.println(format!(
-                        "{}: {}: {}",
-                        r.status.as_str(),
-                        r.slug,
-                        r.error.as_deref().unwrap_or("")
-                    ));
+                if bad {
+                    bar.println(format!("{status}: {slug}: {}", error.unwrap_or("")));
                 }
                 bar.inc(1);
             }
             None => eprintln!(
-                "[{}/{}] {}: {} {} ({} ms){}",
+                "[{}/{}] {slug}: {status} {versions} ({ms} ms){}",
                 self.count.get(),
                 self.total,
-                r.slug,
-                r.status.as_str(),
-                versions(r),
-                r.duration_ms,
-                r.error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
+                error.map(|e| format!(": {e}")).unwrap_or_default()
             ),
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
 }
 
-fn versions(r: &CompanyReport) -> String {
+/// "1 → 4", with "?" for a version that could not be read.
+pub(super) fn versions(from: Option<i64>, to: Option<i64>) -> String {
     let v = |v: Option<i64>| v.map_or("?".to_string(), |v| v.to_string());
-    format!("{} → {}", v(r.from_version), v(r.to_version))
+    format!("{} → {}", v(from), v(to))
 }
 
 fn print_report(
@@ -219,7 +242,7 @@ fn print_report(
             "{:<28} {:<13} {:<9} {:>9}  {}",
             r.slug,
             r.status.as_str(),
-            versions(r),
+            versions(r.from_version, r.to_version),
             r.duration_ms,
             details
         );

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod company;
 pub mod migrate_all;
+pub mod migrate_rollback;
 pub mod reindex;
 pub mod restore;
 pub mod serve;
@@ -40,7 +41,8 @@ pub enum Command {
     /// Create user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
-    /// Migrate primary.db, then every company database (backed up first), in parallel.
+    /// Migrate primary.db, then every company database (backed up first), in parallel;
+    /// or, with --rollback, put back the copies such a run took.
     MigrateAllCompanies(migrate_all::MigrateAllArgs),
     /// Take consistent online backups of primary.db and the company databases.
     Backup(backup::BackupArgs),

@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::backup;
+use super::{backup, rollback};
 use crate::app::App;
-use crate::store::db::apply::{self, Applied};
+use crate::store::db::apply::{self, Applied, Hooks};
+use crate::store::db::fingerprint::{self, Fingerprint};
 use crate::store::db::integrity;
 use crate::store::db::migrations::{self, MigrationSet, SchemaState};
 use crate::store::primary::companies::Company;
@@ -341,21 +342,42 @@ fn run(
         return Ok(());
     }
     let runner = set.runner();
-    let mut backup_made = None;
-    let mut before_change = || -> Result<(), String> {
-        if let Some(dst) = &backup_to {
-            backup::backup_file(path, dst, opts.busy_timeout)
-                .map_err(|e| format!("backup before migrating failed: {e}"))?;
-            backup_made = Some(dst.clone());
-        }
-        Ok(())
+    let mut hooks = BackupHooks {
+        path,
+        backup_to: backup_to.as_deref(),
+        busy_timeout: opts.busy_timeout,
+        // Only a company's migration can be rolled back (see ops::rollback).
+        record: set == MigrationSet::Company,
+        before: None,
+        after: None,
+        backup_made: None,
     };
-    let outcome = apply::apply_pending_with(
-        &mut conn,
-        runner.get_migrations(),
-        set.table(),
-        &mut before_change,
-    );
+    let outcome =
+        apply::apply_pending_with(&mut conn, runner.get_migrations(), set.table(), &mut hooks);
+    let backup_made = hooks.backup_made.take();
+    if let (Ok(applied), Some(dst), Some(before), Some(after)) = (
+        &outcome,
+        &backup_made,
+        hooks.before.take(),
+        hooks.after.take(),
+    ) {
+        let record = rollback::MigrationRecord {
+            company_id: report.id.clone(),
+            slug: report.slug.clone(),
+            from_version: applied.from,
+            to_version: applied.to,
+            migrated_at: chrono::Utc::now(),
+            before,
+            after,
+        };
+        // The migration is committed: a record that cannot be written only means this
+        // company cannot be rolled back automatically, which the report says.
+        if let Err(e) = record.write(&rollback::record_file(dst)) {
+            report
+                .warnings
+                .push(format!("the rollback record could not be written: {e}"));
+        }
+    }
     report.backup = backup_made;
     let applied = outcome.map_err(|e| e.to_string())?;
     report.status = if applied.applied.is_empty() {
@@ -366,8 +388,44 @@ fn run(
     report.from_version = Some(applied.from);
     report.to_version = Some(applied.to);
     report.pending = applied.applied;
-    report.warnings = applied.warnings;
+    report.warnings.extend(applied.warnings);
     Ok(())
+}
+
+/// Backs the database up before the first migration statement and, for a company backed
+/// up, fingerprints the state before and after (what a rollback checks against).
+struct BackupHooks<'a> {
+    path: &'a Path,
+    backup_to: Option<&'a Path>,
+    busy_timeout: Duration,
+    record: bool,
+    before: Option<Fingerprint>,
+    after: Option<Fingerprint>,
+    backup_made: Option<PathBuf>,
+}
+
+impl Hooks for BackupHooks<'_> {
+    fn before_change(&mut self, tx: &rusqlite::Connection) -> Result<(), String> {
+        let Some(dst) = self.backup_to else {
+            return Ok(());
+        };
+        backup::backup_file(self.path, dst, self.busy_timeout)
+            .map_err(|e| format!("backup before migrating failed: {e}"))?;
+        self.backup_made = Some(dst.to_path_buf());
+        if self.record {
+            self.before =
+                Some(fingerprint::fingerprint(tx).map_err(|e| format!("fingerprinting: {e}"))?);
+        }
+        Ok(())
+    }
+
+    fn before_commit(&mut self, tx: &rusqlite::Connection) -> Result<(), String> {
+        if self.before.is_some() {
+            self.after =
+                Some(fingerprint::fingerprint(tx).map_err(|e| format!("fingerprinting: {e}"))?);
+        }
+        Ok(())
+    }
 }
 
 /// Copies the database to a temporary file, migrates the copy, and removes it.

@@ -6,6 +6,8 @@
 //! - [`backup`]: consistent online copies with SQLite's backup API, snapshot directories
 //!   and their rotation.
 //! - [`restore`]: checking a backup and swapping it in atomically.
+//! - [`rollback`]: undoing a company's migration from the backup it took, unless the
+//!   company was written since.
 //! - [`scrub`]: the background integrity check of every company, spread over a period.
 //! - [`workers`]: the bounded worker pool the commands fan out on.
 //!
@@ -15,6 +17,7 @@
 pub mod backup;
 pub mod migrate;
 pub mod restore;
+pub mod rollback;
 pub mod scrub;
 pub mod workers;
 

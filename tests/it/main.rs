@@ -12,6 +12,7 @@ mod cli_backup_restore;
 mod cli_company;
 mod cli_migrate_all;
 mod cli_migrate_all_apply;
+mod cli_migrate_rollback;
 mod company_users;
 mod conversations;
 mod documents;

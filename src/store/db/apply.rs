@@ -74,22 +74,40 @@ pub fn apply_pending(
     migrations: &[Migration],
     table: &str,
 ) -> Result<Applied, ApplyError> {
-    apply_pending_with(conn, migrations, table, &mut || Ok(()))
+    apply_pending_with(conn, migrations, table, &mut NoHooks)
 }
 
-/// [`apply_pending`], calling `before_change` once the write lock is held and there is
-/// something to apply, before the first statement runs. Nobody else can write in between,
-/// so a backup taken there (on another connection) is exactly the state being migrated.
-/// An error from it aborts the run with nothing changed.
+/// What a caller of [`apply_pending_with`] does at two moments of the run. Both see the
+/// database through the migrating transaction; nobody else can write in between.
+pub trait Hooks {
+    /// Once the write lock is held and there is something to apply, before the first
+    /// statement runs: a backup taken here (on another connection) is exactly the state
+    /// being migrated. An error aborts the run with nothing changed.
+    fn before_change(&mut self, _tx: &Connection) -> Result<(), String> {
+        Ok(())
+    }
+    /// After the last migration and the foreign key check, before COMMIT: the state read
+    /// here is exactly the one committed. An error aborts the run with nothing changed.
+    fn before_commit(&mut self, _tx: &Connection) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// No hooks.
+pub struct NoHooks;
+
+impl Hooks for NoHooks {}
+
+/// [`apply_pending`] with [`Hooks`].
 pub fn apply_pending_with(
     conn: &mut Connection,
     migrations: &[Migration],
     table: &str,
-    before_change: &mut dyn FnMut() -> Result<(), String>,
+    hooks: &mut dyn Hooks,
 ) -> Result<Applied, ApplyError> {
     let fk_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
-    let outcome = apply_in_tx(conn, migrations, table, before_change);
+    let outcome = apply_in_tx(conn, migrations, table, hooks);
     if fk_on {
         // Restore what the caller had; the transaction is over either way.
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
@@ -101,7 +119,7 @@ fn apply_in_tx(
     conn: &mut Connection,
     migrations: &[Migration],
     table: &str,
-    before_change: &mut dyn FnMut() -> Result<(), String>,
+    hooks: &mut dyn Hooks,
 ) -> Result<Applied, ApplyError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(&history_ddl(table))?;
@@ -118,7 +136,7 @@ fn apply_in_tx(
         tx.commit()?;
         return Ok(outcome);
     }
-    before_change().map_err(ApplyError::Aborted)?;
+    hooks.before_change(&tx).map_err(ApplyError::Aborted)?;
     // A savepoint lets us look at the pre-migration state again, inside the same
     // transaction, if the check afterwards finds violations.
     tx.execute_batch("SAVEPOINT silo_before_migrations;")?;
@@ -146,6 +164,7 @@ fn apply_in_tx(
     tx.execute_batch("RELEASE silo_before_migrations;")?;
     outcome.to = recorded_max(&tx, table)?;
     outcome.applied = pending.iter().map(|m| display_name(m)).collect();
+    hooks.before_commit(&tx).map_err(ApplyError::Aborted)?;
     tx.commit()?;
     Ok(outcome)
 }

@@ -2,6 +2,7 @@
 //! embedded migrations, transactions and the storage error type.
 
 pub mod apply;
+pub mod fingerprint;
 pub mod integrity;
 pub mod migrations;
 pub mod pool;
