@@ -33,7 +33,7 @@ pub enum Command {
     /// Serve the HTTP API. On an empty data directory this first creates the primary
     /// database, the default roles and permissions, and the first super admin.
     Serve(Box<serve::ServeArgs>),
-    /// Create, list and delete companies (each gets its own database).
+    /// Create, list, delete, export and import companies (each has its own database).
     #[command(subcommand)]
     Company(company::CompanyCommand),
     /// Embed a company's chunks again with the configured embedder and rebuild its index.

@@ -3,6 +3,7 @@
 //! - [`migrate`]: one company's (or primary.db's) pending migrations, backed up first, in
 //!   one transaction; [`migrate::migrate_company_live`] is the entry point for a running
 //!   server (it closes the company in the registry while it works).
+//! - [`archive`]: a company as one file (export, and import after checking everything).
 //! - [`backup`]: consistent online copies with SQLite's backup API, snapshot directories
 //!   and their rotation.
 //! - [`restore`]: checking a backup and swapping it in atomically.
@@ -14,6 +15,7 @@
 //! Everything here is blocking (rusqlite, fsync); async callers go through the `*_live`
 //! functions, which use `spawn_blocking`.
 
+pub mod archive;
 pub mod backup;
 pub mod migrate;
 pub mod restore;

@@ -54,6 +54,24 @@ pub fn create_company(
     data_dir: &Path,
     input: &NewCompany,
 ) -> Result<Company, ProvisionError> {
+    create_company_with(primary, data_dir, input, &mut new_database, &mut |_, _| {
+        Ok(())
+    })
+}
+
+/// [`create_company`] with the company's files made by `fill` instead of a new, empty
+/// database: it is given the temporary company directory (holding empty `vectors/` and
+/// `uploads/`) and must leave a complete `company.db` in it. An import fills it with the
+/// checked contents of an archive; everything else about creating stays the same.
+/// `then` runs in the primary.db transaction that makes the company visible, with its id
+/// (an import adds the company's users there): its failure undoes the whole creation.
+pub fn create_company_with(
+    primary: &Pool,
+    data_dir: &Path,
+    input: &NewCompany,
+    fill: &mut dyn FnMut(&Path) -> anyhow::Result<()>,
+    then: &mut dyn FnMut(&Connection, i64) -> Result<(), DbError>,
+) -> Result<Company, ProvisionError> {
     let name = CompanyName::parse(&input.name)?;
     let slug = match input.slug.as_deref() {
         Some(raw) => Slug::parse(raw)?,
@@ -116,14 +134,17 @@ pub fn create_company(
             slug.as_str()
         )));
     }
-    if let Err(err) = build_files(&tmp_dir, &final_dir) {
+    if let Err(err) = build_files(&tmp_dir, &final_dir, fill) {
         let _ = fs::remove_dir_all(&tmp_dir);
         undo_row();
         return Err(ProvisionError::Failed(err));
     }
     // From here the final directory is ours to remove if the last step fails.
-    let marked = primary.get().map_err(DbError::from).and_then(|conn| {
-        companies::mark_provisioned(&conn, id)?;
+    let marked = primary.get().map_err(DbError::from).and_then(|mut conn| {
+        let tx = write_tx(&mut conn)?;
+        companies::mark_provisioned(&tx, id)?;
+        then(&tx, id)?;
+        tx.commit()?;
         companies::get(&conn, id)
     });
     match marked {
@@ -140,8 +161,24 @@ pub fn create_company(
     }
 }
 
-/// Builds the company's files in `tmp_dir` and moves them to `final_dir` in one rename.
-fn build_files(tmp_dir: &Path, final_dir: &Path) -> anyhow::Result<()> {
+/// A new company database in `dir`, with every company migration.
+fn new_database(dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut conn = Connection::open(dir.join(DB_FILE)).context("creating the company database")?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
+    migrations::migrate(&mut conn, MigrationSet::Company)
+        .context("migrating the company database")?;
+    // Closing the only connection checkpoints the WAL into the database file.
+    Ok(())
+}
+
+/// Builds the company's files in `tmp_dir` (the database by `fill`) and moves them to
+/// `final_dir` in one rename.
+fn build_files(
+    tmp_dir: &Path,
+    final_dir: &Path,
+    fill: &mut dyn FnMut(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     if final_dir.exists() {
         anyhow::bail!(
@@ -152,14 +189,10 @@ fn build_files(tmp_dir: &Path, final_dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(tmp_dir.join(VECTORS_DIR)).context("creating the company directory")?;
     fs::create_dir_all(tmp_dir.join(UPLOADS_DIR)).context("creating the uploads directory")?;
     let db_file = tmp_dir.join(DB_FILE);
-    {
-        let mut conn = Connection::open(&db_file).context("creating the company database")?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
-        migrations::migrate(&mut conn, MigrationSet::Company)
-            .context("migrating the company database")?;
-        // Closing the only connection checkpoints the WAL into the database file.
-    }
-    fs::File::open(&db_file)?.sync_all()?;
+    fill(tmp_dir)?;
+    fs::File::open(&db_file)
+        .with_context(|| format!("{} was not made", db_file.display()))?
+        .sync_all()?;
     fs::File::open(tmp_dir)?.sync_all()?;
     fs::rename(tmp_dir, final_dir).context("moving the company directory into place")?;
     if let Some(parent) = final_dir.parent() {

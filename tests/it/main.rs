@@ -10,6 +10,7 @@ mod auth_limits;
 mod bodies;
 mod cli_backup_restore;
 mod cli_company;
+mod cli_company_archive;
 mod cli_migrate_all;
 mod cli_migrate_all_apply;
 mod cli_migrate_rollback;

@@ -295,6 +295,13 @@ pub fn delete(conn: &Connection, row_id: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM documents WHERE id = ?1", [row_id])? > 0)
 }
 
+/// Every document's stored file path (relative to the company directory), by id.
+pub fn file_paths(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT file_path FROM documents ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect()
+}
+
 /// Moves a document to `processing` and clears a previous error.
 pub fn mark_processing(conn: &Connection, row_id: i64) -> rusqlite::Result<bool> {
     Ok(conn.execute(

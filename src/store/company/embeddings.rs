@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// Encodes a vector as the stored BLOB (little-endian f32, 4 bytes per value).
 pub fn encode_embedding(v: &[f32]) -> Vec<u8> {
@@ -160,6 +160,20 @@ pub fn count_of(conn: &Connection, embedder_id: &str) -> rusqlite::Result<usize>
     )?
     .query_row([embedder_id], |r| r.get::<_, i64>(0))
     .map(|n| n as usize)
+}
+
+/// The embedder most stored vectors are of, with their dimensions: what a copy of the
+/// company (an import) builds its index for before any embedder is chosen.
+pub fn dominant_model(conn: &Connection) -> rusqlite::Result<Option<(String, usize)>> {
+    conn.prepare_cached(
+        "SELECT embedding_model, length(embedding) / 4, COUNT(*) AS n FROM document_chunks
+          WHERE embedding IS NOT NULL AND embedding_model IS NOT NULL
+          GROUP BY 1, 2 ORDER BY n DESC, 1 LIMIT 1",
+    )?
+    .query_row([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+    })
+    .optional()
 }
 
 fn ids_json<'a>(ids: impl IntoIterator<Item = &'a i64>) -> String {

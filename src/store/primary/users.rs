@@ -96,6 +96,19 @@ pub fn get_by_uuid(conn: &Connection, uuid: &str) -> Result<Option<User>, DbErro
         .optional()?)
 }
 
+/// Whether an account already uses this email or username (both compare without case).
+pub fn email_or_username_taken(
+    conn: &Connection,
+    email: &str,
+    username: &str,
+) -> Result<bool, DbError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1 OR username = ?2)",
+        params![email, username],
+        |r| r.get(0),
+    )?)
+}
+
 /// How many users belong to the company.
 pub fn count_in_company(conn: &Connection, company_id: i64) -> Result<u64, DbError> {
     let n: i64 = conn
