@@ -1,6 +1,7 @@
 //! The HTTP surface: the router, its layers (limits, tracing, panics) and the handlers,
 //! one module per route group.
 
+pub mod admin_archive;
 pub mod admin_companies;
 pub mod admin_users;
 pub mod agent_logs;
@@ -77,6 +78,7 @@ pub fn assemble(
         Gate::SuperAdmin,
         OpenApiRouter::new()
             .merge(admin_companies::api())
+            .merge(admin_archive::api())
             .merge(admin_users::api()),
         &[(403, "not a super admin, or lacks the permission")],
     );

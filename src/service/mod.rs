@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod agent_logs;
+pub mod archive;
 pub mod companies;
 pub mod conversations;
 pub mod documents;

@@ -29,7 +29,7 @@ fn stderr(out: &Output) -> String {
 }
 
 /// A company with three documents, a conversation with two messages and usage rows.
-async fn company_with_data(test: &TestApp) -> Company {
+pub async fn company_with_data(test: &TestApp) -> Company {
     let c = company(test, "Acme Export").await;
     ingest_tides_and_revenue(test, &c.admin).await;
     let (_, job) = ingest(

@@ -2,6 +2,7 @@
 //! One file per route group, CLI command or cross-cutting concern; their shared helpers are
 //! in `helpers`.
 
+mod admin_archive;
 mod admin_companies;
 mod admin_users;
 mod agent_logs;

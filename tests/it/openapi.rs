@@ -28,6 +28,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("patch", "/api/admin/companies/{id}"),
     ("delete", "/api/admin/companies/{id}"),
     ("post", "/api/admin/companies/{id}/migrate"),
+    ("get", "/api/admin/companies/{id}/export"),
+    ("post", "/api/admin/companies/import"),
     ("get", "/api/admin/users"),
     ("post", "/api/admin/users"),
     ("get", "/api/admin/users/{id}"),

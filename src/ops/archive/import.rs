@@ -103,7 +103,7 @@ fn damaged(e: io::Error) -> ImportError {
 }
 
 /// What an import made.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// The new company's public id.
     pub id: String,
