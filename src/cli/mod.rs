@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod company;
+pub mod demo;
 pub mod migrate_all;
 pub mod migrate_rollback;
 pub mod reindex;
@@ -36,6 +37,8 @@ pub enum Command {
     /// Create, list, delete, export and import companies (each has its own database).
     #[command(subcommand)]
     Company(company::CompanyCommand),
+    /// Create a demo company with users, documents, a conversation, usage and a report.
+    Demo(demo::DemoArgs),
     /// Embed a company's chunks again with the configured embedder and rebuild its index.
     Reindex(reindex::ReindexArgs),
     /// Create user accounts.
@@ -58,6 +61,7 @@ impl Cli {
             Command::Company(cmd) => company::run(&self.data, cmd),
             Command::User(cmd) => user::run(&self.data, cmd),
             Command::Reindex(args) => reindex::run(&self.data, args),
+            Command::Demo(args) => demo::run(&self.data, args),
             Command::MigrateAllCompanies(args) => migrate_all::run(&self.data, args),
             Command::Backup(args) => backup::run(&self.data, args),
             Command::Restore(args) => restore::run(&self.data, args),

@@ -18,6 +18,10 @@ pub struct ServeArgs {
     pub server: ServerOpts,
     #[command(flatten)]
     pub embedder: EmbedderConfig,
+    /// On an install without companies, first create the demo company (as `silo demo`)
+    /// and print its accounts.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
@@ -51,6 +55,16 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
                  Store it now: it is not shown again.",
                 opts.admin_email
             );
+        }
+        if args.demo {
+            let no_companies = state
+                .read_primary(|conn| Ok(crate::store::primary::companies::all(conn)?.is_empty()))
+                .await?;
+            if no_companies {
+                super::demo::print(&super::demo::create(&state).await?, false)?;
+            } else {
+                tracing::info!("--demo: the install already has companies; no demo made");
+            }
         }
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await

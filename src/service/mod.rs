@@ -13,6 +13,7 @@ pub mod agent_logs;
 pub mod archive;
 pub mod companies;
 pub mod conversations;
+pub mod demo;
 pub mod documents;
 pub mod health;
 pub mod jobs;

@@ -12,6 +12,7 @@ mod bodies;
 mod cli_backup_restore;
 mod cli_company;
 mod cli_company_archive;
+mod cli_demo;
 mod cli_migrate_all;
 mod cli_migrate_all_apply;
 mod cli_migrate_rollback;
