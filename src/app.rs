@@ -90,6 +90,8 @@ pub struct WorkspaceOptions {
     /// First and longest wait before a job that failed for the server's sake runs again.
     pub job_retry_base: Duration,
     pub job_retry_max: Duration,
+    /// How long a deleted document, conversation or report stays restorable.
+    pub trash_retention: Duration,
 }
 
 impl WorkspaceOptions {
@@ -118,6 +120,7 @@ impl Default for WorkspaceOptions {
             auto_reindex: true,
             job_retry_base: Duration::from_secs(5),
             job_retry_max: Duration::from_secs(300),
+            trash_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

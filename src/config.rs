@@ -146,6 +146,13 @@ pub struct ServerOpts {
     /// "completion": 0.28, "embedding": 0}]}. Default: custom 0.14/0.28, ollama free.
     #[arg(long, env = "SILO_PRICE_TABLE", value_parser = parse_price_table)]
     pub price_table: Option<PriceTable>,
+
+    /// Days a deleted document, conversation or report stays in the trash, restorable,
+    /// before it is purged (rows, chunks, index entries, stored file). Every company is
+    /// swept for due items every hour.
+    #[arg(long, env = "SILO_TRASH_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub trash_days: u64,
 }
 
 fn parse_price_table(raw: &str) -> Result<PriceTable, String> {
@@ -179,6 +186,7 @@ impl ServerOpts {
                 prices: self.price_table.clone().unwrap_or_default(),
                 ingest_job_timeout: Duration::from_secs(self.ingest_job_timeout),
                 auto_reindex: self.auto_reindex,
+                trash_retention: Duration::from_secs(self.trash_days * 24 * 3600),
                 ..WorkspaceOptions::default()
             },
             principal_ttl: Duration::from_millis(self.principal_cache_ms),

@@ -8,6 +8,8 @@ use crate::app::App;
 use crate::embed::{EmbedderConfig, select, select_embedder};
 use crate::service::accounts;
 
+/// How often every company's trash is swept for items past their retention.
+const TRASH_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often unsaved vector-index changes are written to disk.
 const INDEX_SAVE_INTERVAL: Duration = Duration::from_secs(30);
 use crate::config::{DataOpts, ServerOpts};
@@ -80,6 +82,7 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
             INDEX_SAVE_INTERVAL,
         );
         let sessions = spawn_session_purge(state.clone());
+        let trash = crate::service::trash::spawn_sweep(state.clone(), TRASH_SWEEP_INTERVAL);
         let scrub = (opts.scrub_period_hours > 0).then(|| {
             let period = Duration::from_secs(opts.scrub_period_hours * 3600);
             crate::ops::scrub::spawn(state.clone(), period)
@@ -92,6 +95,7 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
         // catching up (nothing would be lost either way: SQLite holds the vectors).
         maintenance.abort();
         sessions.abort();
+        trash.abort();
         if let Some(scrub) = scrub {
             scrub.abort();
         }

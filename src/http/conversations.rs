@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
+use super::trash::DeleteQuery;
 use super::validate::{self, PageQuery, double_option};
 use super::views::conversations::{Conversation, Message};
 use crate::app::AppState;
@@ -21,6 +22,7 @@ use crate::service::conversations as service;
 use crate::store::company::Listing;
 use crate::store::company::conversations::{ConversationPatch, NewConversation};
 use crate::store::company::messages::NewMessage;
+use crate::store::company::trash::Kind;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,15 +146,20 @@ async fn update_conversation(
     Ok(Json(updated.into()))
 }
 
-/// Deletes a conversation with its messages and their agent logs (usage rows stay).
+/// Moves a conversation to the trash with its messages (restorable for the retention
+/// period, then purged with them and their agent logs; usage rows stay). `permanent=true`
+/// (company admins, on their own conversations) purges now.
 #[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations",
-    params(("id" = String, Path, description = "conversation id")),
-    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, description = "conversation id"), DeleteQuery),
+    responses((status = 204, description = "in the trash (or purged)"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
-    let id = validate::id("conversation", &id)?;
-    service::delete(actor, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+async fn delete_conversation(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+) -> ApiResult<StatusCode> {
+    super::trash::delete(&actor, Kind::Conversation, &id, query).await
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -17,6 +17,7 @@ use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::multipart::ApiMultipart;
 use super::openapi::ErrorBody;
+use super::trash::DeleteQuery;
 use super::upload;
 use super::validate::{self, PageQuery, double_option};
 use super::views::documents::{Chunk, Document};
@@ -26,6 +27,7 @@ use crate::identity::Actor;
 use crate::service::documents::{self, SCOPES, UploadMeta};
 use crate::store::company::Listing;
 use crate::store::company::documents::{DocumentFilter, DocumentPatch, STATUSES};
+use crate::store::company::trash::Kind;
 use crate::tenant::context;
 use crate::tenant::provision::UPLOADS_DIR;
 
@@ -256,17 +258,20 @@ async fn update_document(
     Ok(Json(documents::update(&actor, id, patch).await?.into()))
 }
 
-/// Deletes a document, its chunks (and their keyword and vector index entries), its jobs
-/// and its stored file.
+/// Moves a document to the trash: gone at once from lists, gets and every search mode,
+/// restorable for the retention period (30 days by default), then purged with its chunks,
+/// jobs, index entries and stored file. `permanent=true` (company admins) purges now.
 #[utoipa::path(delete, path = "/api/documents/{id}", tag = "documents",
-    params(("id" = String, Path, description = "document id")),
-    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, description = "document id"), DeleteQuery),
+    responses((status = 204, description = "in the trash (or purged)"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
-    let id = validate::id("document", &id)?;
-    documents::delete(&actor, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+async fn delete_document(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+) -> ApiResult<StatusCode> {
+    super::trash::delete(&actor, Kind::Document, &id, query).await
 }
 
 /// A document's chunks in reading order.

@@ -23,6 +23,7 @@ pub mod profile;
 pub mod reports;
 pub mod search;
 pub mod server;
+pub mod trash;
 pub mod upload;
 pub mod usage;
 pub mod users;

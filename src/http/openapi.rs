@@ -84,6 +84,7 @@ pub fn workspace() -> OpenApiRouter<AppState> {
         .merge(super::profile::api())
         .merge(super::reports::api())
         .merge(super::search::api())
+        .merge(super::trash::api())
 }
 
 /// Adds the answers of a group's gate (its middleware) to each of the group's operations

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::error::{ApiResult, Error};
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::ErrorBody;
+use super::trash::DeleteQuery;
 use super::validate::{self, double_option};
 use super::views::reports::{ObjectOrArray, Report};
 use crate::app::AppState;
@@ -20,6 +21,7 @@ use crate::identity::Actor;
 use crate::service::reports as service;
 use crate::store::company::Listing;
 use crate::store::company::reports::{NewReport, ReportPatch};
+use crate::store::company::trash::Kind;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -174,13 +176,17 @@ async fn update_report(
     Ok(Json(updated.into()))
 }
 
+/// Moves a report to the trash (restorable for the retention period, then purged).
+/// `permanent=true` (company admins) purges now.
 #[utoipa::path(delete, path = "/api/reports/{id}", tag = "reports",
-    params(("id" = String, Path, description = "report id")),
-    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, description = "report id"), DeleteQuery),
+    responses((status = 204, description = "in the trash (or purged)"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_report(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
-    let id = validate::id("report", &id)?;
-    service::delete(actor, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+async fn delete_report(
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
+) -> ApiResult<StatusCode> {
+    super::trash::delete(&actor, Kind::Report, &id, query).await
 }

@@ -33,3 +33,30 @@ pub fn on_chunks_removed<H: Home>(home: &H, chunk_ids: &[i64]) {
         index.tombstone(chunk_ids);
     }
 }
+
+/// Called after a document came back from the trash: its chunks are searchable again (the
+/// tombstones are lifted; chunks compacted out of the graph meanwhile are added again from
+/// their stored vectors). Without a loaded index there is nothing to do: the next load
+/// reads SQLite, where the document is live again.
+pub fn on_chunks_restored<H: Home>(home: &H, chunk_ids: &[i64]) {
+    let Some(index) = home.index_slot().get() else {
+        return;
+    };
+    let missing = index.untombstone(chunk_ids);
+    if missing.is_empty() {
+        return;
+    }
+    let added = home.connect().map_err(|e| e.to_string()).and_then(|conn| {
+        let items = crate::store::company::embeddings::embeddings_of(
+            &conn,
+            &missing,
+            index.embedder_id(),
+            index.dimensions(),
+        )
+        .map_err(|e| e.to_string())?;
+        index.add(&items).map_err(|e| e.to_string())
+    });
+    if let Err(err) = added {
+        tracing::warn!(company = %home.label(), error = %err, "restored chunks not indexed");
+    }
+}

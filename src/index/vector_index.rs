@@ -277,6 +277,9 @@ impl VectorIndex {
             self.add(&items)?;
         }
         self.tombstone(&gone);
+        // Trashed documents keep their chunks in SQLite, and their vectors here as
+        // tombstones, until they are restored or purged.
+        self.tombstone(&crate::store::company::trash::chunk_ids(conn)?);
         Ok((added, gone.len(), stale, adopted))
     }
 
@@ -362,6 +365,24 @@ impl VectorIndex {
             }
         }
         self.update_approx(&inner);
+    }
+
+    /// Lifts the tombstones of chunks whose document came back from the trash (their
+    /// vectors are unchanged). Returns the ids the graph no longer holds (compacted away
+    /// meanwhile): the caller adds them again from SQLite.
+    pub fn untombstone(&self, chunk_ids: &[i64]) -> Vec<i64> {
+        let mut inner = self.inner.write().expect("index lock");
+        let mut missing = Vec::new();
+        for id in chunk_ids {
+            if inner.ids.contains(id) {
+                inner.tombstones.remove(id);
+            } else {
+                missing.push(*id);
+            }
+        }
+        self.update_approx(&inner);
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        missing
     }
 
     /// Tombstones every chunk of `document_id` (internal id). Call before deleting the

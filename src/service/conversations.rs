@@ -95,20 +95,6 @@ pub async fn update(
     .await
 }
 
-/// Deletes the actor's conversation `id` with its messages and their agent logs (usage
-/// rows stay).
-pub async fn delete(actor: Actor, id: String) -> Result<(), Error> {
-    actor.require("chat:use")?;
-    context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let c = owned(&tx, &actor, &id)?;
-        conversations::delete(&tx, c.row_id)?;
-        tx.commit()?;
-        Ok::<_, Error>(())
-    })
-    .await
-}
-
 /// Stores a message in the actor's conversation `conversation`.
 pub async fn add_message(
     actor: Actor,

@@ -9,7 +9,6 @@
 use crate::app::App;
 use crate::error::Error;
 use crate::identity::{Actor, Denied};
-use crate::index::hooks;
 use crate::ingest::extract::{self, DetectError};
 use crate::ingest::uploads::StagedFile;
 use crate::store::company::chunks::{self, Chunk};
@@ -170,37 +169,6 @@ pub async fn update(actor: &Actor, id: String, patch: DocumentPatch) -> Result<D
         Ok(doc)
     })
     .await
-}
-
-/// Deletes a document, its chunks (and their keyword and vector index entries), its jobs
-/// and its stored file (its uploader or a company admin).
-pub async fn delete(actor: &Actor, id: String) -> Result<(), Error> {
-    actor.require("documents:delete")?;
-    let actor = actor.clone();
-    let (file_path, chunk_ids) = context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let doc = visible(&tx, &actor, &id)?;
-        actor.require_owner(&doc.uploaded_by, "the uploader", "this document")?;
-        let chunk_ids = chunks::ids_for_document(&tx, doc.row_id)?;
-        documents::delete(&tx, doc.row_id)?;
-        tx.commit()?;
-        Ok::<_, Error>((doc.file_path, chunk_ids))
-    })
-    .await?;
-    let ctx = context::current()?;
-    // After the commit: the row is gone, so the file and index entries are unreachable; a
-    // failure here leaves garbage, never a dangling document.
-    if let Err(e) = tokio::fs::remove_file(ctx.db.dir().join(&file_path)).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(error = %e, "could not remove a deleted document's file");
-    }
-    if !chunk_ids.is_empty() {
-        // Takes the index's write lock, which a dump in progress can hold up: not here.
-        let db = ctx.db.clone();
-        tokio::task::spawn_blocking(move || hooks::on_chunks_removed(&*db, &chunk_ids)).await?;
-    }
-    Ok(())
 }
 
 /// A document's chunks in reading order.

@@ -23,4 +23,5 @@ pub mod reports;
 pub mod roles;
 pub mod search;
 pub mod sessions;
+pub mod trash;
 pub mod usage;

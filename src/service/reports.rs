@@ -64,17 +64,3 @@ pub async fn update(actor: Actor, id: String, patch: ReportPatch) -> Result<Repo
     })
     .await
 }
-
-/// Deletes the report `id` (its author's or, for company admins, any).
-pub async fn delete(actor: Actor, id: String) -> Result<(), Error> {
-    actor.require("reports:generate")?;
-    context::run(move |conn| {
-        let tx = write_tx(conn)?;
-        let r = found(&tx, &id)?;
-        actor.require_owner(&r.created_by, "the author", "this report")?;
-        reports::delete(&tx, r.row_id)?;
-        tx.commit()?;
-        Ok::<_, Error>(())
-    })
-    .await
-}

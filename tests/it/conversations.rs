@@ -218,16 +218,22 @@ async fn conversations_are_personal_and_validated() {
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
 
-    // Deleting the conversation takes its messages.
+    // Deleting the conversation puts it in the trash with its messages: unreachable, but
+    // kept until it is restored or purged.
     assert_eq!(test.delete(&path, t).await.status, StatusCode::NO_CONTENT);
     assert_error(
         &test.get(&format!("{path}/messages"), t).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    let left = in_company(&test, c.key, |conn| {
-        Ok(conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))?)
-    })
-    .await;
-    assert_eq!(left, 0);
+    let messages = || {
+        in_company(&test, c.key, |conn| {
+            Ok(conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get::<_, i64>(0))?)
+        })
+    };
+    assert_eq!(messages().await, 2);
+    // Only a company admin deletes permanently.
+    let reply = test.delete(&format!("{path}?permanent=true"), t).await;
+    assert_error(&reply, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(messages().await, 2);
 }

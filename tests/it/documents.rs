@@ -490,7 +490,7 @@ async fn another_company_never_sees_or_reaches_these_documents() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_a_document_removes_its_chunks_index_rows_jobs_and_file() {
+async fn a_permanent_delete_removes_its_chunks_index_rows_jobs_and_file() {
     let test = TestApp::spawn().await;
     let c = company(&test, "Deleting").await;
     let t = &c.analyst;
@@ -534,7 +534,7 @@ async fn deleting_a_document_removes_its_chunks_index_rows_jobs_and_file() {
         "forbidden",
     );
     let reply = test
-        .delete(&format!("/api/documents/{doc}"), &c.admin)
+        .delete(&format!("/api/documents/{doc}?permanent=true"), &c.admin)
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(uploads(), 0);
@@ -551,11 +551,14 @@ async fn deleting_a_document_removes_its_chunks_index_rows_jobs_and_file() {
         StatusCode::NOT_FOUND,
         "not_found",
     );
-    assert_error(
-        &test
-            .delete(&format!("/api/documents/{doc}"), &c.admin)
-            .await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
+    for path in [
+        format!("/api/documents/{doc}"),
+        format!("/api/documents/{doc}?permanent=true"),
+    ] {
+        assert_error(
+            &test.delete(&path, &c.admin).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
 }

@@ -38,4 +38,5 @@ mod shutdown;
 mod storage;
 mod tenancy;
 mod text_input;
+mod trash;
 mod usage;

@@ -72,11 +72,20 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/reports/{id}"),
     ("patch", "/api/reports/{id}"),
     ("delete", "/api/reports/{id}"),
+    ("get", "/api/trash"),
+    ("post", "/api/documents/{id}/restore"),
+    ("post", "/api/conversations/{id}/restore"),
+    ("post", "/api/reports/{id}/restore"),
     ("post", "/api/search"),
 ];
 
 /// Operations whose request carries no body.
-const NO_BODY: &[(&str, &str)] = &[("post", "/api/admin/companies/{id}/migrate")];
+const NO_BODY: &[(&str, &str)] = &[
+    ("post", "/api/admin/companies/{id}/migrate"),
+    ("post", "/api/documents/{id}/restore"),
+    ("post", "/api/conversations/{id}/restore"),
+    ("post", "/api/reports/{id}/restore"),
+];
 
 /// Operations that need no token.
 const PUBLIC: &[(&str, &str)] = &[

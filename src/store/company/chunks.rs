@@ -152,7 +152,7 @@ pub fn hit_rows(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i64,
         "SELECT c.id, c.uuid, d.uuid, COALESCE(d.title, d.filename), c.content, c.page_number,
                 c.chunk_index
            FROM document_chunks c JOIN documents d ON d.id = c.document_id
-          WHERE c.id IN (SELECT value FROM json_each(?1))",
+          WHERE c.id IN (SELECT value FROM json_each(?1)) AND d.deleted_at IS NULL",
     )?
     .query_map([json], |r| {
         Ok((
@@ -184,7 +184,8 @@ pub fn fts_match(
         None => conn
             .prepare_cached(
                 "SELECT rowid, bm25(document_chunks_fts) FROM document_chunks_fts
-                  WHERE document_chunks_fts MATCH ?1 ORDER BY bm25(document_chunks_fts) LIMIT ?2",
+                  WHERE document_chunks_fts MATCH ?1 AND rowid NOT IN (SELECT id FROM trashed_chunks)
+                  ORDER BY bm25(document_chunks_fts) LIMIT ?2",
             )?
             .query_map(params![fts, k], map)?
             .collect(),
@@ -215,7 +216,8 @@ pub fn fts_unranked(
     match allowed {
         None => conn
             .prepare_cached(
-                "SELECT rowid FROM document_chunks_fts WHERE document_chunks_fts MATCH ?1 LIMIT ?2",
+                "SELECT rowid FROM document_chunks_fts WHERE document_chunks_fts MATCH ?1
+                  AND rowid NOT IN (SELECT id FROM trashed_chunks) LIMIT ?2",
             )?
             .query_map(params![fts, k], |r| r.get(0))?
             .collect(),

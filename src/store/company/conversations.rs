@@ -80,7 +80,9 @@ pub fn get_owned(
     owner: &str,
     uuid: &str,
 ) -> rusqlite::Result<Option<Conversation>> {
-    let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE c.uuid = ?1 AND c.user_id = ?2");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM conversations c WHERE c.uuid = ?1 AND c.user_id = ?2 AND c.deleted_at IS NULL"
+    );
     conn.prepare_cached(&sql)?
         .query_row(params![uuid, owner], Conversation::from_row)
         .optional()
@@ -93,10 +95,12 @@ pub fn list_owned(
     page: Page,
 ) -> rusqlite::Result<(Vec<Conversation>, u64)> {
     let total: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM conversations WHERE user_id = ?1")?
+        .prepare_cached(
+            "SELECT COUNT(*) FROM conversations WHERE user_id = ?1 AND deleted_at IS NULL",
+        )?
         .query_row([owner], |r| r.get(0))?;
     let sql = format!(
-        "SELECT {COLUMNS} FROM conversations c WHERE c.user_id = ?1
+        "SELECT {COLUMNS} FROM conversations c WHERE c.user_id = ?1 AND c.deleted_at IS NULL
          ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
     );
     let items = conn
@@ -160,11 +164,14 @@ pub fn row_id_visible(
     viewer: &super::Viewer<'_>,
     uuid: &str,
 ) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM conversations WHERE uuid = ?1 AND (?2 OR user_id = ?3)")?
-        .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], |r| {
-            r.get(0)
-        })
-        .optional()
+    conn.prepare_cached(
+        "SELECT id FROM conversations
+          WHERE uuid = ?1 AND (?2 OR user_id = ?3) AND deleted_at IS NULL",
+    )?
+    .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod profile;
 pub mod reports;
 pub mod stats;
+pub mod trash;
 pub mod usage;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
@@ -88,9 +89,13 @@ impl Viewer<'static> {
 /// The one document-visibility rule, as an SQL condition on the `documents` row `doc`
 /// (a table name or alias): true when the placeholder `admin` (the viewer is a company
 /// admin) is, when the document is company-scoped, or when `user` (the viewer's UUID)
-/// uploaded it. Every read that filters documents by viewer uses it.
+/// uploaded it, and the document is not in the trash. Every read that filters documents by
+/// viewer uses it.
 pub(crate) fn document_visible(doc: &str, admin: &str, user: &str) -> String {
-    format!("({admin} OR {doc}.scope = 'company' OR {doc}.uploaded_by = {user})")
+    format!(
+        "(({admin} OR {doc}.scope = 'company' OR {doc}.uploaded_by = {user}) \
+         AND {doc}.deleted_at IS NULL)"
+    )
 }
 
 /// A JSON column read as a parsed value. The schema guards these with json_valid(), so a

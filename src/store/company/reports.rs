@@ -71,7 +71,7 @@ pub fn insert(conn: &Connection, uuid: &str, author: &str, r: &NewReport) -> rus
 
 pub fn get_by_uuid(conn: &Connection, uuid: &str) -> rusqlite::Result<Option<Report>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM saved_reports WHERE uuid = ?1"
+        "SELECT {COLUMNS} FROM saved_reports WHERE uuid = ?1 AND deleted_at IS NULL"
     ))?
     .query_row([uuid], Report::from_row)
     .optional()
@@ -87,9 +87,9 @@ pub fn list(
     let condition = match &report_type {
         Some(t) => {
             args.push(t);
-            "report_type = ?"
+            "report_type = ? AND deleted_at IS NULL"
         }
-        None => "1",
+        None => "deleted_at IS NULL",
     };
     let total: i64 = conn
         .prepare_cached(&format!(
