@@ -29,6 +29,8 @@ use crate::service::companies;
 
 /// The media type of an archive.
 const ZSTD: &str = "application/zstd";
+/// Also accepted for an upload: what generic clients send for a file.
+const OCTETS: &str = "application/octet-stream";
 
 /// Permission: companies:manage.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -90,15 +92,17 @@ pub struct ImportResponse {
     pub report: ImportReport,
 }
 
-/// Creates a company from an archive made by export (the request body, `application/zstd`,
-/// at most 16 GiB, unpacking to at most 16 GiB in at most 1,000,000 members). Everything is
-/// checked before anything is created: member paths (only `manifest.json`, `company.db`,
-/// `uploads/<plain name>`; links and `..` refused), sizes, sha256s against the manifest,
-/// `integrity_check`, a schema not newer than this server, the rows against the manifest's
-/// fingerprint, and the users (ids, emails and usernames free here). A refused archive is
-/// a 422 naming the problem, with nothing created.
+/// Creates a company from an archive made by export: the request body
+/// (`application/zstd` or `application/octet-stream`, at most 16 GiB, unpacking to at most
+/// 16 GiB in at most 1,000,000 members). Everything is checked before anything is created:
+/// member paths (only `manifest.json`, `company.db`, `uploads/<plain name>`; links and `..`
+/// refused), sizes, sha256s against the manifest, `integrity_check`, a schema not newer
+/// than this server, the rows against the manifest's fingerprint, and the users (ids,
+/// emails and usernames free here). A refused archive is a 422 naming the problem, with
+/// nothing created.
 #[utoipa::path(post, path = "/api/admin/companies/import", tag = "admin", params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/zstd"),
+    request_body(description = "the archive, as written by export",
+        content((Vec<u8> = "application/zstd"), (Vec<u8> = "application/octet-stream"))),
     responses((status = 201, body = ImportResponse),
               (status = 400, body = ErrorBody),
               (status = 409, description = "the name, slug or a user's email is taken", body = ErrorBody),
@@ -123,9 +127,9 @@ async fn import_company(
                 .trim()
                 .to_ascii_lowercase()
         });
-    if media.as_deref() != Some(ZSTD) {
+    if !matches!(media.as_deref(), Some(ZSTD | OCTETS)) {
         return Err(Error::UnsupportedMediaType(format!(
-            "the archive must be sent as {ZSTD}"
+            "the archive must be sent as {ZSTD} (or {OCTETS})"
         )));
     }
     let limits = ImportLimits::default();
