@@ -88,7 +88,7 @@ pub fn run(data: &DataOpts, args: &MigrateAllArgs) -> anyhow::Result<()> {
         |record| {
             rollback::rollback_company(&data_dir, &snapshot, record, find(record).as_ref(), &opts)
         },
-        failed,
+        |record, error| RollbackReport::failed(record, Some(error)),
         |_, r| {
             let bad = matches!(r.status, RollbackStatus::Failed | RollbackStatus::Refused);
             let versions = versions(r.from_version, r.to_version);
@@ -109,21 +109,6 @@ pub fn run(data: &DataOpts, args: &MigrateAllArgs) -> anyhow::Result<()> {
         bail!("{bad} of {} companies were not rolled back", summary.total);
     }
     Ok(())
-}
-
-fn failed(record: &MigrationRecord, error: String) -> RollbackReport {
-    RollbackReport {
-        id: record.company_id.clone(),
-        slug: record.slug.clone(),
-        status: RollbackStatus::Failed,
-        from_version: Some(record.to_version),
-        to_version: Some(record.from_version),
-        changes: Vec::new(),
-        rows_changed: 0,
-        error: Some(error),
-        previous: None,
-        duration_ms: 0,
-    }
 }
 
 fn print_report(

@@ -136,6 +136,24 @@ pub struct RollbackReport {
     pub duration_ms: u64,
 }
 
+impl RollbackReport {
+    /// A report of `record`'s company, failed (with `error`) until the work says otherwise.
+    pub fn failed(record: &MigrationRecord, error: Option<String>) -> Self {
+        RollbackReport {
+            id: record.company_id.clone(),
+            slug: record.slug.clone(),
+            status: RollbackStatus::Failed,
+            from_version: Some(record.to_version),
+            to_version: Some(record.from_version),
+            changes: Vec::new(),
+            rows_changed: 0,
+            error,
+            previous: None,
+            duration_ms: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RollbackOptions {
     /// Roll back even a company written after its migration.
@@ -157,18 +175,7 @@ pub fn rollback_company(
     opts: &RollbackOptions,
 ) -> RollbackReport {
     let started = Instant::now();
-    let mut report = RollbackReport {
-        id: record.company_id.clone(),
-        slug: record.slug.clone(),
-        status: RollbackStatus::Failed,
-        from_version: Some(record.to_version),
-        to_version: Some(record.from_version),
-        changes: Vec::new(),
-        rows_changed: 0,
-        error: None,
-        previous: None,
-        duration_ms: 0,
-    };
+    let mut report = RollbackReport::failed(record, None);
     if let Err(e) = run(data_dir, snapshot, record, company, opts, &mut report) {
         report.status = RollbackStatus::Failed;
         report.error = Some(format!("{e:#}"));
