@@ -249,9 +249,15 @@ fn write_export<T>(
     }
     let partial = PathBuf::from(format!("{}.partial", out.display()));
     let outcome = (|| {
+        // The archive holds the company's data and its users' password hashes: owner-only,
+        // like the data directory and its backups.
         let mut file = std::io::BufWriter::new(
-            std::fs::File::create(&partial)
-                .with_context(|| format!("creating {}", partial.display()))?,
+            std::os::unix::fs::OpenOptionsExt::mode(
+                std::fs::OpenOptions::new().write(true).create_new(true),
+                0o600,
+            )
+            .open(&partial)
+            .with_context(|| format!("creating {}", partial.display()))?,
         );
         let done = write(&mut file)?;
         let file = file.into_inner().map_err(|e| e.into_error())?;

@@ -144,9 +144,12 @@ async fn import_company(
         archive::import(&app, &actor, rx, opts),
         receive(body, tx, limits.max_bytes)
     );
-    // The import saw a cut stream: the reason it was cut comes first.
-    received?;
-    let (company, report) = imported?;
+    // A failed import that saw a cut stream: the reason it was cut comes first. (A stream
+    // that failed after the archive's end does not undo a company that was created.)
+    let (company, report) = match imported {
+        Ok(done) => done,
+        Err(e) => return Err(received.err().unwrap_or(e)),
+    };
     Ok((
         StatusCode::CREATED,
         Json(ImportResponse {

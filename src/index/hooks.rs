@@ -34,19 +34,30 @@ pub fn on_chunks_removed<H: Home>(home: &H, chunk_ids: &[i64]) {
     }
 }
 
-/// Called after a document came back from the trash: its chunks are searchable again (the
-/// tombstones are lifted; chunks compacted out of the graph meanwhile are added again from
-/// their stored vectors). Without a loaded index there is nothing to do: the next load
-/// reads SQLite, where the document is live again.
-pub fn on_chunks_restored<H: Home>(home: &H, chunk_ids: &[i64]) {
+/// Called after a document went to the trash or came back from it: its chunks become
+/// tombstones, or searchable again (chunks compacted out of the graph meanwhile are added
+/// again from their stored vectors). The document's state is read from SQLite under the
+/// index's writer lock, so two quick changes end in the last one's state whatever order
+/// their hooks run in. Without a loaded index there is nothing to do: the next load
+/// reads SQLite.
+pub fn on_trash_changed<H: Home>(home: &H, document_id: i64) {
     let Some(index) = home.index_slot().get() else {
         return;
     };
-    let missing = index.untombstone(chunk_ids);
-    if missing.is_empty() {
-        return;
-    }
-    let added = home.connect().map_err(|e| e.to_string()).and_then(|conn| {
+    let settled = home.connect().map_err(|e| e.to_string()).and_then(|conn| {
+        let missing = index.with_writer(|| {
+            let ids = crate::store::company::chunks::ids_for_document(&conn, document_id)?;
+            if crate::store::company::trash::is_trashed(&conn, document_id)? {
+                index.tombstone(&ids);
+                Ok(Vec::new())
+            } else {
+                Ok::<_, rusqlite::Error>(index.untombstone(&ids))
+            }
+        });
+        let missing = missing.map_err(|e| e.to_string())?;
+        if missing.is_empty() {
+            return Ok(());
+        }
         let items = crate::store::company::embeddings::embeddings_of(
             &conn,
             &missing,
@@ -56,7 +67,7 @@ pub fn on_chunks_restored<H: Home>(home: &H, chunk_ids: &[i64]) {
         .map_err(|e| e.to_string())?;
         index.add(&items).map_err(|e| e.to_string())
     });
-    if let Err(err) = added {
-        tracing::warn!(company = %home.label(), error = %err, "restored chunks not indexed");
+    if let Err(err) = settled {
+        tracing::warn!(company = %home.label(), error = %err, "vector index not updated for the trash");
     }
 }

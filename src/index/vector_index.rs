@@ -254,9 +254,22 @@ impl VectorIndex {
             live.extend(ours);
             live.sort_unstable();
         }
-        let (missing, gone) = {
+        let trashed: HashSet<i64> = crate::store::company::trash::chunk_ids(conn)?
+            .into_iter()
+            .collect();
+        let (missing, gone, lifted) = {
             let inner = self.inner.read().expect("index lock");
             let live_set: HashSet<i64> = live.iter().copied().collect();
+            // Tombstones of chunks live again (their document restored while a tombstone
+            // was on its way), unless a new vector of theirs waits for compaction.
+            let lifted: Vec<i64> = inner
+                .tombstones
+                .iter()
+                .copied()
+                .filter(|id| {
+                    live_set.contains(id) && !trashed.contains(id) && !inner.revived.contains(id)
+                })
+                .collect();
             let missing: Vec<i64> = live
                 .iter()
                 .copied()
@@ -268,7 +281,7 @@ impl VectorIndex {
                 .copied()
                 .filter(|id| !live_set.contains(id) && !inner.tombstones.contains(id))
                 .collect();
-            (missing, gone)
+            (missing, gone, lifted)
         };
         let mut added = 0;
         for ids in missing.chunks(REBUILD_BATCH) {
@@ -279,7 +292,10 @@ impl VectorIndex {
         self.tombstone(&gone);
         // Trashed documents keep their chunks in SQLite, and their vectors here as
         // tombstones, until they are restored or purged.
-        self.tombstone(&crate::store::company::trash::chunk_ids(conn)?);
+        self.tombstone(&trashed.into_iter().collect::<Vec<_>>());
+        if !lifted.is_empty() {
+            self.untombstone(&lifted);
+        }
         Ok((added, gone.len(), stale, adopted))
     }
 
@@ -383,6 +399,13 @@ impl VectorIndex {
         self.update_approx(&inner);
         self.generation.fetch_add(1, Ordering::Relaxed);
         missing
+    }
+
+    /// Runs `f` holding the writer lock (no add, compaction or dump meanwhile): to read a
+    /// state from SQLite and apply it to the index in the same order as the changes.
+    pub fn with_writer<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _writer = self.writer.lock().expect("index writer");
+        f()
     }
 
     /// Tombstones every chunk of `document_id` (internal id). Call before deleting the

@@ -210,6 +210,9 @@ fn process(
         if !running || documents::get(&tx, doc_id)?.is_none() {
             return Ok::<_, PipelineError>(None);
         }
+        // Trashed meanwhile: its chunks are stored (a restore brings it back whole) but
+        // stay out of the vector index, like every trashed document's.
+        let trashed = crate::store::company::trash::is_trashed(&tx, doc_id)?;
         let removed = chunks::delete_for_document(&tx, doc_id)?;
         let ids = chunks::insert_many(&tx, doc_id, &rows)?;
         documents::mark_completed(&tx, doc_id, rows.len() as i64, tokens)?;
@@ -218,9 +221,9 @@ fn process(
             usage::insert(&tx, row)?;
         }
         tx.commit()?;
-        Ok(Some((removed, ids)))
+        Ok(Some((removed, ids, trashed)))
     })?;
-    let Some((removed, ids)) = committed else {
+    let Some((removed, ids, trashed)) = committed else {
         return Ok(None);
     };
     // ── Vector index hooks: after commit, never failing the job (see index::hooks). ──
@@ -228,7 +231,7 @@ fn process(
         hooks::on_chunks_removed(&*ctx.db, &removed);
     }
     let chunks = ids.len();
-    if let (Some(e), Some(vectors)) = (embedder, embeddings) {
+    if let (Some(e), Some(vectors), false) = (embedder, embeddings, trashed) {
         // `insert_many` returns the rowids in the order of `rows`, which is theirs.
         let items: Vec<(i64, Vec<f32>)> = ids.into_iter().zip(vectors).collect();
         hooks::on_chunks_committed(&*ctx.db, e.id(), &items);

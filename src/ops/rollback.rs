@@ -134,6 +134,8 @@ pub struct RollbackReport {
     /// Where the database that was replaced was saved.
     pub previous: Option<PathBuf>,
     pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl RollbackReport {
@@ -150,6 +152,7 @@ impl RollbackReport {
             error,
             previous: None,
             duration_ms: 0,
+            warnings: Vec::new(),
         }
     }
 }
@@ -237,6 +240,16 @@ fn run(
     )?;
     report.previous = restored.previous;
     report.to_version = Some(restored.schema_version);
+    // Nothing locks the company between the check and the swap (the server must be
+    // stopped): a write in between is not lost, it is in the saved copy, and said so.
+    if let Some(previous) = &report.previous
+        && read_fingerprint(previous, true).is_ok_and(|saved| saved != live)
+    {
+        report.warnings.push(format!(
+            "the company was written during the rollback; those writes are in {}",
+            previous.display()
+        ));
+    }
     let now = read_fingerprint(&live_path, false).context("reading the restored database")?;
     anyhow::ensure!(
         now == record.before,

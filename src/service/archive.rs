@@ -20,6 +20,9 @@ use crate::tenant::provision::ProvisionError;
 pub type Chunks = mpsc::Receiver<io::Result<Vec<u8>>>;
 const CHUNK: usize = 64 << 10;
 const IN_FLIGHT: usize = 8;
+/// A client that reads nothing for this long is given up on: the export stops, its
+/// thread and its scratch copy are freed.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Starts writing `company`'s archive; its bytes arrive on the returned channel, ending
 /// with an error item if the export fails (the archive is then incomplete: no manifest).
@@ -34,10 +37,12 @@ pub async fn export(app: &AppState, actor: &Actor, company: Company) -> Result<C
     )
     .await;
     let app = app.clone();
+    let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let mut out = ChannelWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
+            handle,
         };
         let written = export::export_company(
             &app.primary,
@@ -52,9 +57,7 @@ pub async fn export(app: &AppState, actor: &Actor, company: Company) -> Result<C
             }
             Err(e) => {
                 tracing::warn!(company = %company.slug, error = %format!("{e:#}"), "export failed");
-                let _ = out
-                    .tx
-                    .blocking_send(Err(io::Error::other("the export failed")));
+                let _ = out.tx.try_send(Err(io::Error::other("the export failed")));
             }
         }
     });
@@ -71,6 +74,18 @@ pub async fn import(
     opts: ImportOptions,
 ) -> Result<(Company, ImportReport), Error> {
     actor.require("companies:manage")?;
+    // Detached: a client that goes away once the archive is in does not stop the company
+    // from being created, nor its audit row from being written.
+    let (app, actor) = (app.clone(), actor.clone());
+    tokio::spawn(async move { import_detached(&app, &actor, chunks, opts).await }).await?
+}
+
+async fn import_detached(
+    app: &AppState,
+    actor: &Actor,
+    chunks: Chunks,
+    opts: ImportOptions,
+) -> Result<(Company, ImportReport), Error> {
     let app2 = app.clone();
     let imported = tokio::task::spawn_blocking(move || {
         let mut reader = ChannelReader {
@@ -110,6 +125,8 @@ pub async fn import(
 struct ChannelWriter {
     tx: mpsc::Sender<io::Result<Vec<u8>>>,
     buf: Vec<u8>,
+    /// To wait for room in the channel with a time limit, from the blocking thread.
+    handle: tokio::runtime::Handle,
 }
 
 impl ChannelWriter {
@@ -118,9 +135,20 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+        match self
+            .handle
+            .block_on(tokio::time::timeout(STALLED, self.tx.send(Ok(chunk))))
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the client went away",
+            )),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )),
+        }
     }
 }
 

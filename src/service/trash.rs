@@ -62,12 +62,9 @@ pub async fn delete(actor: &Actor, kind: Kind, id: String, permanent: bool) -> R
         let row_id = match live(&tx, &actor, kind, &id)? {
             Some(row_id) if !permanent => {
                 trash::move_to_trash(&tx, kind, row_id, &actor.user_uuid)?;
-                let chunk_ids = match kind {
-                    Kind::Document => chunks::ids_for_document(&tx, row_id)?,
-                    _ => Vec::new(),
-                };
                 tx.commit()?;
-                return Ok::<_, Error>((chunk_ids, Purged::default()));
+                let document = (kind == Kind::Document).then_some(row_id);
+                return Ok::<_, Error>((document, Purged::default()));
             }
             Some(row_id) => row_id,
             None if permanent => {
@@ -79,14 +76,14 @@ pub async fn delete(actor: &Actor, kind: Kind, id: String, permanent: bool) -> R
         };
         let purged = purge_rows(&tx, kind, row_id)?;
         tx.commit()?;
-        Ok((Vec::new(), purged))
+        Ok((None, purged))
     })
     .await?;
     let db = context::current()?.db.clone();
-    if !trashed.is_empty() {
+    if let Some(document) = trashed {
         // Takes the index's write lock, which a dump in progress can hold up: not here.
         let home = db.clone();
-        tokio::task::spawn_blocking(move || hooks::on_chunks_removed(&*home, &trashed)).await?;
+        tokio::task::spawn_blocking(move || hooks::on_trash_changed(&*home, document)).await?;
     }
     after_purge(db, purged).await
 }
@@ -96,21 +93,17 @@ pub async fn delete(actor: &Actor, kind: Kind, id: String, permanent: bool) -> R
 pub async fn restore(actor: &Actor, kind: Kind, id: String) -> Result<(), Error> {
     actor.require(permission(kind))?;
     let actor = actor.clone();
-    let chunk_ids = context::run(move |conn| {
+    let row_id = context::run(move |conn| {
         let tx = write_tx(conn)?;
         let item = trash::find(&tx, &actor.viewer(), kind, &id)?.ok_or_else(|| not_found(kind))?;
         trash::restore(&tx, kind, item.row_id)?;
-        let chunk_ids = match kind {
-            Kind::Document => chunks::ids_for_document(&tx, item.row_id)?,
-            _ => Vec::new(),
-        };
         tx.commit()?;
-        Ok::<_, Error>(chunk_ids)
+        Ok::<_, Error>(item.row_id)
     })
     .await?;
-    if !chunk_ids.is_empty() {
+    if kind == Kind::Document {
         let db = context::current()?.db.clone();
-        tokio::task::spawn_blocking(move || hooks::on_chunks_restored(&*db, &chunk_ids)).await?;
+        tokio::task::spawn_blocking(move || hooks::on_trash_changed(&*db, row_id)).await?;
     }
     Ok(())
 }
@@ -229,14 +222,21 @@ async fn purge_company(db: Arc<TenantDb>, cutoff: String) -> Result<usize, Error
             }
             let n = batch.len();
             for item in batch {
+                let cut = cutoff.clone();
                 let purged = context::run(move |conn| {
                     let tx = write_tx(conn)?;
+                    // Restored since it was found due: kept.
+                    if !trash::still_due(&tx, kind, item.row_id, &cut)? {
+                        return Ok::<_, Error>(None);
+                    }
                     let purged = purge_rows(&tx, kind, item.row_id)?;
                     tx.commit()?;
-                    Ok::<_, Error>(purged)
+                    Ok(Some(purged))
                 })
                 .await?;
-                after_purge(db.clone(), purged).await?;
+                if let Some(purged) = purged {
+                    after_purge(db.clone(), purged).await?;
+                }
             }
             done += n;
             if n < PURGE_BATCH as usize {

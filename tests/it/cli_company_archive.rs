@@ -164,6 +164,10 @@ fn export(test: &TestApp, id: &str, out: &Path) -> PathBuf {
     );
     assert_eq!(run.status.code(), Some(0), "stderr: {}", stderr(&run));
     assert!(stderr(&run).contains("4 documents"), "{}", stderr(&run));
+    // It holds password hashes: owner-only, like the backups.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
     out.to_path_buf()
 }
 

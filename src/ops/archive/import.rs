@@ -422,10 +422,9 @@ fn check_members(
             }
         }
     }
-    if let Some(extra) = unpacked
-        .keys()
-        .find(|p| !manifest.files.iter().any(|f| &f.path == *p))
-    {
+    let listed: std::collections::HashSet<&str> =
+        manifest.files.iter().map(|f| f.path.as_str()).collect();
+    if let Some(extra) = unpacked.keys().find(|p| !listed.contains(p.as_str())) {
         return Err(refused(format!(
             "archive member {extra:?} is not in the manifest"
         )));
@@ -479,6 +478,11 @@ fn check_database(
             changed.join(", ")
         )));
     }
+    let missing: std::collections::HashSet<&str> = manifest
+        .missing_uploads
+        .iter()
+        .map(String::as_str)
+        .collect();
     for path in documents::file_paths(&conn).map_err(|e| not_company(&e))? {
         let safe = matches!(Member::parse(path.as_bytes()), Ok(Member::Upload(_)));
         if !safe {
@@ -486,7 +490,7 @@ fn check_database(
                 "a document of company.db refers to the file {path:?}, outside {UPLOADS_DIR}/"
             )));
         }
-        if !unpacked.contains_key(&path) && !manifest.missing_uploads.contains(&path) {
+        if !unpacked.contains_key(&path) && !missing.contains(path.as_str()) {
             return Err(refused(format!(
                 "a document refers to {path:?}, which is neither in the archive nor listed \
                  as missing"

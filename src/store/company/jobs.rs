@@ -124,7 +124,7 @@ pub fn get_visible(
 ) -> rusqlite::Result<Option<Job>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM processing_jobs j LEFT JOIN documents d ON d.id = j.document_id
-         WHERE j.uuid = ?1 AND (j.created_by = ?3 OR {})",
+         WHERE j.uuid = ?1 AND (j.created_by = ?3 OR {}) AND (d.id IS NULL OR d.deleted_at IS NULL)",
         super::document_visible("d", "?2", "?3")
     );
     conn.prepare_cached(&sql)?
@@ -146,7 +146,7 @@ pub fn list_visible(
 ) -> rusqlite::Result<(Vec<Job>, u64)> {
     let filter = format!(
         "FROM processing_jobs j LEFT JOIN documents d ON d.id = j.document_id
-         WHERE (j.created_by = ?2 OR {})
+         WHERE (j.created_by = ?2 OR {}) AND (d.id IS NULL OR d.deleted_at IS NULL)
            AND (?3 IS NULL OR j.job_type = ?3) AND (?4 IS NULL OR j.status = ?4)",
         super::document_visible("d", "?1", "?2")
     );

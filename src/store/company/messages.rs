@@ -141,7 +141,7 @@ pub fn row_id_visible(
 ) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached(
         "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.uuid = ?1 AND (?2 OR c.user_id = ?3)",
+         WHERE m.uuid = ?1 AND (?2 OR c.user_id = ?3) AND c.deleted_at IS NULL",
     )?
     .query_row(params![uuid, viewer.is_admin, viewer.user_uuid], |r| {
         r.get(0)

@@ -184,6 +184,30 @@ pub fn due(
         .collect()
 }
 
+/// Whether document `row_id` is in the trash.
+pub fn is_trashed(conn: &Connection, document_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1 AND deleted_at IS NOT NULL)",
+    )?
+    .query_row([document_id], |r| r.get(0))
+}
+
+/// Whether the row is still in the trash since before `cutoff` (it may have been restored
+/// since it was found due).
+pub fn still_due(
+    conn: &Connection,
+    kind: Kind,
+    row_id: i64,
+    cutoff: &str,
+) -> rusqlite::Result<bool> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1 AND deleted_at IS NOT NULL AND deleted_at < ?2)",
+        kind.table()
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![row_id, cutoff], |r| r.get(0))
+}
+
 /// The chunks of trashed documents (the vector index keeps them as tombstones).
 pub fn chunk_ids(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
     conn.prepare_cached("SELECT id FROM trashed_chunks")?
@@ -255,14 +279,29 @@ mod tests {
         let report = find(c, &admin, Kind::Report, "r1").unwrap().unwrap();
         assert_eq!(report.deleted_by.as_deref(), Some("bob"));
 
+        // A trashed conversation's messages are out of reach too.
+        c.execute_batch(
+            "INSERT INTO messages (uuid, conversation_id, role, content)
+                 VALUES ('m1', 1, 'user', 'hi')",
+        )
+        .unwrap();
+        let found = crate::store::company::messages::row_id_visible(c, &alice, "m1").unwrap();
+        assert!(found.is_none());
+        // Due until restored: the sweep re-checks before it purges.
+        let far_future = "9999-01-01T00:00:00.000Z";
+        let long_ago = "2000-01-01T00:00:00.000Z";
+        assert!(still_due(c, Kind::Document, 1, far_future).unwrap());
+        assert!(!still_due(c, Kind::Document, 1, long_ago).unwrap());
+        assert!(is_trashed(c, 1).unwrap());
         assert!(restore(c, Kind::Document, 1).unwrap());
+        assert!(!still_due(c, Kind::Document, 1, far_future).unwrap());
+        assert!(!is_trashed(c, 1).unwrap());
         assert!(!restore(c, Kind::Document, 1).unwrap());
         assert!(
             crate::store::company::documents::get_visible(c, &alice, "d1")
                 .unwrap()
                 .is_some()
         );
-        let far_future = "9999-01-01T00:00:00.000Z";
         assert_eq!(due(c, Kind::Report, far_future, 10).unwrap().len(), 1);
         assert_eq!(due(c, Kind::Document, far_future, 10).unwrap().len(), 0);
         assert!(
