@@ -57,7 +57,10 @@ pub async fn export(app: &AppState, actor: &Actor, company: Company) -> Result<C
             }
             Err(e) => {
                 tracing::warn!(company = %company.slug, error = %format!("{e:#}"), "export failed");
-                let _ = out.tx.try_send(Err(io::Error::other("the export failed")));
+                // The error item cuts the response, so a client never takes the partial
+                // stream for a whole archive.
+                let failed = out.tx.send(Err(io::Error::other("the export failed")));
+                let _ = out.handle.block_on(tokio::time::timeout(STALLED, failed));
             }
         }
     });
