@@ -19,6 +19,9 @@ use super::{TenantCtx, TenantError, context};
 use crate::store::company::usage::{self, NewUsage};
 use crate::store::db::{Conn, write_tx};
 
+/// Writers started for one row before it is given up (each replaces one that stopped).
+const MAX_WRITER_STARTS: u32 = 8;
+
 /// Why a batched insert failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -106,6 +109,9 @@ impl UsageWriter {
         let company = ctx.db.company().id;
         let (done, answer) = oneshot::channel();
         let mut pending = Pending { row, done };
+        // A writer that stopped (idle) is replaced; one that stops at once every time (its
+        // task dropped unrun: the runtime is shutting down) must not make this spin.
+        let mut attempts = 0;
         loop {
             let queue = self
                 .queues
@@ -114,11 +120,17 @@ impl UsageWriter {
                 .clone();
             match queue.send(pending).await {
                 Ok(()) => break,
-                // The writer stopped (idle): forget it and start another.
                 Err(mpsc::error::SendError(p)) => {
                     self.queues
                         .remove_if(&company, |_, q| q.same_channel(&queue));
                     pending = p;
+                    attempts += 1;
+                    if attempts >= MAX_WRITER_STARTS {
+                        return Err(WriteError::Failed(
+                            "the usage writer could not start (shutting down?)".into(),
+                        ));
+                    }
+                    tokio::task::yield_now().await;
                 }
             }
         }
