@@ -308,3 +308,49 @@ async fn the_sweep_purges_what_outlived_the_retention() {
         .await;
     assert_eq!(kept.status, StatusCode::OK);
 }
+
+/// Another user of the same company cannot restore (nor see in the trash) a conversation
+/// or a report that is not theirs; the owner can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_restores_a_conversation_or_a_report() {
+    let test = TestApp::spawn().await;
+    let c = company(&test, "Acme").await;
+    let conv = test
+        .post("/api/conversations", &c.analyst, json!({"title": "Q"}))
+        .await;
+    let conv = conv.body["id"].as_str().unwrap().to_string();
+    let report = test
+        .post(
+            "/api/reports",
+            &c.analyst,
+            json!({"title": "R", "report_type": "summary", "report_data": {}}),
+        )
+        .await;
+    let report = report.body["id"].as_str().unwrap().to_string();
+    for path in [
+        format!("/api/conversations/{conv}"),
+        format!("/api/reports/{report}"),
+    ] {
+        assert_eq!(
+            test.delete(&path, &c.analyst).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let restore = format!("{path}/restore");
+        let post = axum::http::Method::POST;
+        let other = test
+            .call(post.clone(), &restore, Some(&c.analyst2), None)
+            .await;
+        assert_error(&other, StatusCode::NOT_FOUND, "not_found");
+        let owner = test.call(post, &restore, Some(&c.analyst), None).await;
+        assert_eq!(owner.status, StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(
+            test.get(&path, &c.analyst).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    assert_eq!(test.get("/api/trash", &c.analyst2).await.body["total"], 0);
+    // A bad page is refused like any listing's.
+    let bad = test.get("/api/trash?limit=0", &c.analyst).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+}

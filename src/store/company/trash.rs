@@ -82,11 +82,11 @@ fn select(kind: Kind) -> String {
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Trashed> {
     let kind: String = row.get(0)?;
     Ok(Trashed {
-        kind: match kind.as_str() {
-            "document" => Kind::Document,
-            "conversation" => Kind::Conversation,
-            _ => Kind::Report,
-        },
+        // The kind column is written by `select` from `Kind::as_str`.
+        kind: Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .unwrap_or(Kind::Report),
         row_id: row.get(1)?,
         uuid: row.get(2)?,
         title: row.get(3)?,
