@@ -11,11 +11,12 @@ use serde::Serialize;
 use crate::config::DataOpts;
 use crate::ops::{self, backup, workers};
 use crate::store::primary::companies::Company;
+use crate::tenant::library;
 use crate::tenant::names::resolve_inside;
 
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
-    /// Only this company (UUID or slug); primary.db is then not included.
+    /// Only this company (UUID or slug); primary.db and the library are then not included.
     #[arg(long)]
     pub company: Option<String>,
     /// Directory holding the snapshots (default: DATA_DIR/backups).
@@ -59,6 +60,14 @@ pub fn run(data: &DataOpts, args: BackupArgs) -> anyhow::Result<()> {
         let dst = backup::primary_file(&snapshot);
         let outcome = backup::backup_file(&primary_path, &dst, busy);
         entries.push(entry("primary", "primary", dst, outcome, started));
+        // The global library, beside primary.db, while there is one.
+        if library::exists(&data_dir) {
+            let started = Instant::now();
+            let dst = snapshot.join(library::LIBRARY_DB);
+            let src = library::dir(&data_dir).join(library::LIBRARY_DB);
+            let outcome = backup::backup_file(&src, &dst, busy);
+            entries.push(entry("library", "library", dst, outcome, started));
+        }
     }
     let concurrency = args
         .concurrency

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod company;
 pub mod demo;
+pub mod library;
 pub mod migrate_all;
 pub mod migrate_rollback;
 pub mod reindex;
@@ -39,6 +40,10 @@ pub enum Command {
     Company(company::CompanyCommand),
     /// Create a demo company with users, documents, a conversation, usage and a report.
     Demo(demo::DemoArgs),
+    /// Add, list and delete documents of the global library, read and searched by every
+    /// company.
+    #[command(subcommand)]
+    Library(library::LibraryCommand),
     /// Embed a company's chunks again with the configured embedder and rebuild its index.
     Reindex(reindex::ReindexArgs),
     /// Create user accounts.
@@ -62,6 +67,7 @@ impl Cli {
             Command::User(cmd) => user::run(&self.data, cmd),
             Command::Reindex(args) => reindex::run(&self.data, args),
             Command::Demo(args) => demo::run(&self.data, args),
+            Command::Library(cmd) => library::run(&self.data, cmd),
             Command::MigrateAllCompanies(args) => migrate_all::run(&self.data, args),
             Command::Backup(args) => backup::run(&self.data, args),
             Command::Restore(args) => restore::run(&self.data, args),

@@ -3,6 +3,7 @@
 //! shape here before they are stored as JSON.
 
 use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -80,6 +81,7 @@ fn selected_ids(ids: &[String]) -> ApiResult<Vec<String>> {
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_conversation(
+    State(app): State<AppState>,
     actor: Actor,
     ApiJson(body): ApiJson<CreateConversation>,
 ) -> ApiResult<(StatusCode, Json<Conversation>)> {
@@ -93,7 +95,7 @@ async fn create_conversation(
             .map(selected_ids)
             .transpose()?,
     };
-    let created = service::start(actor, new).await?;
+    let created = service::start(&app, actor, new).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -128,6 +130,7 @@ async fn get_conversation(
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn update_conversation(
+    State(app): State<AppState>,
     actor: Actor,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateConversation>,
@@ -142,7 +145,7 @@ async fn update_conversation(
             .map(|ids| ids.as_deref().map(selected_ids).transpose())
             .transpose()?,
     };
-    let updated = service::update(actor, id, patch).await?;
+    let updated = service::update(&app, actor, id, patch).await?;
     Ok(Json(updated.into()))
 }
 

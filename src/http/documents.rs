@@ -25,9 +25,10 @@ use super::views::jobs::Job;
 use crate::app::AppState;
 use crate::identity::Actor;
 use crate::service::documents::{self, SCOPES, UploadMeta};
-use crate::store::company::Listing;
+use crate::service::library;
 use crate::store::company::documents::{DocumentFilter, DocumentPatch, STATUSES};
 use crate::store::company::trash::Kind;
+use crate::store::company::{Listing, Page};
 use crate::tenant::context;
 use crate::tenant::provision::UPLOADS_DIR;
 
@@ -88,7 +89,19 @@ async fn create_document(
     actor: Actor,
     ApiMultipart(mp): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<UploadResponse>)> {
-    documents::may_upload(&actor)?;
+    receive(&app, &actor, mp, Some(SCOPES)).await
+}
+
+/// Receives an upload into the current database (a company's, or the library's) and stores
+/// it as a document of `actor`'s. `scopes` are the scope part's values (the first but one,
+/// `user`, is the default); `None` refuses the part (a library document's scope is fixed).
+pub(super) async fn receive(
+    app: &AppState,
+    actor: &Actor,
+    mp: axum::extract::Multipart,
+    scopes: Option<&[&str]>,
+) -> ApiResult<(StatusCode, Json<UploadResponse>)> {
+    documents::may_upload(actor)?;
     let ctx = context::current()?;
     let limit = app.workspace.max_upload_bytes;
     let parts = upload::read_parts(mp, &ctx.db.dir().join(UPLOADS_DIR), limit).await?;
@@ -108,35 +121,50 @@ async fn create_document(
         )?,
         None => Vec::new(),
     };
+    let scope = parts
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let scope = match (scope, scopes) {
+        (Some(s), Some(scopes)) => validate::one_of("scope", s, scopes)?,
+        (None, Some(_)) => "user".to_string(),
+        (Some(_), None) => return Err(library_scope()),
+        (None, None) => library::STORED_SCOPE.to_string(),
+    };
     let meta = UploadMeta {
         title: validate::opt_text("title", parts.title.as_deref(), 500)?,
         description: validate::opt_long_text("description", parts.description.as_deref(), 10_000)?,
         category: validate::opt_text("category", parts.category.as_deref(), 100)?,
         tags,
-        scope: match parts
-            .scope
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => validate::one_of("scope", s, SCOPES)?,
-            None => "user".to_string(),
-        },
+        scope,
     };
-    let uploaded = documents::upload(&app, &actor, file, meta).await?;
+    let uploaded = documents::upload(app, actor, file, meta).await?;
+    let mut document = Document::from(uploaded.document);
+    if scopes.is_none() {
+        document.scope = library::SHOWN_SCOPE.into();
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(UploadResponse {
-            document: uploaded.document.into(),
+            document,
             job_id: uploaded.job_id,
         }),
     ))
 }
 
+/// A scope given for a library document.
+pub(super) fn library_scope() -> Error {
+    Error::invalid(
+        "scope",
+        "a library document is read by every company (scope global); leave scope out",
+    )
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct DocumentQuery {
+pub(super) struct DocumentQuery {
     /// pending, processing, completed or failed.
     #[param(pattern = "^(pending|processing|completed|failed)$")]
     status: Option<String>,
@@ -165,6 +193,13 @@ async fn list_documents(
     actor: Actor,
     ApiQuery(q): ApiQuery<DocumentQuery>,
 ) -> ApiResult<Json<Listing<Document>>> {
+    let (filter, page) = filter_of(q)?;
+    let listing = documents::list(&actor, filter, page).await?;
+    Ok(Json(listing.map(Document::from)))
+}
+
+/// The filter and page of a document listing.
+pub(super) fn filter_of(q: DocumentQuery) -> Result<(DocumentFilter, Page), Error> {
     let page = validate::page(q.limit, q.offset)?;
     let filter = DocumentFilter {
         status: q
@@ -180,8 +215,7 @@ async fn list_documents(
         category: validate::opt_text("category", q.category.as_deref(), 100)?,
         q: validate::opt_text("q", q.q.as_deref(), 200)?,
     };
-    let listing = documents::list(&actor, filter, page).await?;
-    Ok(Json(listing.map(Document::from)))
+    Ok((filter, page))
 }
 
 /// A document with its status, error, chunk count and summary fields.
@@ -237,7 +271,14 @@ async fn update_document(
     ApiJson(body): ApiJson<UpdateDocument>,
 ) -> ApiResult<Json<Document>> {
     let id = validate::id("document", &id)?;
-    let patch = DocumentPatch {
+    Ok(Json(
+        documents::update(&actor, id, patch_of(body)?).await?.into(),
+    ))
+}
+
+/// The checked changes of a PATCH.
+pub(super) fn patch_of(body: UpdateDocument) -> Result<DocumentPatch, Error> {
+    Ok(DocumentPatch {
         title: validate::patch_text("title", body.title, 500)?,
         description: body
             .description
@@ -254,8 +295,7 @@ async fn update_document(
             .as_deref()
             .map(|s| validate::one_of("scope", s, SCOPES))
             .transpose()?,
-    };
-    Ok(Json(documents::update(&actor, id, patch).await?.into()))
+    })
 }
 
 /// Moves a document to the trash: gone at once from lists, gets and every search mode,

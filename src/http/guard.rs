@@ -74,6 +74,38 @@ pub async fn enter_company(
     Ok(tenant::context::scope(ctx, next.run(Request::from_parts(parts, body))).await)
 }
 
+/// Middleware for the library's routes, inside `require_super_admin` (/api/admin/library: a
+/// super admin, who works there as the librarian) or `enter_company` (/api/library: a company
+/// user, as a reader). The handler runs in the library's `TenantCtx`, with the actor it is
+/// given there in place of the caller's.
+pub async fn enter_library(
+    State(app): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, Error> {
+    use crate::service::library;
+    let actor =
+        req.extensions().get::<Actor>().cloned().ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("library route without authentication"))
+        })?;
+    let ctx = if actor.is_super_admin() {
+        library::librarian_ctx(&app, &actor).await?
+    } else {
+        library::reader_ctx(&app, &actor, true)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("the library was not created")))?
+    };
+    if ctx.db.is_damaged() && !req.method().is_safe() {
+        return Err(Error::CompanyDamaged);
+    }
+    let acting = ctx
+        .actor
+        .clone()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a library context without its actor")))?;
+    req.extensions_mut().insert(acting);
+    Ok(tenant::context::scope(ctx, next.run(req)).await)
+}
+
 /// Middleware for /api/admin: super admins only.
 pub async fn require_super_admin(req: Request, next: Next) -> Result<Response, Error> {
     match req.extensions().get::<Actor>() {

@@ -16,6 +16,7 @@ pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod json;
+pub mod library;
 pub mod metrics;
 pub mod multipart;
 pub mod openapi;
@@ -57,6 +58,8 @@ pub enum Gate {
     Authenticated,
     /// Company data: `guard::enter_company`.
     Company,
+    /// The global library: `guard::enter_library` (inside `SuperAdmin` or `Company`).
+    Library,
 }
 
 /// Every route, in its group, with its OpenAPI description: the one source of both the
@@ -80,7 +83,8 @@ pub fn assemble(
         OpenApiRouter::new()
             .merge(admin_companies::api())
             .merge(admin_archive::api())
-            .merge(admin_users::api()),
+            .merge(admin_users::api())
+            .merge(gated(&gate, Gate::Library, library::admin_api(), &[])),
         &[(403, "not a super admin, or lacks the permission")],
     );
     let authenticated = gated(
@@ -103,7 +107,8 @@ pub fn assemble(
         Gate::Company,
         OpenApiRouter::new()
             .merge(company::api())
-            .merge(openapi::workspace()),
+            .merge(openapi::workspace())
+            .merge(gated(&gate, Gate::Library, library::reader_api(), &[])),
         &[
             (
                 401,
@@ -151,6 +156,10 @@ pub fn router(state: AppState) -> Router {
         Gate::Company => group.route_layer(middleware::from_fn_with_state(
             state.clone(),
             guard::enter_company,
+        )),
+        Gate::Library => group.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::enter_library,
         )),
     });
     Router::new()

@@ -1,5 +1,5 @@
 //! POST /api/search: keyword (FTS5 BM25), vector (HNSW) and hybrid (rank fusion) search over
-//! the caller's company, within the documents the caller may see.
+//! the caller's company, within the documents the caller may see, and the global library.
 
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +15,7 @@ use super::validate;
 use super::views::search::SearchHit;
 use crate::app::AppState;
 use crate::identity::Actor;
-use crate::search::{MAX_K, SearchMode};
+use crate::search::{MAX_K, SearchMode, Source};
 use crate::service::search::{self, Query};
 
 /// Longest query accepted, in characters.
@@ -39,9 +39,13 @@ pub struct SearchBody {
     /// hybrid (default), vector or keyword.
     #[schema(value_type = Option<String>, pattern = "^(hybrid|vector|keyword)$")]
     pub mode: Option<SearchMode>,
-    /// Only search these documents (their ids).
+    /// Only search these documents (their ids, of the company or the library).
     #[schema(max_items = 100, value_type = Option<Vec<uuid::Uuid>>)]
     pub document_ids: Option<Vec<String>>,
+    /// Where to look: `company` (the caller's company), `library` (the global library), or
+    /// both (the default), ranked together.
+    #[schema(min_items = 1, max_items = 2, value_type = Option<Vec<String>>)]
+    pub sources: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,6 +80,30 @@ async fn search_chunks(
         .map(|ids| validate::ids("document_ids", ids, MAX_DOCUMENT_IDS))
         .transpose()?;
     let mode = body.mode.unwrap_or_default();
+    let sources = match body.sources.as_deref() {
+        None => vec![Source::Company, Source::Library],
+        Some([]) => return Err(Error::invalid("sources", "must name at least one source")),
+        Some(names) => {
+            let mut sources = Vec::new();
+            for (i, name) in names.iter().enumerate() {
+                let source = match name.as_str() {
+                    "company" => Source::Company,
+                    "library" => Source::Library,
+                    _ => {
+                        return Err(Error::invalid(
+                            format!("sources[{i}]"),
+                            "must be company or library",
+                        ));
+                    }
+                };
+                if sources.contains(&source) {
+                    return Err(Error::invalid(format!("sources[{i}]"), "is given twice"));
+                }
+                sources.push(source);
+            }
+            sources
+        }
+    };
     let hits = search::search(
         &app,
         &actor,
@@ -84,6 +112,7 @@ async fn search_chunks(
             k: k as usize,
             mode,
             document_ids,
+            sources,
         },
     )
     .await?;

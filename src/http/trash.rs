@@ -76,7 +76,16 @@ async fn list_trash(
     actor: Actor,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Listing<TrashItem>>> {
-    let listing = service::list(&actor, page.page()?).await?;
+    listing(&app, &actor, page).await
+}
+
+/// A page of the current database's trash (a company's, or the library's) for `actor`.
+pub(super) async fn listing(
+    app: &AppState,
+    actor: &Actor,
+    page: PageQuery,
+) -> ApiResult<Json<Listing<TrashItem>>> {
+    let listing = service::list(actor, page.page()?).await?;
     let keep =
         chrono::Duration::from_std(app.workspace.trash_retention).unwrap_or(chrono::Duration::MAX);
     Ok(Json(listing.map(|t: Trashed| {
@@ -95,7 +104,7 @@ async fn list_trash(
     })))
 }
 
-async fn restore(actor: &Actor, kind: Kind, id: &str) -> ApiResult<StatusCode> {
+pub(super) async fn restore(actor: &Actor, kind: Kind, id: &str) -> ApiResult<StatusCode> {
     let id = validate::id(kind.as_str(), id)?;
     service::restore(actor, kind, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -30,6 +30,22 @@ impl StagedFile {
         }
     }
 
+    /// `bytes`, named `filename`, written to a new temporary file in `uploads_dir` (for
+    /// uploads that do not come over HTTP: the demo documents, `silo library add`).
+    pub async fn from_bytes(
+        uploads_dir: &Path,
+        filename: &str,
+        bytes: &[u8],
+    ) -> std::io::Result<StagedFile> {
+        use sha2::{Digest, Sha256};
+        let path = uploads_dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
+        let mut staged = StagedFile::new(path, filename.to_string());
+        tokio::fs::write(&staged.path, bytes).await?;
+        staged.size = bytes.len() as u64;
+        staged.sha256 = hex::encode(Sha256::digest(bytes));
+        Ok(staged)
+    }
+
     /// Moves the file to `dest` and keeps it (the document row now owns it).
     pub async fn persist(mut self, dest: &Path) -> std::io::Result<()> {
         tokio::fs::rename(&self.path, dest).await?;

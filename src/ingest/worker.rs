@@ -264,6 +264,10 @@ impl IngestWorker {
                 report.add(Some(done));
             }
         }
+        if crate::tenant::library::exists(self.inner.registry.data_dir()) {
+            let library = crate::tenant::library::LIBRARY_ID;
+            report.add(Some(Ok((library, self.recover_company(library).await))));
+        }
         tracing::info!(?report, "job recovery finished");
         report
     }

@@ -18,6 +18,7 @@
 //! ([`top_k_keeping`]).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 /// Weight of the vector list in hybrid search; the keyword list gets the rest.
 pub const VECTOR_WEIGHT: f64 = 0.8;
@@ -44,7 +45,11 @@ pub fn keyword_weight(rare: bool) -> f64 {
 /// Cuts `fused` to `k`, keeping `must` (the best keyword match) among them: when fusion
 /// ranked it below `k`, or left it out, it takes the last place (with the score of the
 /// result it displaces). An exact-term match is never dropped.
-pub fn top_k_keeping(mut fused: Vec<(i64, f64)>, must: Option<i64>, k: usize) -> Vec<(i64, f64)> {
+pub fn top_k_keeping<K: Copy + Eq>(
+    mut fused: Vec<(K, f64)>,
+    must: Option<K>,
+    k: usize,
+) -> Vec<(K, f64)> {
     if let Some(id) = must
         && k > 0
     {
@@ -68,8 +73,8 @@ pub fn top_k_keeping(mut fused: Vec<(i64, f64)>, must: Option<i64>, k: usize) ->
 /// Fuses `(list, weight)` pairs of `(id, score)` lists (higher score better, best first)
 /// into one `(id, fused score)` list, best first. Ties are broken by the best single rank
 /// an id reached, then by id, so the order is stable.
-pub fn convex(lists: &[(&[(i64, f64)], f64)]) -> Vec<(i64, f64)> {
-    let mut fused: HashMap<i64, (f64, usize)> = HashMap::new();
+pub fn convex<K: Copy + Eq + Hash + Ord>(lists: &[(&[(K, f64)], f64)]) -> Vec<(K, f64)> {
+    let mut fused: HashMap<K, (f64, usize)> = HashMap::new();
     for (list, weight) in lists {
         let (lo, hi) = list
             .iter()
@@ -87,8 +92,7 @@ pub fn convex(lists: &[(&[(i64, f64)], f64)]) -> Vec<(i64, f64)> {
             entry.1 = entry.1.min(rank);
         }
     }
-    let mut out: Vec<(i64, f64, usize)> =
-        fused.into_iter().map(|(id, (s, r))| (id, s, r)).collect();
+    let mut out: Vec<(K, f64, usize)> = fused.into_iter().map(|(id, (s, r))| (id, s, r)).collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)));
     out.into_iter().map(|(id, s, _)| (id, s)).collect()
 }
@@ -141,7 +145,7 @@ mod tests {
         // One keyword hit (all scores equal) counts fully; ties fall to the best rank.
         let fused = convex(&[(&[(5, 0.3), (6, 0.3)], 0.8), (&[(6, 4.0)], 0.2)]);
         assert_eq!(fused, vec![(6, 1.0), (5, 0.8)]);
-        assert!(convex(&[(&[], 0.8), (&[], 0.2)]).is_empty());
+        assert!(convex::<i64>(&[(&[], 0.8), (&[], 0.2)]).is_empty());
         assert_eq!(convex(&[(&[], 0.8), (&[(4, 1.5)], 0.2)]), vec![(4, 0.2)]);
     }
 }

@@ -1,6 +1,10 @@
 //! The result rows of a search.
 
+use std::collections::HashMap;
+
 use rusqlite::Connection;
+
+use super::Source;
 
 use crate::store::company::chunks;
 
@@ -17,28 +21,54 @@ pub struct SearchHit {
     pub page_number: Option<i64>,
     pub chunk_index: i64,
     pub score: f64,
+    /// The searcher's company, or the library.
+    pub source: Source,
 }
 
-/// Turns ranked `(chunk id, score)` pairs into result rows, keeping their order; chunks
-/// deleted in the meantime are left out.
-pub fn load_hits(conn: &Connection, ranked: &[(i64, f64)]) -> rusqlite::Result<Vec<SearchHit>> {
-    if ranked.is_empty() {
-        return Ok(Vec::new());
-    }
+/// Turns ranked `(chunk id, score)` pairs of `source` into result rows, keeping their
+/// order; chunks deleted in the meantime are left out.
+pub fn load_hits(
+    conn: &Connection,
+    ranked: &[(i64, f64)],
+    source: Source,
+) -> rusqlite::Result<Vec<SearchHit>> {
     let ids: Vec<i64> = ranked.iter().map(|r| r.0).collect();
-    let mut rows = chunks::hit_rows(conn, &ids)?;
+    let mut rows = rows(conn, &ids, source)?;
     Ok(ranked
         .iter()
-        .filter_map(|(id, score)| {
-            rows.remove(id).map(|row| SearchHit {
+        .filter_map(|(id, score)| rows.remove(id).map(|row| row.scored(*score)))
+        .collect())
+}
+
+/// The result rows of chunks `ids` of `source` by chunk id, their score not yet set.
+pub(super) fn rows(
+    conn: &Connection,
+    ids: &[i64],
+    source: Source,
+) -> rusqlite::Result<HashMap<i64, SearchHit>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(chunks::hit_rows(conn, ids)?
+        .into_iter()
+        .map(|(id, row)| {
+            let hit = SearchHit {
                 chunk_id: row.chunk_uuid,
                 document_id: row.document_uuid,
                 document_title: row.document_title,
                 content: row.content,
                 page_number: row.page_number,
                 chunk_index: row.chunk_index,
-                score: *score,
-            })
+                score: 0.0,
+                source,
+            };
+            (id, hit)
         })
         .collect())
+}
+
+impl SearchHit {
+    pub(super) fn scored(self, score: f64) -> SearchHit {
+        SearchHit { score, ..self }
+    }
 }

@@ -15,7 +15,7 @@ pub mod hits;
 pub mod keyword;
 pub mod vector;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,39 @@ pub struct SearchRequest<'a> {
     pub allowed: Option<&'a HashSet<i64>>,
 }
 
+/// Where a search result comes from: the searcher's company, or the global library.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    #[default]
+    Company,
+    Library,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Company => "company",
+            Source::Library => "library",
+        }
+    }
+}
+
+/// One body of chunks a search looks in: a company's database (or the library's), its
+/// loaded index, and the documents the searcher may see there (`None`: all of them).
+#[derive(Clone, Copy)]
+pub struct Corpus<'a> {
+    pub source: Source,
+    pub conn: &'a Connection,
+    pub index: Option<&'a VectorIndex>,
+    pub allowed: Option<&'a HashSet<i64>>,
+}
+
+/// A chunk of one corpus.
+pub type Key = (Source, i64);
+
 /// Ranks chunk ids for `req`, best first, with the mode's score: cosine similarity
 /// (vector), `-bm25` (keyword) or the fused score in [0, 1] (hybrid). `k` is clamped to 1..=[`MAX_K`].
 ///
@@ -85,8 +118,71 @@ pub fn rank(
     embedder: &dyn Embedder,
     req: SearchRequest<'_>,
 ) -> Result<Vec<(i64, f64)>, SearchError> {
-    let k = req.k.clamp(1, MAX_K);
-    let index = match index {
+    let corpus = Corpus {
+        source: Source::Company,
+        conn,
+        index,
+        allowed: req.allowed,
+    };
+    let ranked = rank_in(&[corpus], embedder, req.query, req.k, req.mode)?;
+    Ok(ranked.into_iter().map(|((_, id), s)| (id, s)).collect())
+}
+
+/// [`rank`] over several corpora as if they were one: the query is embedded once, each
+/// corpus gives its lists (cosine similarities and `-bm25` scores, comparable across
+/// corpora searched with one embedder), and the lists are merged before they are cut and
+/// fused, so the best keyword match of all of them is still kept in hybrid mode.
+pub fn rank_in(
+    corpora: &[Corpus<'_>],
+    embedder: &dyn Embedder,
+    query: &str,
+    k: usize,
+    mode: SearchMode,
+) -> Result<Vec<(Key, f64)>, SearchError> {
+    let k = k.clamp(1, MAX_K);
+    let indexes: Vec<Result<&VectorIndex, String>> =
+        corpora.iter().map(|c| usable(c.index, embedder)).collect();
+    let vector = match mode {
+        SearchMode::Keyword => None,
+        SearchMode::Vector => {
+            if let Some(Err(why)) = indexes.iter().find(|ix| ix.is_err()) {
+                return Err(SearchError::NoIndex(why.clone()));
+            }
+            Some(embed_query(embedder, query)?)
+        }
+        SearchMode::Hybrid if indexes.iter().all(Result::is_err) => {
+            tracing::warn!("hybrid search without vectors: keyword only");
+            None
+        }
+        SearchMode::Hybrid => match embed_query(embedder, query) {
+            Ok(v) => Some(v),
+            // An HTTP embedder that is down should not take keyword search with it.
+            Err(SearchError::Embed(EmbedError::Unavailable(why))) => {
+                tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let depth = match mode {
+        SearchMode::Hybrid => k * HYBRID_DEPTH,
+        _ => k,
+    };
+    let mut lists = Vec::with_capacity(corpora.len());
+    for (corpus, index) in corpora.iter().zip(&indexes) {
+        let index = index.as_ref().ok().copied();
+        let vector = vector.as_deref().zip(index);
+        lists.push(candidates(corpus, vector, query, depth, mode)?);
+    }
+    Ok(fuse(lists, mode, k, depth))
+}
+
+/// The index of `index` if `embedder` made it, else why it cannot be used.
+fn usable<'a>(
+    index: Option<&'a VectorIndex>,
+    embedder: &dyn Embedder,
+) -> Result<&'a VectorIndex, String> {
+    match index {
         Some(ix)
             if ix.embedder_id() == embedder.id() && ix.dimensions() == embedder.dimensions() =>
         {
@@ -98,61 +194,117 @@ pub fn rank(
             embedder.id()
         )),
         None => Err("the company's index is not loaded".to_string()),
+    }
+}
+
+fn embed_query(embedder: &dyn Embedder, query: &str) -> Result<Vec<f32>, SearchError> {
+    Ok(embedder.embed(&[query])?.pop().unwrap_or_default())
+}
+
+/// What one corpus offers a search, before fusion.
+#[derive(Default)]
+struct Candidates {
+    /// Nearest chunks by cosine similarity, best first (`None` without a usable index).
+    vectors: Option<Vec<(Key, f64)>>,
+    /// Best chunks by `-bm25`, best first.
+    words: Vec<(Key, f64)>,
+    /// The query's words, or one of its codes, are rare in the corpus.
+    rare: bool,
+    /// The best match by the query's content words, as keyword mode ranks.
+    best_word: Option<(Key, f64)>,
+}
+
+fn candidates(
+    corpus: &Corpus<'_>,
+    vector: Option<(&[f32], &VectorIndex)>,
+    query: &str,
+    depth: usize,
+    mode: SearchMode,
+) -> Result<Candidates, SearchError> {
+    let tag = |hits: Vec<(i64, f64)>| -> Vec<(Key, f64)> {
+        hits.into_iter()
+            .map(|(id, s)| ((corpus.source, id), s))
+            .collect()
     };
-    let vector_ranked = |depth: usize| -> Result<Vec<(i64, f64)>, SearchError> {
-        let ix = index
-            .as_ref()
-            .map_err(|why| SearchError::NoIndex(why.clone()))?;
-        let q = embedder.embed(&[req.query])?.pop().unwrap_or_default();
-        let hits = vector::vector_search(conn, ix, &q, depth, DEFAULT_EF.max(depth), req.allowed)?;
-        Ok(hits.into_iter().map(|(id, s)| (id, f64::from(s))).collect())
-    };
-    match req.mode {
+    let mut found = Candidates::default();
+    if let Some((q, ix)) = vector {
+        let ef = DEFAULT_EF.max(depth);
+        let hits = vector::vector_search(corpus.conn, ix, q, depth, ef, corpus.allowed)?;
+        found.vectors = Some(tag(hits
+            .into_iter()
+            .map(|(id, s)| (id, f64::from(s)))
+            .collect()));
+    }
+    let mut stats = keyword::TermStats::new(corpus.conn)?;
+    // Without its stopwords a question matches on what it is about, not on "how" and "I"
+    // (keyword MRR@10 0.62 → 0.68 on the retrieval benchmark).
+    let content = keyword::without_stopwords(query);
+    match mode {
+        SearchMode::Vector => {}
         SearchMode::Keyword => {
-            // Without its stopwords a question matches on what it is about, not on "how"
-            // and "I" (MRR@10 0.62 → 0.68 on the retrieval benchmark).
-            let query = keyword::without_stopwords(req.query);
-            let mut stats = keyword::TermStats::new(conn)?;
-            Ok(keyword::keyword_search_with(&mut stats, &query, k, req.allowed)?.hits)
+            let words = keyword::keyword_search_with(&mut stats, &content, depth, corpus.allowed)?;
+            found.words = tag(words.hits);
         }
-        SearchMode::Vector => vector_ranked(k),
         SearchMode::Hybrid => {
-            let depth = k * HYBRID_DEPTH;
-            let mut stats = keyword::TermStats::new(conn)?;
             // With its stopwords: fused, they made no measurable difference on the retrieval
             // benchmark, and without them more questions looked rare (Python FAQ hybrid
             // MRR@10 0.877 → 0.863).
-            let found = keyword::keyword_search_with(&mut stats, req.query, depth, req.allowed)?;
-            let words = &found.hits;
-            if let Err(why) = &index {
-                tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
-                return Ok(words.iter().take(k).copied().collect());
-            }
-            let vectors = match vector_ranked(depth) {
-                Ok(v) => v,
-                // An HTTP embedder that is down should not take keyword search with it.
-                Err(SearchError::Embed(EmbedError::Unavailable(why))) => {
-                    tracing::warn!(reason = %why, "hybrid search without vectors: keyword only");
-                    return Ok(words.iter().take(k).copied().collect());
-                }
-                Err(e) => return Err(e),
-            };
+            let words = keyword::keyword_search_with(&mut stats, query, depth, corpus.allowed)?;
             // A query with common terms left out is not one of rare words, whatever the
             // length of its list.
-            let rare = (!found.pruned && words.len() < depth)
-                || keyword::has_rare_code(conn, req.query, depth)?;
-            let keyword = fusion::keyword_weight(rare);
-            let lists = [(vectors.as_slice(), 1.0 - keyword), (words, keyword)];
-            // The match always kept is the best by the query's content words, as keyword
-            // mode ranks: a stopword the query shares with a code ("we" in SKU-61038-WE)
-            // must not choose it.
-            let content = keyword::without_stopwords(req.query);
-            let best_word = if content == req.query {
-                found.best()
+            found.rare = (!words.pruned && words.hits.len() < depth)
+                || keyword::has_rare_code(corpus.conn, query, depth)?;
+            // The match always kept is the best by the query's content words: a stopword
+            // the query shares with a code ("we" in SKU-61038-WE) must not choose it.
+            let best = if content == query {
+                words.best().zip(words.hits.first().map(|h| h.1))
             } else {
-                keyword::keyword_search_with(&mut stats, &content, 1, req.allowed)?.best()
+                let best = keyword::keyword_search_with(&mut stats, &content, 1, corpus.allowed)?;
+                best.best().zip(best.hits.first().map(|h| h.1))
             };
-            Ok(fusion::top_k_keeping(fusion::convex(&lists), best_word, k))
+            found.best_word = best.map(|(id, s)| ((corpus.source, id), s));
+            found.words = tag(words.hits);
+        }
+    }
+    Ok(found)
+}
+
+/// Merges the corpora's lists (each already best first) into one, best first, cut to `depth`.
+fn merged(lists: impl Iterator<Item = Vec<(Key, f64)>>, depth: usize) -> Vec<(Key, f64)> {
+    let mut all: Vec<(Key, f64)> = lists.flatten().collect();
+    // Stable: a single corpus keeps its own order, ties included.
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    all.truncate(depth);
+    all
+}
+
+fn fuse(found: Vec<Candidates>, mode: SearchMode, k: usize, depth: usize) -> Vec<(Key, f64)> {
+    let rare = found.iter().any(|c| c.rare);
+    let best_word = found
+        .iter()
+        .filter_map(|c| c.best_word)
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|b| b.0);
+    let has_vectors = found.iter().any(|c| c.vectors.is_some());
+    let (vectors, words): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .map(|c| (c.vectors.unwrap_or_default(), c.words))
+        .unzip();
+    match mode {
+        SearchMode::Vector => merged(vectors.into_iter(), k),
+        SearchMode::Keyword => merged(words.into_iter(), k),
+        SearchMode::Hybrid if !has_vectors => merged(words.into_iter(), k),
+        SearchMode::Hybrid => {
+            let (vectors, words) = (
+                merged(vectors.into_iter(), depth),
+                merged(words.into_iter(), depth),
+            );
+            let keyword = fusion::keyword_weight(rare);
+            let lists = [
+                (vectors.as_slice(), 1.0 - keyword),
+                (words.as_slice(), keyword),
+            ];
+            fusion::top_k_keeping(fusion::convex(&lists), best_word, k)
         }
     }
 }
@@ -165,7 +317,33 @@ pub fn search(
     req: SearchRequest<'_>,
 ) -> Result<Vec<SearchHit>, SearchError> {
     let ranked = rank(conn, index, embedder, req)?;
-    Ok(load_hits(conn, &ranked)?)
+    Ok(load_hits(conn, &ranked, Source::Company)?)
+}
+
+/// [`rank_in`] then [`load_hits`] from each corpus, in rank order.
+pub fn search_in(
+    corpora: &[Corpus<'_>],
+    embedder: &dyn Embedder,
+    query: &str,
+    k: usize,
+    mode: SearchMode,
+) -> Result<Vec<SearchHit>, SearchError> {
+    let ranked = rank_in(corpora, embedder, query, k, mode)?;
+    let mut rows = HashMap::new();
+    for corpus in corpora {
+        let ids: Vec<i64> = ranked
+            .iter()
+            .filter(|(key, _)| key.0 == corpus.source)
+            .map(|(key, _)| key.1)
+            .collect();
+        for (id, row) in hits::rows(corpus.conn, &ids, corpus.source)? {
+            rows.insert((corpus.source, id), row);
+        }
+    }
+    Ok(ranked
+        .iter()
+        .filter_map(|(key, score)| rows.remove(key).map(|row| row.scored(*score)))
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,11 +1,16 @@
-//! Conversations and their messages. Conversations are personal: only their owner reaches
+//! Conversations and their messages. A conversation may be limited to documents of the
+//! company and of the global library. Conversations are personal: only their owner reaches
 //! them (others are told they do not exist). Chatting needs chat:use; writing a message in
 //! another role than `user` (an assistant's answer, a system prompt) also agents:execute.
 
+use std::collections::HashSet;
+
 use rusqlite::Connection;
 
+use crate::app::App;
 use crate::error::Error;
 use crate::identity::Actor;
+use crate::service::library;
 use crate::store::company::conversations::{
     self, Conversation, ConversationPatch, NewConversation,
 };
@@ -14,22 +19,44 @@ use crate::store::company::{Listing, Page, documents, new_uuid};
 use crate::store::db::write_tx;
 use crate::tenant::context;
 
-/// Every selected document must exist and be visible to the actor.
-fn check_documents_visible(conn: &Connection, actor: &Actor, ids: &[String]) -> Result<(), Error> {
-    // One query for the common case; a lookup per id only to name the one that is missing.
-    let viewer = actor.viewer();
-    let found = documents::visible_ids(conn, &viewer, Some(ids))?;
-    if found.is_some_and(|found| found.len() == ids.len()) {
+/// Every selected document must exist and be visible to the actor, in the company or (the
+/// ids in `in_library`) the global library.
+fn check_documents_visible(
+    conn: &Connection,
+    actor: &Actor,
+    ids: &[String],
+    in_library: &HashSet<String>,
+) -> Result<(), Error> {
+    let wanted: Vec<String> = ids
+        .iter()
+        .filter(|id| !in_library.contains(*id))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
         return Ok(());
     }
-    for (i, id) in ids.iter().enumerate() {
-        if documents::get_visible(conn, &viewer, id)?.is_none() {
-            return Err(Error::NotFound(format!(
-                "selected_document_ids[{i}]: no such document"
-            )));
-        }
+    let found = documents::visible_uuids(conn, &actor.viewer(), &wanted)?;
+    let missing = ids
+        .iter()
+        .position(|id| !in_library.contains(id) && !found.contains(id));
+    match missing {
+        None => Ok(()),
+        Some(i) => Err(Error::NotFound(format!(
+            "selected_document_ids[{i}]: no such document"
+        ))),
     }
-    Ok(())
+}
+
+/// Of the selected documents, those in the global library.
+async fn library_selection(
+    app: &App,
+    actor: &Actor,
+    ids: Option<&[String]>,
+) -> Result<HashSet<String>, Error> {
+    match ids {
+        Some(ids) if !ids.is_empty() => library::visible(app, actor, ids).await,
+        _ => Ok(HashSet::new()),
+    }
 }
 
 /// The actor's conversation `id`, or not found.
@@ -39,14 +66,16 @@ fn owned(conn: &Connection, actor: &Actor, id: &str) -> Result<Conversation, Err
 }
 
 /// Starts a conversation of the actor, limited to documents they may see.
-pub async fn start(actor: Actor, new: NewConversation) -> Result<Conversation, Error> {
+pub async fn start(app: &App, actor: Actor, new: NewConversation) -> Result<Conversation, Error> {
     actor.require("chat:use")?;
+    let in_library = library_selection(app, &actor, new.selected_document_ids.as_deref()).await?;
     context::run(move |conn| {
         let tx = write_tx(conn)?;
         check_documents_visible(
             &tx,
             &actor,
             new.selected_document_ids.as_deref().unwrap_or_default(),
+            &in_library,
         )?;
         let uuid = new_uuid();
         conversations::insert(&tx, &uuid, &actor.user_uuid, &new)?;
@@ -76,16 +105,22 @@ pub async fn get(actor: Actor, id: String) -> Result<Conversation, Error> {
 
 /// Changes the actor's conversation `id`; newly selected documents must be visible.
 pub async fn update(
+    app: &App,
     actor: Actor,
     id: String,
     patch: ConversationPatch,
 ) -> Result<Conversation, Error> {
     actor.require("chat:use")?;
+    let selected = patch
+        .selected_document_ids
+        .as_ref()
+        .and_then(|s| s.as_deref());
+    let in_library = library_selection(app, &actor, selected).await?;
     context::run(move |conn| {
         let tx = write_tx(conn)?;
         let c = owned(&tx, &actor, &id)?;
         if let Some(Some(ids)) = &patch.selected_document_ids {
-            check_documents_visible(&tx, &actor, ids)?;
+            check_documents_visible(&tx, &actor, ids, &in_library)?;
         }
         conversations::update(&tx, c.row_id, &patch)?;
         let c = owned(&tx, &actor, &id)?;

@@ -11,12 +11,10 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use crate::app::AppState;
 use crate::error::Error;
 use crate::identity::{Actor, password};
-use crate::ingest::uploads::{StagedFile, TEMP_PREFIX};
+use crate::ingest::uploads::StagedFile;
 use crate::service::accounts::{self, NewAccount};
 use crate::service::documents::{self, UploadMeta};
 use crate::service::{conversations, reports, sessions};
@@ -158,7 +156,7 @@ pub async fn create(app: &AppState) -> Result<Demo, Error> {
     )
     .await?;
     context::scope(TenantCtx::new(db, Some(analyst.clone())), async {
-        converse(&analyst).await?;
+        converse(app, &analyst).await?;
         report(&analyst).await?;
         usage_history(app, &actors).await
     })
@@ -180,15 +178,9 @@ async fn upload_all(
 ) -> Result<(usize, usize), Error> {
     let mut ids = Vec::new();
     for (name, bytes) in DOCUMENTS {
-        let path = company_dir
-            .join(UPLOADS_DIR)
-            .join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
-        tokio::fs::write(&path, bytes)
+        let staged = StagedFile::from_bytes(&company_dir.join(UPLOADS_DIR), name, bytes)
             .await
             .map_err(Error::internal)?;
-        let mut staged = StagedFile::new(path, name.to_string());
-        staged.size = bytes.len() as u64;
-        staged.sha256 = hex::encode(Sha256::digest(bytes));
         let meta = UploadMeta {
             title: None,
             description: None,
@@ -203,34 +195,14 @@ async fn upload_all(
                 .uuid,
         );
     }
-    let started = std::time::Instant::now();
-    loop {
-        let mut pending = 0;
-        let mut failed = 0;
-        for id in &ids {
-            let (doc, _) = documents::get(actor, id.clone()).await?;
-            match doc.status.as_str() {
-                "completed" => {}
-                "failed" => failed += 1,
-                _ => pending += 1,
-            }
-        }
-        if pending == 0 {
-            return Ok((ids.len(), failed));
-        }
-        if started.elapsed() > INGEST_TIMEOUT {
-            return Err(Error::Unavailable(format!(
-                "{pending} demo documents were still being processed after {} s",
-                INGEST_TIMEOUT.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let failed = documents::wait_processed(actor, &ids, INGEST_TIMEOUT).await?;
+    Ok((ids.len(), failed))
 }
 
 /// A conversation of the analyst's about the sales report, with a sourced answer.
-async fn converse(analyst: &Actor) -> Result<(), Error> {
+async fn converse(app: &AppState, analyst: &Actor) -> Result<(), Error> {
     let conversation = conversations::start(
+        app,
         analyst.clone(),
         NewConversation {
             title: Some("Ridgeline 2 stock for the spring season".into()),

@@ -182,3 +182,35 @@ pub async fn chunks(actor: &Actor, id: String, page: Page) -> Result<Listing<Chu
     })
     .await
 }
+
+/// Waits until documents `ids` (the actor's to see) are processed, checking every 100 ms;
+/// returns how many failed. Unavailable after `timeout`.
+pub async fn wait_processed(
+    actor: &Actor,
+    ids: &[String],
+    timeout: std::time::Duration,
+) -> Result<usize, Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let mut pending = 0;
+        let mut failed = 0;
+        for id in ids {
+            let (doc, _) = get(actor, id.clone()).await?;
+            match doc.status.as_str() {
+                "completed" => {}
+                "failed" => failed += 1,
+                _ => pending += 1,
+            }
+        }
+        if pending == 0 {
+            return Ok(failed);
+        }
+        if started.elapsed() > timeout {
+            return Err(Error::Unavailable(format!(
+                "{pending} documents were still being processed after {} s",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

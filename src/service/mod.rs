@@ -17,6 +17,7 @@ pub mod demo;
 pub mod documents;
 pub mod health;
 pub mod jobs;
+pub mod library;
 pub mod migrations;
 pub mod profile;
 pub mod reports;

@@ -1,6 +1,9 @@
-//! Searching a company's documents.
+//! Searching a company's documents and the global library.
 
+use std::collections::HashSet;
 use std::sync::Arc;
+
+use rusqlite::Connection;
 
 use crate::app::{App, AppState};
 use crate::embed::usage::{Metered, usage_row};
@@ -8,8 +11,9 @@ use crate::embed::{EmbedError, Embedder, LexicalEmbedder};
 use crate::error::Error;
 use crate::identity::Actor;
 use crate::index::{self, VectorIndex};
-use crate::search::{self, SearchError, SearchHit, SearchMode, SearchRequest};
-use crate::store::company::documents;
+use crate::search::{self, Corpus, SearchError, SearchHit, SearchMode, Source};
+use crate::service::library;
+use crate::store::company::{Viewer, documents};
 use crate::tenant::{TenantDb, TenantError, context};
 
 /// A search, validated.
@@ -19,13 +23,18 @@ pub struct Query {
     /// How many results, 1 to [`search::MAX_K`].
     pub k: usize,
     pub mode: SearchMode,
-    /// Only these documents (public ids); each must exist and be visible to the searcher.
+    /// Only these documents (public ids); each must exist in a searched source and be
+    /// visible to the searcher.
     pub document_ids: Option<Vec<String>>,
+    /// Where to look: the searcher's company, the global library, or both (not none).
+    pub sources: Vec<Source>,
 }
 
-/// Searches the current company's documents that `actor` may see. Vector and hybrid
-/// searches embed the query (at most one embedding per core at a time) and record its
-/// usage, off the response path; hybrid search without a usable index degrades to keyword.
+/// Searches the current company's documents that `actor` may see and the global library
+/// (as `sources` says), ranked as one collection. Vector and hybrid searches embed the
+/// query once (at most one embedding per core at a time) and record its usage in the
+/// searching company, off the response path; hybrid search without a usable index
+/// degrades to keyword for that source.
 pub async fn search(app: &AppState, actor: &Actor, q: Query) -> Result<Vec<SearchHit>, Error> {
     actor.require("documents:read")?;
     let Query {
@@ -33,20 +42,28 @@ pub async fn search(app: &AppState, actor: &Actor, q: Query) -> Result<Vec<Searc
         k,
         mode,
         document_ids,
+        sources,
     } = q;
-    let actor = actor.clone();
     let embedder: Arc<dyn Embedder> = app
         .embedder
         .clone()
         .unwrap_or_else(|| Arc::new(LexicalEmbedder));
     let ctx = context::current()?;
+    let in_company = sources.contains(&Source::Company);
+    let library = match sources.contains(&Source::Library) {
+        true => library::reader_ctx(app, actor, false).await?,
+        false => None,
+    };
     if mode != SearchMode::Keyword {
-        // Loading the index may rebuild it from SQLite; vector mode needs it, hybrid degrades.
-        if let Err(err) = company_index(app, &ctx.db, &embedder).await {
-            if mode == SearchMode::Vector {
-                return Err(err.into());
+        let company = in_company.then_some(&ctx.db);
+        for db in company.into_iter().chain(library.as_ref().map(|l| &l.db)) {
+            // Loading the index may rebuild it from SQLite; vector mode needs it, hybrid degrades.
+            if let Err(err) = company_index(app, db, &embedder).await {
+                if mode == SearchMode::Vector {
+                    return Err(err.into());
+                }
+                tracing::warn!(error = %err, "hybrid search without the vector index");
             }
-            tracing::warn!(error = %err, "hybrid search without the vector index");
         }
     }
     // Held until the search is done; keyword search embeds nothing and does not wait.
@@ -63,21 +80,55 @@ pub async fn search(app: &AppState, actor: &Actor, q: Query) -> Result<Vec<Searc
     let metered = Arc::new(Metered::new(embedder.clone()));
     let user_id = actor.user_uuid.clone();
     let meter = metered.clone();
+    let actor = actor.clone();
     let results = context::run(move |conn| {
-        let allowed = documents::visible_ids(conn, &actor.viewer(), document_ids.as_deref())?;
-        if let (Some(ids), Some(allowed)) = (&document_ids, &allowed) {
+        let ids = document_ids.as_deref();
+        let allowed = |conn: &Connection, viewer: Viewer<'_>| {
+            Ok::<_, Error>(documents::visible_ids(conn, &viewer, ids)?)
+        };
+        let named = |allowed: &Option<HashSet<i64>>| allowed.as_ref().map_or(0, HashSet::len);
+        let company_allowed = match in_company {
+            true => Some(allowed(conn, actor.viewer())?),
+            false => None,
+        };
+        let in_company_named = company_allowed.as_ref().map_or(0, named);
+        let company = company_allowed.as_ref().map(|allowed| Corpus {
+            source: Source::Company,
+            conn,
+            index: db.loaded_index(),
+            allowed: allowed.as_ref(),
+        });
+        let search = |corpora: &[Corpus<'_>], named: usize| {
             // Every named document must exist and be visible: others' ids answer 404.
-            if allowed.len() < ids.len() {
+            if ids.is_some_and(|ids| named < ids.len()) {
                 return Err(Error::not_found("document"));
             }
-        }
-        let req = SearchRequest {
-            query: &query,
-            k,
-            mode,
-            allowed: allowed.as_ref(),
+            search::search_in(corpora, meter.as_ref(), &query, k, mode).map_err(search_error)
         };
-        search::search(conn, db.loaded_index(), meter.as_ref(), req).map_err(search_error)
+        let Some(library) = library else {
+            return search(&company.into_iter().collect::<Vec<_>>(), in_company_named);
+        };
+        let reader = library
+            .actor
+            .clone()
+            .expect("a reader context has its actor");
+        let index = library.db.clone();
+        context::sync_scope(library, || {
+            context::with_conn(|lconn| {
+                let library_allowed = allowed(lconn, reader.viewer())?;
+                let library = Corpus {
+                    source: Source::Library,
+                    conn: lconn,
+                    index: index.loaded_index(),
+                    allowed: library_allowed.as_ref(),
+                };
+                let named = in_company_named + named(&library_allowed);
+                search(
+                    &company.into_iter().chain([library]).collect::<Vec<_>>(),
+                    named,
+                )
+            })
+        })
     })
     .await?;
     drop(embedding_permit);

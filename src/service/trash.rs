@@ -19,7 +19,7 @@ use crate::store::company::trash::{self, Kind, Trashed};
 use crate::store::company::{Listing, Page, chunks, conversations, documents, reports};
 use crate::store::db::write_tx;
 use crate::store::primary::companies;
-use crate::tenant::{TenantCtx, TenantDb, context};
+use crate::tenant::{TenantCtx, TenantDb, context, library};
 
 /// How many due items one pass purges per kind and company before moving on.
 const PURGE_BATCH: u32 = 100;
@@ -178,7 +178,8 @@ async fn after_purge(db: Arc<TenantDb>, purged: Purged) -> Result<(), Error> {
     Ok(())
 }
 
-/// Purges what has been in the trash longer than the retention, in every company. Returns
+/// Purges what has been in the trash longer than the retention, in every company and the
+/// library. Returns
 /// how many items went. A company that cannot be opened (closed for maintenance, damaged)
 /// is skipped until the next pass.
 pub async fn purge_due(app: &AppState) -> usize {
@@ -187,7 +188,13 @@ pub async fn purge_due(app: &AppState) -> usize {
             .unwrap_or(chrono::Duration::MAX);
     let cutoff = crate::store::db::timestamp(cutoff);
     let all = match app.read_primary(|conn| Ok(companies::all(conn)?)).await {
-        Ok(all) => all,
+        // The library's trash too, while there is a library.
+        Ok(mut all) => {
+            if library::exists(&app.data_dir) {
+                all.push(library::row());
+            }
+            all
+        }
         Err(e) => {
             tracing::warn!(error = %e, "trash sweep: could not list companies");
             return 0;

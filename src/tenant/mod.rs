@@ -3,9 +3,11 @@
 //! - [`registry`] maps a company id to its open [`TenantDb`] (lazy, single-flight, capped).
 //! - [`context`] holds the task-local [`TenantCtx`]: the only way to reach company data.
 //! - [`provision`] creates and deletes a company's files atomically.
+//! - [`library`] is the global document library, opened like a company.
 //! - [`names`] validates names and slugs and keeps paths inside the data directory.
 
 pub mod context;
+pub mod library;
 pub mod names;
 pub mod provision;
 pub mod registry;

@@ -134,7 +134,7 @@ pub fn create_company_with(
             slug.as_str()
         )));
     }
-    if let Err(err) = build_files(&tmp_dir, &final_dir, fill) {
+    if let Err(err) = build_files(&tmp_dir, &final_dir, DB_FILE, fill) {
         let _ = fs::remove_dir_all(&tmp_dir);
         undo_row();
         return Err(ProvisionError::Failed(err));
@@ -163,8 +163,13 @@ pub fn create_company_with(
 
 /// A new company database in `dir`, with every company migration.
 fn new_database(dir: &Path) -> anyhow::Result<()> {
+    new_database_file(&dir.join(DB_FILE))
+}
+
+/// A new database at `path` with every company migration (a company's, or the library's).
+pub(super) fn new_database_file(path: &Path) -> anyhow::Result<()> {
     use anyhow::Context;
-    let mut conn = Connection::open(dir.join(DB_FILE)).context("creating the company database")?;
+    let mut conn = Connection::open(path).context("creating the company database")?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
     migrations::migrate(&mut conn, MigrationSet::Company)
         .context("migrating the company database")?;
@@ -172,11 +177,12 @@ fn new_database(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the company's files in `tmp_dir` (the database by `fill`) and moves them to
-/// `final_dir` in one rename.
-fn build_files(
+/// Builds the company's files in `tmp_dir` (the database `db_name` by `fill`) and moves
+/// them to `final_dir` in one rename.
+pub(super) fn build_files(
     tmp_dir: &Path,
     final_dir: &Path,
+    db_name: &str,
     fill: &mut dyn FnMut(&Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -188,7 +194,7 @@ fn build_files(
     }
     fs::create_dir_all(tmp_dir.join(VECTORS_DIR)).context("creating the company directory")?;
     fs::create_dir_all(tmp_dir.join(UPLOADS_DIR)).context("creating the uploads directory")?;
-    let db_file = tmp_dir.join(DB_FILE);
+    let db_file = tmp_dir.join(db_name);
     fill(tmp_dir)?;
     fs::File::open(&db_file)
         .with_context(|| format!("{} was not made", db_file.display()))?

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use scheduled_thread_pool::ScheduledThreadPool;
 
-use super::TenantError;
 use super::names::resolve_inside;
+use super::{TenantError, library};
 use crate::index::VectorIndex;
 use crate::store::db::migrations::{self, MigrationSet, SchemaState};
 use crate::store::db::pool::{self, Conn, Pool, PoolOptions};
@@ -95,6 +95,9 @@ impl TenantDb {
             self.company.uuid.clone(),
         );
         let (what, found_by) = (what.to_string(), found_by.to_string());
+        if id == library::LIBRARY_ID {
+            return; // Not a row of primary.db: the log line above is the record.
+        }
         let record = move || {
             let recorded = primary
                 .get()
@@ -255,6 +258,11 @@ impl TenantRegistry {
             evicting: AtomicBool::new(false),
             stats: RegistryStats::default(),
         }
+    }
+
+    /// The data directory the companies live in.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// The open company `id`, opening it if needed.
@@ -520,8 +528,15 @@ fn open_company(
     options: RegistryOptions,
     maintenance: Arc<ScheduledThreadPool>,
 ) -> Result<TenantDb, TenantError> {
-    let company = companies::get(&*primary.get()?, id)?;
-    let company = company.ok_or(TenantError::NotFound)?;
+    let company = if id == library::LIBRARY_ID {
+        // The library is not a row of primary.db; until a super admin adds to it, it is absent.
+        if !library::exists(data_dir) {
+            return Err(TenantError::NotFound);
+        }
+        library::row()
+    } else {
+        companies::get(&*primary.get()?, id)?.ok_or(TenantError::NotFound)?
+    };
     if !company.is_active {
         return Err(TenantError::Inactive);
     }
@@ -541,6 +556,9 @@ fn open_company(
     });
     let (mut conn, state) = match opened {
         Ok(opened) => opened,
+        Err(e) if crate::store::db::integrity::is_corrupt(&e) && id == library::LIBRARY_ID => {
+            return Err(TenantError::Damaged(e.to_string()));
+        }
         Err(e) if crate::store::db::integrity::is_corrupt(&e) => {
             let what = e.to_string();
             let mut primary_conn = primary.get()?;
@@ -560,7 +578,12 @@ fn open_company(
         SchemaState::Newer { found, latest } => {
             return Err(TenantError::SchemaNewer { found, latest });
         }
+        // The library is not one of the companies `migrate-all-companies` walks: it is
+        // always migrated on open.
         SchemaState::Behind { found, latest } => match options.on_schema_behind {
+            _ if id == library::LIBRARY_ID => {
+                migrations::migrate(&mut conn, MigrationSet::Company)?
+            }
             OnSchemaBehind::Migrate => {
                 tracing::info!(company = %company.slug, found, latest, "migrating company on open");
                 // `migrate` turns foreign keys off around the migration and checks them.

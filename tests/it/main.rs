@@ -27,6 +27,7 @@ mod index;
 mod ingest;
 mod integrity;
 mod layering;
+mod library;
 mod openapi;
 mod permissions;
 mod profile;

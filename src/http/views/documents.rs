@@ -19,7 +19,7 @@ pub struct Document {
     pub description: Option<String>,
     pub category: Option<String>,
     pub tags: Vec<String>,
-    /// `company` or `user`.
+    /// `company` or `user`; `global` for a document of the library.
     pub scope: String,
     /// UUID of the uploader.
     pub uploaded_by: String,

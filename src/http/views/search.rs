@@ -19,6 +19,10 @@ pub struct SearchHit {
     pub chunk_index: i64,
     /// Higher is better; comparable within one search only.
     pub score: f64,
+    /// Where the document is: `company` (the caller's company) or `library` (the global
+    /// library, read at GET /api/library/documents/{id}).
+    #[schema(value_type = String, pattern = "^(company|library)$")]
+    pub source: search::Source,
 }
 
 impl From<search::SearchHit> for SearchHit {
@@ -31,6 +35,7 @@ impl From<search::SearchHit> for SearchHit {
             page_number: h.page_number,
             chunk_index: h.chunk_index,
             score: h.score,
+            source: h.source,
         }
     }
 }

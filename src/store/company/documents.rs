@@ -151,19 +151,35 @@ pub fn visible_ids(
     if viewer.is_admin && uuids.is_none() {
         return Ok(None);
     }
+    visible_column(conn, viewer, uuids, "id").map(Some)
+}
+
+/// Of `uuids`, the public ids of the documents `viewer` may see.
+pub fn visible_uuids(
+    conn: &Connection,
+    viewer: &Viewer<'_>,
+    uuids: &[String],
+) -> rusqlite::Result<HashSet<String>> {
+    visible_column(conn, viewer, Some(uuids), "uuid")
+}
+
+fn visible_column<T: rusqlite::types::FromSql + Eq + std::hash::Hash>(
+    conn: &Connection,
+    viewer: &Viewer<'_>,
+    uuids: Option<&[String]>,
+    column: &str,
+) -> rusqlite::Result<HashSet<T>> {
     let uuids = uuids.map(|u| serde_json::to_string(u).expect("uuids"));
     let sql = format!(
-        "SELECT id FROM documents WHERE {}
+        "SELECT {column} FROM documents WHERE {}
             AND (?3 IS NULL OR uuid IN (SELECT value FROM json_each(?3)))",
         super::document_visible("documents", "?1", "?2")
     );
-    let ids = conn
-        .prepare_cached(&sql)?
+    conn.prepare_cached(&sql)?
         .query_map(params![viewer.is_admin, viewer.user_uuid, uuids], |r| {
             r.get(0)
         })?
-        .collect::<rusqlite::Result<HashSet<i64>>>()?;
-    Ok(Some(ids))
+        .collect()
 }
 
 /// A document by public id, if it exists and `viewer` may see it.

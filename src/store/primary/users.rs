@@ -264,6 +264,14 @@ pub fn touch_last_login(conn: &Connection, id: i64) -> Result<(), DbError> {
 }
 
 /// Active super admins other than `except` (to refuse removing the last one).
+/// The active super admin created first, if any.
+pub fn first_active_super_admin(conn: &Connection) -> Result<Option<User>, DbError> {
+    let sql = format!(
+        "{USER_SELECT} WHERE r.name = 'super_admin' AND u.is_active = 1 ORDER BY u.id LIMIT 1"
+    );
+    Ok(conn.query_row(&sql, [], User::from_row).optional()?)
+}
+
 pub fn other_active_super_admins(conn: &Connection, except: i64) -> Result<u64, DbError> {
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id

@@ -281,10 +281,15 @@ pub fn multipart_body(parts: &[Part<'_>]) -> (String, Vec<u8>) {
 }
 
 pub async fn upload_parts(test: &TestApp, token: &str, parts: &[Part<'_>]) -> Reply {
+    upload_parts_to(test, "/api/documents", token, parts).await
+}
+
+/// A multipart upload to `path` (/api/documents, /api/admin/library/documents).
+pub async fn upload_parts_to(test: &TestApp, path: &str, token: &str, parts: &[Part<'_>]) -> Reply {
     let (content_type, body) = multipart_body(parts);
     let req = Request::builder()
         .method(Method::POST)
-        .uri("/api/documents")
+        .uri(path)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body))
