@@ -64,6 +64,10 @@ pub struct App {
     pub min_free_bytes: u64,
     /// The Prometheus registry /metrics renders (see `http::metrics`).
     pub metrics: metrics_exporter_prometheus::PrometheusRecorder,
+    /// The web console's sessions (see `identity::console_sessions`).
+    pub console_sessions: crate::identity::console_sessions::ConsoleSessions,
+    /// The last walk of the data directory's sizes: when, and the bytes found.
+    pub storage_bytes: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 /// What the background integrity scrub found since start (for /metrics).
@@ -226,6 +230,8 @@ impl App {
             scrub: Default::default(),
             min_free_bytes: options.min_free_bytes,
             metrics: metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(),
+            console_sessions: Default::default(),
+            storage_bytes: Default::default(),
             embedder: None,
             workspace: options.workspace,
         })

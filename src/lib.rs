@@ -20,3 +20,4 @@ pub mod service;
 pub mod store;
 pub mod tenant;
 pub mod text;
+pub mod web;

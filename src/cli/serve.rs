@@ -88,7 +88,13 @@ pub fn run(data: &DataOpts, args: ServeArgs) -> anyhow::Result<()> {
             crate::ops::scrub::spawn(state.clone(), period)
         });
         let deadline = Duration::from_secs(opts.shutdown_timeout);
-        crate::http::server::serve(listener, state.clone(), shutdown_signal(), deadline)
+        crate::http::server::serve(
+            listener,
+            state.clone(),
+            crate::web::router(state.clone()),
+            shutdown_signal(),
+            deadline,
+        )
             .await
             .context("serving")?;
         // Save the vector indexes' unsaved changes: a restart then loads instead of

@@ -147,6 +147,12 @@ fn gated(
 
 /// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] with `extra` routes (the web console's pages) behind the same layers: body
+/// limits, tracing, request ids, panics caught.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let (routes, _) = assemble(|gate, group| match gate {
         Gate::SuperAdmin => group.route_layer(middleware::from_fn(guard::require_super_admin)),
         Gate::Authenticated => group.route_layer(middleware::from_fn_with_state(
@@ -164,6 +170,7 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .merge(routes)
+        .merge(extra)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

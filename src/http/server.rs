@@ -37,15 +37,16 @@ pub enum Stopped {
     DeadlinePassed,
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains as the module doc
-/// says, for up to `deadline`.
+/// Serves `app` (built by [`super::router`], or with the console by `web::router`) on
+/// `listener` until `shutdown` resolves, then drains as the module doc says, for up to
+/// `deadline`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     deadline: Duration,
 ) -> std::io::Result<Stopped> {
-    let app = super::router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -16,6 +16,7 @@ pub mod conversations;
 pub mod demo;
 pub mod documents;
 pub mod health;
+pub mod installation;
 pub mod jobs;
 pub mod library;
 pub mod migrations;

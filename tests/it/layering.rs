@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["ops"],
     &["service"],
     &["config", "http"],
+    &["web"],
     &["cli"],
 ];
 

@@ -17,6 +17,7 @@ mod cli_migrate_all;
 mod cli_migrate_all_apply;
 mod cli_migrate_rollback;
 mod company_users;
+mod console;
 mod conversations;
 mod documents;
 mod exact_terms;

@@ -36,6 +36,7 @@ async fn start(test: &TestApp, deadline: Duration) -> Running {
     let server = tokio::spawn(serve(
         listener,
         test.app.clone(),
+        silo::http::router(test.app.clone()),
         async move {
             let _ = stopped.await;
         },

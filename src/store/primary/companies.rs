@@ -198,6 +198,89 @@ pub fn list(conn: &Connection, limit: u32, offset: u32) -> Result<(Vec<Company>,
     Ok((items, total as u64))
 }
 
+/// How [`browse`] orders companies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// By name, then id.
+    #[default]
+    Name,
+    /// Newest first.
+    Newest,
+}
+
+/// Where a page of [`browse`] starts: after this company (by the order's key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct After {
+    pub name: String,
+    pub id: i64,
+}
+
+/// A company with the number of its users.
+#[derive(Clone, Debug)]
+pub struct Browsed {
+    pub company: Company,
+    pub users: u64,
+}
+
+/// Up to `limit` provisioned companies in `order`, after `after` (keyset pagination: the
+/// cost of a page does not grow with its depth), whose name or slug contains `q`
+/// (case-insensitive); and how many match in all. One statement: the user counts are read
+/// off `idx_users_company`.
+pub fn browse(
+    conn: &Connection,
+    q: Option<&str>,
+    order: Order,
+    after: Option<&After>,
+    limit: u32,
+) -> Result<(Vec<Browsed>, u64), DbError> {
+    let pattern = q.map(|q| {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filter = "provisioned_at IS NOT NULL
+        AND (?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR slug LIKE ?1 ESCAPE '\\')";
+    let (keyset, order_by) = match order {
+        Order::Name => (
+            "(?2 IS NULL OR name > ?2 OR (name = ?2 AND id > ?3))",
+            "name, id",
+        ),
+        Order::Newest => ("(?3 IS NULL OR id < ?3)", "id DESC"),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS}, (SELECT COUNT(*) FROM users u WHERE u.company_id = companies.id)
+           FROM companies WHERE {filter} AND {keyset} ORDER BY {order_by} LIMIT ?4"
+    );
+    let (after_name, after_id) = (after.map(|a| a.name.as_str()), after.map(|a| a.id));
+    let items = conn
+        .prepare_cached(&sql)?
+        .query_map(params![pattern, after_name, after_id, limit], |row| {
+            Ok(Browsed {
+                company: Company::from_row(row)?,
+                users: row.get::<_, i64>(12)? as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM companies WHERE {filter}"),
+        params![pattern],
+        |r| r.get(0),
+    )?;
+    Ok((items, total as u64))
+}
+
+/// How many provisioned companies are active and inactive.
+pub fn count_by_state(conn: &Connection) -> Result<(u64, u64), DbError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(SUM(is_active), 0), COALESCE(SUM(1 - is_active), 0)
+           FROM companies WHERE provisioned_at IS NOT NULL",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )?)
+}
+
 /// Every provisioned company (for operator tools that walk them all).
 pub fn all(conn: &Connection) -> Result<Vec<Company>, DbError> {
     let sql =

@@ -117,6 +117,12 @@ pub fn count_in_company(conn: &Connection, company_id: i64) -> Result<u64, DbErr
     Ok(n as u64)
 }
 
+/// Every account of the installation.
+pub fn count_all(conn: &Connection) -> Result<u64, DbError> {
+    let count: i64 = conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+    Ok(count as u64)
+}
+
 pub fn count_with_role(conn: &Connection, role: &str) -> Result<u64, DbError> {
     let count: i64 = conn.query_row(
         "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.name = ?1",
