@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting and lints (rustfmt, clippy with warnings as
 # errors), then unit tests and the integration tests (real SQLite files in temporary
-# directories, the real router), then schemathesis against a real server and its OpenAPI
-# document. Installs what the tests need first.
+# directories, the real router), then the console's browser test (Chromium), then
+# schemathesis against a real server and its OpenAPI document. Installs what the tests need first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,5 +16,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --no-fail-fast "$@"
 fi
+# The web console in a real browser, against a real server (the binary the tests built).
+cargo build --quiet
+node tests/browser/console.mjs target/debug/silo
 # The OpenAPI document is the contract: schemathesis checks a real server against it.
 scripts/schemathesis.sh
