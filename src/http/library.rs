@@ -7,20 +7,20 @@
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::documents::{
-    DocumentQuery, DocumentResponse, UpdateDocument, UploadResponse, filter_of, library_scope,
-    patch_of, receive,
+    DocumentQuery, DocumentResponse, UpdateDocument, UploadResponse, filter_of, patch_of, receive,
 };
 use super::error::ApiResult;
 use super::json::{ApiJson, ApiPath, ApiQuery};
 use super::multipart::ApiMultipart;
 use super::openapi::ErrorBody;
 use super::trash::{DeleteQuery, TrashItem};
-use super::validate::{self, PageQuery};
+use super::validate::{self, PageQuery, double_option};
 use super::views::documents::{Chunk, Document};
 use super::views::jobs::Job;
 use crate::app::AppState;
@@ -63,6 +63,28 @@ struct LibraryUploadForm {
     category: Option<String>,
     /// A JSON array of strings, e.g. `["policy", "hr"]`.
     tags: Option<String>,
+}
+
+/// The changes of a library document: those of a company's, without `scope` (always
+/// `global`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLibraryDocument {
+    /// null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 500)]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:text", max_length = 10_000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    #[schema(pattern = "text:line", max_length = 100)]
+    pub category: Option<Option<String>>,
+    #[schema(max_items = 50, value_type = Option<Vec<super::validate::Tag>>)]
+    pub tags: Option<Vec<String>>,
 }
 
 /// A document as the library shows it: scope `global`.
@@ -148,7 +170,7 @@ async fn admin_get(
 
 /// Changes a library document's metadata (its scope is always `global`).
 #[utoipa::path(patch, path = "/api/admin/library/documents/{id}", tag = "library",
-    params(("id" = String, Path, description = "document id")), request_body = UpdateDocument,
+    params(("id" = String, Path, description = "document id")), request_body = UpdateLibraryDocument,
     responses((status = 200, body = Document), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -156,13 +178,16 @@ async fn update_document(
     State(app): State<AppState>,
     actor: Actor,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UpdateDocument>,
+    ApiJson(body): ApiJson<UpdateLibraryDocument>,
 ) -> ApiResult<Json<Document>> {
     let id = validate::id("document", &id)?;
-    if body.scope.is_some() {
-        return Err(library_scope());
-    }
-    let patch = patch_of(body)?;
+    let patch = patch_of(UpdateDocument {
+        title: body.title,
+        description: body.description,
+        category: body.category,
+        tags: body.tags,
+        scope: None,
+    })?;
     let doc = shown(documents::update(&actor, id, patch).await?);
     let detail =
         serde_json::json!({"title": doc.title, "category": doc.category, "tags": doc.tags});
@@ -211,7 +236,8 @@ async fn admin_chunks(
 #[utoipa::path(post, path = "/api/admin/library/documents/{id}/restore", tag = "library",
     params(("id" = String, Path, description = "document id")),
     responses((status = 204, description = "restored"),
-              (status = 404, description = "not in the trash (or purged)", body = ErrorBody),
+              (status = 404, description = "no such document in the trash (or purged)", body = ErrorBody),
+              (status = 409, description = "the document is not in the trash (it is live)", body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn restore_document(

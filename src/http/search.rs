@@ -43,9 +43,18 @@ pub struct SearchBody {
     #[schema(max_items = 100, value_type = Option<Vec<uuid::Uuid>>)]
     pub document_ids: Option<Vec<String>>,
     /// Where to look: `company` (the caller's company), `library` (the global library), or
-    /// both (the default), ranked together.
-    #[schema(min_items = 1, max_items = 2, value_type = Option<Vec<String>>)]
+    /// both (the default), ranked together; a source named twice counts once.
+    #[schema(min_items = 1, max_items = 2, value_type = Option<Vec<SourceName>>)]
     pub sources: Option<Vec<String>>,
+}
+
+/// A place to search (for the API description; parsed with the errors of [`search_chunks`]).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SourceName {
+    Company,
+    Library,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,10 +105,10 @@ async fn search_chunks(
                         ));
                     }
                 };
-                if sources.contains(&source) {
-                    return Err(Error::invalid(format!("sources[{i}]"), "is given twice"));
+                // Named twice is the same place.
+                if !sources.contains(&source) {
+                    sources.push(source);
                 }
-                sources.push(source);
             }
             sources
         }

@@ -114,7 +114,8 @@ pub(super) async fn restore(actor: &Actor, kind: Kind, id: &str) -> ApiResult<St
 #[utoipa::path(post, path = "/api/documents/{id}/restore", tag = "trash",
     params(("id" = String, Path, description = "document id")),
     responses((status = 204, description = "restored"), (status = 403, body = ErrorBody),
-              (status = 404, description = "not in the trash (or purged)", body = ErrorBody)),
+              (status = 404, description = "no such item in the trash (or purged)", body = ErrorBody),
+              (status = 409, description = "the item is not in the trash (it is live)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn restore_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
     restore(&actor, Kind::Document, &id).await
@@ -124,7 +125,8 @@ async fn restore_document(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResu
 #[utoipa::path(post, path = "/api/conversations/{id}/restore", tag = "trash",
     params(("id" = String, Path, description = "conversation id")),
     responses((status = 204, description = "restored"), (status = 403, body = ErrorBody),
-              (status = 404, description = "not in the trash (or purged)", body = ErrorBody)),
+              (status = 404, description = "no such item in the trash (or purged)", body = ErrorBody),
+              (status = 409, description = "the item is not in the trash (it is live)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn restore_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
     restore(&actor, Kind::Conversation, &id).await
@@ -134,7 +136,8 @@ async fn restore_conversation(actor: Actor, ApiPath(id): ApiPath<String>) -> Api
 #[utoipa::path(post, path = "/api/reports/{id}/restore", tag = "trash",
     params(("id" = String, Path, description = "report id")),
     responses((status = 204, description = "restored"), (status = 403, body = ErrorBody),
-              (status = 404, description = "not in the trash (or purged)", body = ErrorBody)),
+              (status = 404, description = "no such item in the trash (or purged)", body = ErrorBody),
+              (status = 409, description = "the item is not in the trash (it is live)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn restore_report(actor: Actor, ApiPath(id): ApiPath<String>) -> ApiResult<StatusCode> {
     restore(&actor, Kind::Report, &id).await

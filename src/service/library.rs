@@ -138,7 +138,9 @@ pub async fn reader_ctx(
 
 /// Of `ids`, those naming library documents `actor` may read (in the library's context).
 pub async fn visible(app: &App, actor: &Actor, ids: &[String]) -> Result<HashSet<String>, Error> {
-    if ids.is_empty() {
+    // Without documents:read the library shows nothing (the ids then name nothing), as a
+    // company's documents do.
+    if ids.is_empty() || actor.require("documents:read").is_err() {
         return Ok(HashSet::new());
     }
     let Some(ctx) = reader_ctx(app, actor, false).await? else {

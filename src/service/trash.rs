@@ -89,13 +89,23 @@ pub async fn delete(actor: &Actor, kind: Kind, id: String, permanent: bool) -> R
 }
 
 /// Takes the actor's item `id` out of the trash (its owner, or a company admin for
-/// documents and reports); a document is searchable again at once.
+/// documents and reports); a document is searchable again at once. A live item is a
+/// conflict (it is not in the trash), one the actor cannot see is not found.
 pub async fn restore(actor: &Actor, kind: Kind, id: String) -> Result<(), Error> {
     actor.require(permission(kind))?;
     let actor = actor.clone();
     let row_id = context::run(move |conn| {
         let tx = write_tx(conn)?;
-        let item = trash::find(&tx, &actor.viewer(), kind, &id)?.ok_or_else(|| not_found(kind))?;
+        let Some(item) = trash::find(&tx, &actor.viewer(), kind, &id)? else {
+            // Live, and the actor's to restore: it exists, it is just not in the trash.
+            if live(&tx, &actor, kind, &id)?.is_some() {
+                return Err(Error::Conflict(format!(
+                    "this {} is not in the trash",
+                    kind.as_str()
+                )));
+            }
+            return Err(not_found(kind));
+        };
         trash::restore(&tx, kind, item.row_id)?;
         tx.commit()?;
         Ok::<_, Error>(item.row_id)

@@ -138,7 +138,7 @@ async fn every_company_reads_and_finds_the_library_and_none_can_change_it() {
     for (sources, field) in [
         (json!([]), "sources"),
         (json!(["web"]), "sources[0]"),
-        (json!(["library", "library"]), "sources[1]"),
+        (json!(["library", 7]), "sources[1]"),
     ] {
         let r = test
             .post(
@@ -149,6 +149,14 @@ async fn every_company_reads_and_finds_the_library_and_none_can_change_it() {
             .await;
         assert_invalid(&r, field);
     }
+    // A source named twice is searched once.
+    let twice = search(
+        &test,
+        &acme.viewer,
+        json!({"query": "Zorvex QX-7781", "sources": ["library", "library"]}),
+    )
+    .await;
+    assert_eq!(twice, only_library);
     // Limited to documents: the library's and the company's may be named together; another
     // company's document, or a library document when only the company is searched, is 404.
     let scoped = search(
@@ -463,6 +471,11 @@ async fn the_librarian_changes_deletes_restores_and_purges() {
         StatusCode::NO_CONTENT
     );
     assert!(found(&test, &acme.viewer).await);
+    assert_error(
+        &test.post(&restore, &root, json!({})).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
     let files = || {
         std::fs::read_dir(test.data_dir().join("library/uploads"))
             .unwrap()
@@ -605,4 +618,34 @@ async fn silo_library_adds_lists_and_deletes_from_the_command_line() {
     let listed: Value =
         serde_json::from_slice(&silo(&["library", "list", "--json"]).stdout).unwrap();
     assert_eq!(listed, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_role_without_documents_read_selects_nothing_from_the_library() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Acme").await;
+    let handbook = add_to_library(&test, "handbook.txt", HANDBOOK).await;
+    // Analysts keep chat:use but lose documents:read.
+    let r = test
+        .put(
+            "/api/admin/roles/analyst/permissions",
+            &test.root_token,
+            json!({"permissions": ["chat:use", "reports:read"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = test
+        .post(
+            "/api/conversations",
+            &acme.analyst,
+            json!({"selected_document_ids": [handbook]}),
+        )
+        .await;
+    assert_names_nothing(&r, "selected_document_ids[0]");
+    let r = test.get("/api/library/documents", &acme.analyst).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = test
+        .post("/api/search", &acme.analyst, json!({"query": "valve"}))
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
 }

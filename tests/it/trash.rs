@@ -168,7 +168,8 @@ async fn a_trashed_document_vanishes_at_once_and_comes_back_on_restore() {
         "not_found",
     );
     assert_eq!(post(&c.admin).await.status, StatusCode::NO_CONTENT);
-    assert_error(&post(&c.admin).await, StatusCode::NOT_FOUND, "not_found");
+    // Live again: restoring it is a conflict, not a missing item.
+    assert_error(&post(&c.admin).await, StatusCode::CONFLICT, "conflict");
     for token in [&c.admin, &c.viewer] {
         assert_eq!(test.get(&path, token).await.status, StatusCode::OK);
         assert_eq!(tides_found(&test, token, &tides).await, everywhere);
@@ -341,8 +342,23 @@ async fn only_the_owner_restores_a_conversation_or_a_report() {
             .call(post.clone(), &restore, Some(&c.analyst2), None)
             .await;
         assert_error(&other, StatusCode::NOT_FOUND, "not_found");
-        let owner = test.call(post, &restore, Some(&c.analyst), None).await;
+        let owner = test
+            .call(post.clone(), &restore, Some(&c.analyst), None)
+            .await;
         assert_eq!(owner.status, StatusCode::NO_CONTENT, "{path}");
+        // Restored (live): a second restore is a conflict for its owner. Another user gets
+        // what a DELETE would give them: a conversation is not theirs to see (404), a
+        // report they see is not theirs to change (403).
+        let again = test
+            .call(post.clone(), &restore, Some(&c.analyst), None)
+            .await;
+        assert_error(&again, StatusCode::CONFLICT, "conflict");
+        let other = test.call(post, &restore, Some(&c.analyst2), None).await;
+        if path.starts_with("/api/conversations") {
+            assert_error(&other, StatusCode::NOT_FOUND, "not_found");
+        } else {
+            assert_error(&other, StatusCode::FORBIDDEN, "forbidden");
+        }
         assert_eq!(
             test.get(&path, &c.analyst).await.status,
             StatusCode::OK,
