@@ -19,14 +19,6 @@ use silo::app::{App, AppOptions};
 use silo::tenant::provision::{self, NewCompany};
 use tower::ServiceExt;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.into())
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
@@ -48,8 +40,8 @@ async fn send(router: &axum::Router, req: Request<Body>) -> (u16, Vec<String>, S
 }
 
 fn main() -> anyhow::Result<()> {
-    let n: usize = arg("--companies", "10000").parse()?;
-    let requests: usize = arg("--requests", "200").parse()?;
+    let n: usize = common::arg("--companies", "10000").parse()?;
+    let requests: usize = common::arg("--requests", "200").parse()?;
     let dir = tempfile::tempdir()?;
     let app = App::open(&dir.path().join("data"), AppOptions::default())?;
     let setup = Instant::now();

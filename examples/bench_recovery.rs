@@ -15,19 +15,11 @@ use std::time::Instant;
 use silo::app::{App, AppOptions};
 use silo::tenant::provision::{self, NewCompany};
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.into())
-}
-
 fn main() -> anyhow::Result<()> {
     silo::cli::serve::raise_fd_limit();
-    let n: usize = arg("--companies", "10000").parse()?;
-    let cap: usize = arg("--cap", "1000").parse()?;
-    let interrupted: usize = arg("--interrupted", "100").parse()?;
+    let n: usize = common::arg("--companies", "10000").parse()?;
+    let cap: usize = common::arg("--cap", "1000").parse()?;
+    let interrupted: usize = common::arg("--interrupted", "100").parse()?;
     let tmp = tempfile::tempdir()?;
     let mut options = AppOptions::default();
     options.registry.max_open = cap;

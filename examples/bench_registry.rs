@@ -17,14 +17,6 @@ use silo::app::{App, AppOptions};
 use silo::tenant::provision::{self, NewCompany};
 use silo::tenant::{self, TenantCtx};
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.into())
-}
-
 fn proc_status(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -88,11 +80,11 @@ fn provision_many(app: &App, n: usize) -> anyhow::Result<Vec<i64>> {
 
 fn main() -> anyhow::Result<()> {
     silo::cli::serve::raise_fd_limit();
-    let n: usize = arg("--companies", "10000").parse()?;
-    let cap: usize = arg("--cap", "1000").parse()?;
+    let n: usize = common::arg("--companies", "10000").parse()?;
+    let cap: usize = common::arg("--cap", "1000").parse()?;
     let tmp = tempfile::tempdir()?;
     let dir = if std::env::args().any(|a| a == "--dir") {
-        PathBuf::from(arg("--dir", ""))
+        PathBuf::from(common::arg("--dir", ""))
     } else {
         tmp.path().join("data")
     };

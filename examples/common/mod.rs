@@ -5,6 +5,15 @@
 
 use std::path::Path;
 
+/// The value after `name` on the command line, else `default`.
+pub fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.into())
+}
+
 /// Adds company number `i` (slug `bench-NNNNN`) to `data_dir`: its directory with `vectors/`
 /// and `uploads/`, `source` copied as its database, and its provisioned row inserted
 /// through `primary` (pass a transaction to add many at once).
