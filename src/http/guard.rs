@@ -53,7 +53,11 @@ pub async fn enter_company(
 ) -> Result<Response, Error> {
     let (mut parts, body) = req.into_parts();
     let actor = actor_of(&app, &parts).await?;
-    let Some(company_id) = actor.company_id else {
+    // The library's registry id is no company's: a user can never be "in" it.
+    let Some(company_id) = actor
+        .company_id
+        .filter(|id| *id != crate::tenant::library::LIBRARY_ID)
+    else {
         return Err(Error::Forbidden(
             "company data is reached by company users; super admins use /api/admin".into(),
         ));

@@ -90,7 +90,7 @@ async fn search_chunks(
         .transpose()?;
     let mode = body.mode.unwrap_or_default();
     let sources = match body.sources.as_deref() {
-        None => vec![Source::Company, Source::Library],
+        None => None,
         Some([]) => return Err(Error::invalid("sources", "must name at least one source")),
         Some(names) => {
             let mut sources = Vec::new();
@@ -110,7 +110,7 @@ async fn search_chunks(
                     sources.push(source);
                 }
             }
-            sources
+            Some(sources)
         }
     };
     let hits = search::search(

@@ -259,13 +259,18 @@ fn codes(query: &str) -> Vec<String> {
 /// Counted over the whole company, not a caller's filter, so a narrow filter alone does not
 /// make a code rare.
 pub fn has_rare_code(conn: &Connection, query: &str, limit: usize) -> rusqlite::Result<bool> {
-    for code in codes(query) {
-        let n = crate::store::company::chunks::fts_count_upto(conn, &code, limit)?;
-        if n > 0 && n < limit {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(code_counts(conn, query, limit)?
+        .iter()
+        .any(|&n| n > 0 && n < limit))
+}
+
+/// How many chunks hold each code of `query` (in [`codes`] order), counted up to `limit`:
+/// summed over several collections, they say whether a code is rare in all of them.
+pub fn code_counts(conn: &Connection, query: &str, limit: usize) -> rusqlite::Result<Vec<usize>> {
+    codes(query)
+        .iter()
+        .map(|code| crate::store::company::chunks::fts_count_upto(conn, code, limit))
+        .collect()
 }
 
 /// What a keyword search found.

@@ -208,8 +208,11 @@ struct Candidates {
     vectors: Option<Vec<(Key, f64)>>,
     /// Best chunks by `-bm25`, best first.
     words: Vec<(Key, f64)>,
-    /// The query's words, or one of its codes, are rare in the corpus.
-    rare: bool,
+    /// How many chunks the keyword list holds, and whether common terms were left out of it.
+    word_hits: usize,
+    pruned: bool,
+    /// How many chunks hold each of the query's codes (up to the list depth).
+    code_counts: Vec<usize>,
     /// The best match by the query's content words, as keyword mode ranks.
     best_word: Option<(Key, f64)>,
 }
@@ -250,10 +253,8 @@ fn candidates(
             // benchmark, and without them more questions looked rare (Python FAQ hybrid
             // MRR@10 0.877 → 0.863).
             let words = keyword::keyword_search_with(&mut stats, query, depth, corpus.allowed)?;
-            // A query with common terms left out is not one of rare words, whatever the
-            // length of its list.
-            found.rare = (!words.pruned && words.hits.len() < depth)
-                || keyword::has_rare_code(corpus.conn, query, depth)?;
+            (found.word_hits, found.pruned) = (words.hits.len(), words.pruned);
+            found.code_counts = keyword::code_counts(corpus.conn, query, depth)?;
             // The match always kept is the best by the query's content words: a stopword
             // the query shares with a code ("we" in SKU-61038-WE) must not choose it.
             let best = if content == query {
@@ -278,8 +279,27 @@ fn merged(lists: impl Iterator<Item = Vec<(Key, f64)>>, depth: usize) -> Vec<(Ke
     all
 }
 
+/// Whether the query's words, or one of its codes, are rare in the corpora together: the
+/// keyword lists hold fewer chunks than asked for (a query with common terms left out is not
+/// one of rare words, whatever the length of its list), or fewer chunks than that hold a
+/// code. Counted over all corpora, so a corpus without a match (an empty library, or one
+/// the search's documents leave out) changes nothing.
+fn rare(found: &[Candidates], depth: usize) -> bool {
+    let words: usize = found.iter().map(|c| c.word_hits).sum();
+    let rare_words = !found.iter().any(|c| c.pruned) && words < depth;
+    let codes = found.iter().map(|c| c.code_counts.len()).max().unwrap_or(0);
+    let rare_code = (0..codes).any(|i| {
+        let n: usize = found
+            .iter()
+            .map(|c| c.code_counts.get(i).copied().unwrap_or(0))
+            .sum();
+        n > 0 && n < depth
+    });
+    rare_words || rare_code
+}
+
 fn fuse(found: Vec<Candidates>, mode: SearchMode, k: usize, depth: usize) -> Vec<(Key, f64)> {
-    let rare = found.iter().any(|c| c.rare);
+    let rare = rare(&found, depth);
     let best_word = found
         .iter()
         .filter_map(|c| c.best_word)

@@ -27,7 +27,9 @@ pub struct Query {
     /// visible to the searcher.
     pub document_ids: Option<Vec<String>>,
     /// Where to look: the searcher's company, the global library, or both (not none).
-    pub sources: Vec<Source>,
+    /// `None` is both, with the library left out (and logged) when it cannot be searched
+    /// now, so a damaged or unusable library never takes a company's search down.
+    pub sources: Option<Vec<Source>>,
 }
 
 /// Searches the current company's documents that `actor` may see and the global library
@@ -49,20 +51,46 @@ pub async fn search(app: &AppState, actor: &Actor, q: Query) -> Result<Vec<Searc
         .clone()
         .unwrap_or_else(|| Arc::new(LexicalEmbedder));
     let ctx = context::current()?;
+    let named = sources.is_some();
+    let sources = sources.unwrap_or_else(|| vec![Source::Company, Source::Library]);
     let in_company = sources.contains(&Source::Company);
-    let library = match sources.contains(&Source::Library) {
-        true => library::reader_ctx(app, actor, false).await?,
+    let mut library = match sources.contains(&Source::Library) {
+        true => match library::reader_ctx(app, actor, false).await {
+            Ok(library) => library,
+            Err(e) if !named => {
+                tracing::warn!(error = %e, "searching without the library");
+                None
+            }
+            Err(e) => return Err(e),
+        },
         false => None,
     };
     if mode != SearchMode::Keyword {
-        let company = in_company.then_some(&ctx.db);
-        for db in company.into_iter().chain(library.as_ref().map(|l| &l.db)) {
+        if in_company {
             // Loading the index may rebuild it from SQLite; vector mode needs it, hybrid degrades.
-            if let Err(err) = company_index(app, db, &embedder).await {
+            if let Err(err) = company_index(app, &ctx.db, &embedder).await {
                 if mode == SearchMode::Vector {
                     return Err(err.into());
                 }
                 tracing::warn!(error = %err, "hybrid search without the vector index");
+            }
+        }
+        if let Some(lib) = &library {
+            let loaded = company_index(app, &lib.db, &embedder).await;
+            let usable = loaded.is_ok_and(|ix| ix.embedder_id() == embedder.id());
+            match (usable, mode, named) {
+                (true, _, _) | (false, SearchMode::Hybrid, _) => {}
+                // Vector search of the library asked for by name needs its index.
+                (false, _, true) => {
+                    return Err(Error::Unavailable(
+                        "semantic search of the library is unavailable: its index is not usable"
+                            .into(),
+                    ));
+                }
+                (false, _, false) => {
+                    tracing::warn!("vector search without the library: its index is not usable");
+                    library = None;
+                }
             }
         }
     }

@@ -649,3 +649,67 @@ async fn a_chat_role_without_documents_read_selects_nothing_from_the_library() {
         .await;
     assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
 }
+
+/// The library joins a company's search without changing it: with documents that leave the
+/// library out, the company's results and scores are exactly those of a search without a
+/// library; a library closed for maintenance is left out of a default search, and named, it
+/// is a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrelated_or_closed_library_changes_no_company_search() {
+    let test = TestApp::spawn().await;
+    let acme = company(&test, "Acme").await;
+    let mut ids = vec![ingest_tides(&test, &acme.admin).await];
+    for i in 0..6 {
+        let text = format!("Weekly report {i}: the warehouse counted stock and filed the report.");
+        let (id, job) = ingest(
+            &test,
+            &acme.admin,
+            &format!("r{i}.txt"),
+            text.as_bytes(),
+            "company",
+        )
+        .await;
+        assert_eq!(job["status"], "completed");
+        ids.push(id);
+    }
+    // "report" is in more chunks than a k = 1 hybrid list is deep: not a query of rare words.
+    let body = json!({"query": "report moon", "k": 1, "mode": "hybrid", "document_ids": ids});
+    let before = test.post("/api/search", &acme.viewer, body.clone()).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+    add_to_library(&test, "handbook.txt", HANDBOOK).await;
+    let after = test.post("/api/search", &acme.viewer, body.clone()).await;
+    assert_eq!(after.body, before.body);
+
+    // Closed for maintenance: a default search goes on without it; naming it is a 503.
+    let closed = test
+        .app
+        .registry
+        .close(
+            silo::tenant::library::LIBRARY_ID,
+            "the library is being restored",
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let plain = json!({"query": "moon tides", "mode": "vector"});
+    let r = test.post("/api/search", &acme.viewer, plain).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["results"][0]["document_title"], "tides.txt");
+    let r = test
+        .post(
+            "/api/search",
+            &acme.viewer,
+            json!({"query": "valve", "sources": ["library"]}),
+        )
+        .await;
+    assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    drop(closed);
+    let r = test
+        .post(
+            "/api/search",
+            &acme.viewer,
+            json!({"query": "Zorvex QX-7781", "sources": ["library"]}),
+        )
+        .await;
+    assert_eq!(r.body["results"][0]["source"], "library", "{}", r.body);
+}
