@@ -4,12 +4,14 @@
 //! in [`session`].
 //!
 //! - [`session`]: the session cookie, the gate in front of every page, CSRF, security headers.
-//! - [`pages`]: the handlers and their templates.
+//! - [`login`]: logging in and out.
+//! - [`pages`]: the other pages and their templates.
 //! - [`assets`]: the static files.
 //! - [`format`]: numbers as the pages show them.
 
 pub mod assets;
 pub mod format;
+pub mod login;
 pub mod pages;
 pub mod session;
 
@@ -28,7 +30,7 @@ pub fn router(state: AppState) -> Router {
 fn console(state: AppState) -> Router<AppState> {
     let gated = Router::new()
         .route("/admin", get(pages::overview))
-        .route("/admin/logout", post(pages::logout))
+        .route("/admin/logout", post(login::logout))
         .route(
             "/admin/companies",
             get(pages::companies).post(pages::create_company),
@@ -38,7 +40,7 @@ fn console(state: AppState) -> Router<AppState> {
         .route("/admin/companies/{id}/delete", post(pages::delete_company))
         .route_layer(middleware::from_fn_with_state(state, session::gate));
     Router::new()
-        .route("/admin/login", get(pages::login_page).post(pages::login))
+        .route("/admin/login", get(login::login_page).post(login::login))
         .route("/admin/static/{name}", get(assets::asset))
         .merge(gated)
         .layer(middleware::from_fn(session::security_headers))
